@@ -1,0 +1,1 @@
+//! Configuration: command line, environment (`CERTSTREAM_*`) and defaults from [`crate::limits`].

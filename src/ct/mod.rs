@@ -1,0 +1,4 @@
+//! The Certificate Transparency side: which logs exist, how to talk to them, how to decode
+//! what they return.
+
+pub mod entry;

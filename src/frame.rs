@@ -1,0 +1,106 @@
+//! Pre-encoded WebSocket frames: what crosses cores and what sessions write.
+//!
+//! Server-to-client frames are unmasked (RFC 6455 §5.1), so the complete frame (header and
+//! payload) is built once per stream form and shared by every client of every core.
+
+use bytes::Bytes;
+
+/// The three encoded forms of one certificate, each a complete WebSocket text frame.
+#[derive(Debug, Clone)]
+pub struct Frames {
+    /// `/` stream: certificate_update without `as_der` and `chain`.
+    pub lite: Bytes,
+    /// `/full-stream`: certificate_update with `as_der` and `chain`.
+    pub full: Bytes,
+    /// `/domains-only`: `dns_entries`.
+    pub domains: Bytes,
+}
+
+/// Which stream a client subscribed to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StreamKind {
+    Lite,
+    Full,
+    Domains,
+}
+
+impl Frames {
+    /// The frame a client of `kind` receives.
+    pub fn for_stream(&self, kind: StreamKind) -> &Bytes {
+        match kind {
+            StreamKind::Lite => &self.lite,
+            StreamKind::Full => &self.full,
+            StreamKind::Domains => &self.domains,
+        }
+    }
+}
+
+/// Opcode of a text frame (RFC 6455 §5.2).
+pub const OPCODE_TEXT: u8 = 0x1;
+
+/// Appends the header of an unmasked final frame with `opcode` and `payload_len` to `out`.
+pub fn write_header(out: &mut Vec<u8>, opcode: u8, payload_len: usize) {
+    out.push(0x80 | opcode);
+    if payload_len < 126 {
+        out.push(payload_len as u8);
+    } else if payload_len <= u16::MAX as usize {
+        out.push(126);
+        out.extend_from_slice(&(payload_len as u16).to_be_bytes());
+    } else {
+        out.push(127);
+        out.extend_from_slice(&(payload_len as u64).to_be_bytes());
+    }
+}
+
+/// Length of the header [`write_header`] writes for `payload_len`.
+pub fn header_len(payload_len: usize) -> usize {
+    if payload_len < 126 {
+        2
+    } else if payload_len <= u16::MAX as usize {
+        4
+    } else {
+        10
+    }
+}
+
+/// A complete unmasked final frame holding `payload`.
+pub fn encode(opcode: u8, payload: &[u8]) -> Bytes {
+    let mut out = Vec::with_capacity(header_len(payload.len()) + payload.len());
+    write_header(&mut out, opcode, payload.len());
+    out.extend_from_slice(payload);
+    Bytes::from(out)
+}
+
+/// The payload of a frame built by this module (used by `/example.json` and `/latest.json`).
+pub fn payload(frame: &[u8]) -> &[u8] {
+    let Some(&len7) = frame.get(1) else {
+        return &[];
+    };
+    let start = match len7 & 0x7f {
+        126 => 4,
+        127 => 10,
+        _ => 2,
+    };
+    frame.get(start..).unwrap_or(&[])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_match_tungstenite_for_each_length_class() {
+        use tungstenite::protocol::frame::{coding::OpCode, coding::Data, Frame};
+        for len in [0usize, 1, 125, 126, 127, 65535, 65536, 70000] {
+            let body = vec![b'x'; len];
+            let ours = encode(OPCODE_TEXT, &body);
+            let mut theirs = Vec::new();
+            Frame::message(body.clone(), OpCode::Data(Data::Text), true)
+                .format(&mut theirs)
+                .unwrap();
+            assert_eq!(&ours[..], &theirs[..], "len {len}");
+            assert_eq!(payload(&ours).len(), len);
+            assert_eq!(header_len(len) + len, ours.len());
+        }
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    eprintln!("certstream: not wired yet");
+}

@@ -1,0 +1,1 @@
+//! Pinned executors, cross-core rings, log ownership, start and stop.
