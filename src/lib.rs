@@ -9,6 +9,7 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`limits`] | every bound and default (queue depths, page sizes, timeouts); nothing else sets one |
+//! | [`cli`] | the `certstream` command: flags, logging, signals |
 //! | [`config`] | command line, environment and file configuration, validated once at boot |
 //! | [`ct`] | the CT side: log list, HTTP client, RFC 6962 and Static CT decoders and fetchers |
 //! | [`frame`] | pre-encoded WebSocket frames ([`frame::Frames`]): the only data that crosses cores |
@@ -40,6 +41,7 @@
 //! - A log cursor never moves backwards and never skips an entry that can still be fetched.
 
 pub mod cert;
+pub mod cli;
 pub mod config;
 pub mod frame;
 pub mod ct;

@@ -6,11 +6,6 @@ use std::time::Duration;
 
 // ---- Cross-core rings and per-core hub -------------------------------------------------------
 
-/// Frames each SPSC ring between two executors can hold. A full ring drops the frame and counts
-/// it (`ring_drops`); ingest never blocks. 8192 entries is eight seconds of the busiest
-/// real-world burst (≈1,000/s) should the consuming core stall.
-pub const RING_FRAMES_MAX: usize = 8192;
-
 /// Frames the per-core hub keeps for its sessions. A session's cursor may lag the head by at most
 /// this many frames; this is the client's bounded queue.
 pub const HUB_HISTORY_FRAMES: usize = 16384;
@@ -72,8 +67,12 @@ pub const DNS_CACHE_TTL: Duration = Duration::from_secs(300);
 pub const LOG_LIST_REFRESH: Duration = Duration::from_secs(3600);
 /// Issuer certificates cached per Static CT log (real logs reference a handful).
 pub const ISSUER_CACHE_MAX: usize = 1024;
-/// Spread of the staggered start of the log fetchers.
+/// Spread of the staggered start of the log fetchers, so a restart does not hit every log at
+/// the same instant.
 pub const FETCHER_START_STAGGER: Duration = Duration::from_secs(2);
+/// No log is fetched earlier than this after start: clients reconnecting after a restart get a
+/// moment to subscribe before the first (possibly backfilled) entries flow.
+pub const FETCHER_START_DELAY_MIN: Duration = Duration::from_millis(500);
 
 /// The User-Agent sent to every CT log; Sunlight rate-limits clients without a contact URL.
 pub const USER_AGENT: &str = concat!(
@@ -93,3 +92,19 @@ const _: () = assert!(CLIENT_QUEUE_FRAMES_MAX < HUB_HISTORY_FRAMES);
 const _: () = assert!(CLIENT_MESSAGE_BYTES_MAX <= 1 << 20);
 const _: () = assert!(REQUEST_HEAD_BYTES_MAX >= 1024);
 const _: () = assert!(GET_ENTRIES_BATCH >= 32 && GET_ENTRIES_BATCH <= 1000);
+
+// ---- Executors ---------------------------------------------------------------------------------
+
+/// io_uring registered buffer memory per executor. glommio's 10 MiB default serves DMA file
+/// I/O, which this server does not do; it would only inflate the resident set (it is locked).
+pub const EXECUTOR_IO_MEMORY_BYTES: usize = 128 * 1024;
+
+/// Batches (one fetched page each, ≤ 1000 certificates) each SPSC ring between two executors
+/// holds. A full ring drops the batch and counts it; ingest never blocks.
+pub const RING_BATCHES_MAX: usize = 1024;
+
+/// Control messages (log assignments) queued towards one executor.
+pub const CONTROL_RING_MAX: usize = 4096;
+
+/// How often each executor sends its counters to the others for `/metrics`.
+pub const METRICS_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);

@@ -1,3 +1,5 @@
+//! The `certstream` server binary; everything lives in the library ([`certstream::cli`]).
+
 fn main() {
-    eprintln!("certstream: not wired yet");
+    certstream::cli::main();
 }

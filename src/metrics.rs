@@ -1,1 +1,320 @@
 //! Counters and the Prometheus text exposition.
+//!
+//! Counters are plain `Cell`s owned by one executor ([`LogStats`] by the executor that owns the
+//! log, [`CoreStats`] by each executor). Once a second every executor copies them into a
+//! [`CoreSnapshot`] (plain `Send` data) and sends it to every other executor over a bounded SPSC
+//! ring, so `/metrics` on any core renders the whole process without a lock.
+
+use std::{cell::Cell, fmt::Write as _, rc::Rc};
+
+/// Why a log fetch failed. The discriminant indexes [`LogStats::errors`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchErrorKind {
+    /// DNS, connect, TLS, timeout or I/O failure.
+    Network,
+    /// HTTP 429 (or 503 with Retry-After).
+    RateLimited,
+    /// Any other non-2xx status.
+    Status,
+    /// A page or head that could not be parsed (bad JSON, truncated, empty, oversized).
+    BadResponse,
+    /// A tree head or checkpoint whose signature did not verify.
+    BadSignature,
+}
+
+impl FetchErrorKind {
+    pub const ALL: [FetchErrorKind; 5] = [
+        FetchErrorKind::Network,
+        FetchErrorKind::RateLimited,
+        FetchErrorKind::Status,
+        FetchErrorKind::BadResponse,
+        FetchErrorKind::BadSignature,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            FetchErrorKind::Network => "network",
+            FetchErrorKind::RateLimited => "rate_limited",
+            FetchErrorKind::Status => "http_status",
+            FetchErrorKind::BadResponse => "bad_response",
+            FetchErrorKind::BadSignature => "bad_signature",
+        }
+    }
+}
+
+/// Per-log counters, written only by the executor that owns the log.
+#[derive(Debug, Default)]
+pub struct LogStats {
+    pub url: String,
+    pub name: String,
+    pub kind: &'static str,
+    /// Latest verified tree size.
+    pub tree_size: Cell<u64>,
+    /// Next index to stream (everything below it was emitted or counted as skipped).
+    pub cursor: Cell<u64>,
+    /// Unix milliseconds of the latest verified tree head.
+    pub head_timestamp_ms: Cell<u64>,
+    /// Successful HTTP fetches.
+    pub fetches: Cell<u64>,
+    pub errors: [Cell<u64>; 5],
+    /// Entries streamed.
+    pub entries: Cell<u64>,
+    /// Entries that could not be decoded or encoded, counted and skipped.
+    pub entries_skipped: Cell<u64>,
+    /// Current minimum interval between requests chosen by the adaptive pacer.
+    pub pacing_ms: Cell<u64>,
+}
+
+impl LogStats {
+    pub fn new(url: &str, name: &str, kind: &'static str) -> Rc<LogStats> {
+        Rc::new(LogStats {
+            url: url.to_owned(),
+            name: name.to_owned(),
+            kind,
+            ..Default::default()
+        })
+    }
+
+    pub fn count_error(&self, kind: FetchErrorKind) {
+        bump(&self.errors[kind as usize]);
+    }
+
+    fn snapshot(&self) -> LogSnapshot {
+        LogSnapshot {
+            url: self.url.clone(),
+            name: self.name.clone(),
+            kind: self.kind,
+            tree_size: self.tree_size.get(),
+            cursor: self.cursor.get(),
+            head_timestamp_ms: self.head_timestamp_ms.get(),
+            fetches: self.fetches.get(),
+            errors: std::array::from_fn(|i| self.errors[i].get()),
+            entries: self.entries.get(),
+            entries_skipped: self.entries_skipped.get(),
+            pacing_ms: self.pacing_ms.get(),
+        }
+    }
+}
+
+/// Per-executor counters of the fan-out path.
+#[derive(Debug, Default)]
+pub struct CoreStats {
+    /// Frames published to this core's hub (local and from rings).
+    pub frames_published: Cell<u64>,
+    /// Batches dropped because the ring to another core was full.
+    pub ring_drops: Cell<u64>,
+    /// Frames inside those dropped batches.
+    pub ring_dropped_frames: Cell<u64>,
+}
+
+/// Increments a counter cell.
+pub fn bump(c: &Cell<u64>) {
+    c.set(c.get().wrapping_add(1));
+}
+
+/// Adds to a counter cell.
+pub fn add(c: &Cell<u64>, n: u64) {
+    c.set(c.get().wrapping_add(n));
+}
+
+/// Plain copy of one log's counters.
+#[derive(Debug, Clone)]
+pub struct LogSnapshot {
+    pub url: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub tree_size: u64,
+    pub cursor: u64,
+    pub head_timestamp_ms: u64,
+    pub fetches: u64,
+    pub errors: [u64; 5],
+    pub entries: u64,
+    pub entries_skipped: u64,
+    pub pacing_ms: u64,
+}
+
+/// Plain copy of one executor's counters: what crosses cores for `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct CoreSnapshot {
+    pub core: usize,
+    pub logs: Vec<LogSnapshot>,
+    pub frames_published: u64,
+    pub ring_drops: u64,
+    pub ring_dropped_frames: u64,
+    /// `(metric name, labels, value)` triples from the WebSocket side of this core.
+    pub ws: Vec<(&'static str, String, u64)>,
+}
+
+impl CoreSnapshot {
+    pub fn capture(core: usize, core_stats: &CoreStats, logs: &[Rc<LogStats>]) -> CoreSnapshot {
+        CoreSnapshot {
+            core,
+            logs: logs.iter().map(|l| l.snapshot()).collect(),
+            frames_published: core_stats.frames_published.get(),
+            ring_drops: core_stats.ring_drops.get(),
+            ring_dropped_frames: core_stats.ring_dropped_frames.get(),
+            ws: Vec::new(),
+        }
+    }
+}
+
+/// Process-wide facts rendered alongside the per-core snapshots.
+#[derive(Debug, Clone, Copy)]
+pub struct ProcessFacts {
+    pub uptime_secs: f64,
+    pub rss_bytes: u64,
+    pub now_ms: u64,
+}
+
+impl ProcessFacts {
+    pub fn read(started: std::time::Instant) -> ProcessFacts {
+        ProcessFacts {
+            uptime_secs: started.elapsed().as_secs_f64(),
+            rss_bytes: read_rss_bytes().unwrap_or(0),
+            now_ms: unix_ms(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// VmRSS of this process from /proc.
+pub fn read_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Escapes a Prometheus label value.
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+/// Renders every snapshot in the Prometheus text exposition format (version 0.0.4).
+pub fn render(snapshots: &[CoreSnapshot], facts: ProcessFacts) -> String {
+    let mut out = String::with_capacity(4096);
+    render_process(&mut out, facts);
+    render_cores(&mut out, snapshots);
+    render_ws(&mut out, snapshots);
+    render_logs(&mut out, snapshots, facts);
+    out
+}
+
+fn header(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+fn render_process(out: &mut String, facts: ProcessFacts) {
+    header(out, "certstream_uptime_seconds", "gauge", "Seconds since the server started.");
+    let _ = writeln!(out, "certstream_uptime_seconds {:.3}", facts.uptime_secs);
+    header(out, "certstream_resident_memory_bytes", "gauge", "Resident set size (VmRSS).");
+    let _ = writeln!(out, "certstream_resident_memory_bytes {}", facts.rss_bytes);
+}
+
+fn render_cores(out: &mut String, snaps: &[CoreSnapshot]) {
+    type Field = fn(&CoreSnapshot) -> u64;
+    let metrics: [(&str, &str, Field); 3] = [
+        ("certstream_frames_published_total", "Certificates published to this core's clients.", |s| s.frames_published),
+        ("certstream_ring_drops_total", "Batches dropped because a cross-core ring was full.", |s| s.ring_drops),
+        ("certstream_ring_dropped_frames_total", "Certificates inside dropped ring batches.", |s| s.ring_dropped_frames),
+    ];
+    for (name, help, field) in metrics {
+        header(out, name, "counter", help);
+        for s in snaps {
+            let _ = writeln!(out, "{name}{{core=\"{}\"}} {}", s.core, field(s));
+        }
+    }
+}
+
+fn render_ws(out: &mut String, snaps: &[CoreSnapshot]) {
+    let mut names: Vec<&'static str> = snaps.iter().flat_map(|s| s.ws.iter().map(|w| w.0)).collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
+        header(out, name, kind, "WebSocket serving statistic.");
+        for s in snaps {
+            for (n, labels, v) in s.ws.iter().filter(|w| w.0 == name) {
+                let sep = if labels.is_empty() { "" } else { "," };
+                let _ = writeln!(out, "{n}{{core=\"{}\"{sep}{labels}}} {v}", s.core);
+            }
+        }
+    }
+}
+
+fn render_logs(out: &mut String, snaps: &[CoreSnapshot], facts: ProcessFacts) {
+    let logs: Vec<&LogSnapshot> = snaps.iter().flat_map(|s| s.logs.iter()).collect();
+    type Field = fn(&LogSnapshot) -> u64;
+    let gauges: [(&str, &str, Field); 4] = [
+        ("certstream_log_tree_size", "Latest verified tree size.", |l| l.tree_size),
+        ("certstream_log_cursor", "Next index to stream.", |l| l.cursor),
+        ("certstream_log_lag_entries", "Entries in the log not yet streamed.", |l| l.tree_size.saturating_sub(l.cursor)),
+        ("certstream_log_pacing_milliseconds", "Minimum interval between requests chosen by the pacer.", |l| l.pacing_ms),
+    ];
+    for (name, help, field) in gauges {
+        header(out, name, "gauge", help);
+        for l in &logs {
+            let _ = writeln!(out, "{name}{{{}}} {}", log_labels(l), field(l));
+        }
+    }
+    header(out, "certstream_log_head_age_seconds", "gauge", "Age of the latest verified tree head.");
+    for l in &logs {
+        let age = if l.head_timestamp_ms == 0 { 0.0 } else { facts.now_ms.saturating_sub(l.head_timestamp_ms) as f64 / 1000.0 };
+        let _ = writeln!(out, "certstream_log_head_age_seconds{{{}}} {age:.3}", log_labels(l));
+    }
+    let counters: [(&str, &str, Field); 3] = [
+        ("certstream_log_fetches_total", "Successful HTTP fetches.", |l| l.fetches),
+        ("certstream_log_entries_total", "Entries streamed.", |l| l.entries),
+        ("certstream_log_entries_skipped_total", "Entries that could not be decoded, counted and skipped.", |l| l.entries_skipped),
+    ];
+    for (name, help, field) in counters {
+        header(out, name, "counter", help);
+        for l in &logs {
+            let _ = writeln!(out, "{name}{{{}}} {}", log_labels(l), field(l));
+        }
+    }
+    header(out, "certstream_log_errors_total", "counter", "Failed fetches by kind.");
+    for l in &logs {
+        for kind in FetchErrorKind::ALL {
+            let _ = writeln!(
+                out,
+                "certstream_log_errors_total{{{},kind=\"{}\"}} {}",
+                log_labels(l),
+                kind.label(),
+                l.errors[kind as usize]
+            );
+        }
+    }
+}
+
+fn log_labels(l: &LogSnapshot) -> String {
+    format!("log=\"{}\",url=\"{}\",type=\"{}\"", label(&l.name), label(&l.url), l.kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_lists_every_log_and_core() {
+        let stats = LogStats::new("https://ct.example/a/", "Example \"A\" log", "rfc6962");
+        stats.tree_size.set(100);
+        stats.cursor.set(90);
+        stats.count_error(FetchErrorKind::RateLimited);
+        let core = CoreStats::default();
+        bump(&core.frames_published);
+        let snap = CoreSnapshot::capture(1, &core, &[stats]);
+        let text = render(&[snap], ProcessFacts { uptime_secs: 1.0, rss_bytes: 5, now_ms: 0 });
+        assert!(text.contains("certstream_log_lag_entries{log=\"Example \\\"A\\\" log\",url=\"https://ct.example/a/\",type=\"rfc6962\"} 10"));
+        assert!(text.contains("kind=\"rate_limited\"} 1"));
+        assert!(text.contains("certstream_frames_published_total{core=\"1\"} 1"));
+        assert!(text.contains("certstream_resident_memory_bytes 5"));
+    }
+}

@@ -1,0 +1,61 @@
+//! The command-line entry point shared by the `certstream` binary (and the copy of it that the
+//! loadtest crate builds for its end-to-end tests): parse the configuration, set up logging, run
+//! the executors until SIGINT or SIGTERM.
+
+use clap::Parser;
+use crate::{
+    config::{Config, LogFormat},
+    runtime,
+};
+
+/// Runs the server as the `certstream` command.
+pub fn main() {
+    let config = Config::parse();
+    init_logging(config.log_format);
+    if let Err(e) = config.validate() {
+        eprintln!("certstream: {e}");
+        std::process::exit(2);
+    }
+    let signals = block_stop_signals();
+    std::thread::Builder::new()
+        .name("certstream-signals".into())
+        .spawn(move || wait_for_stop_signal(signals))
+        .expect("spawning the signal thread");
+    if let Err(e) = runtime::run(config) {
+        tracing::error!("{e}");
+        eprintln!("certstream: {e}");
+        std::process::exit(1);
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Blocks SIGINT and SIGTERM in this thread before any executor thread exists, so every thread
+/// inherits the mask and only the signal thread receives them (with sigwait).
+fn block_stop_signals() -> libc::sigset_t {
+    // SAFETY: plain libc signal-set manipulation on a local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGINT);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        set
+    }
+}
+
+fn wait_for_stop_signal(set: libc::sigset_t) {
+    let mut sig: libc::c_int = 0;
+    // SAFETY: sigwait on a set blocked in every thread.
+    unsafe { libc::sigwait(&set, &mut sig) };
+    tracing::info!(signal = sig, "stop requested; closing clients and stopping");
+    runtime::request_shutdown();
+}

@@ -1,0 +1,81 @@
+//! Log pollers: one task per CT log, on the executor that owns the log.
+//!
+//! A poller watches the log's tree head (get-sth or checkpoint), fetches every entry between its
+//! cursor and the head in index order, and hands each page of decoded entries to an
+//! [`EntrySink`]. The cursor only moves forward and only past entries that were emitted or that
+//! can never be decoded (counted and logged with their index); anything that failed to *fetch*
+//! is fetched again after a backoff.
+//!
+//! While catching up a poller keeps a few requests in flight ([`pipeline`]) but still emits in
+//! index order: results are awaited front to back, and a short page re-queues the missing tail of
+//! its window at the front before any later window is used.
+
+pub mod fetch;
+pub mod pipeline;
+pub mod rfc6962;
+pub mod tiled;
+
+use std::{cell::Cell, rc::Rc, time::Duration};
+
+use crate::{
+    config::Backfill,
+    ct::{entry::LogEntry, http::HttpClient, log_list::LogInfo},
+    metrics::LogStats,
+};
+
+/// Receives decoded entries, in index order, from the pollers of one executor.
+pub trait EntrySink {
+    /// `entries` are consecutive and start at the log's previous cursor.
+    fn emit(&self, log: &LogCtx, entries: Vec<LogEntry>);
+}
+
+/// One followed log: its list entry and its counters.
+pub struct LogCtx {
+    pub info: LogInfo,
+    pub stats: Rc<LogStats>,
+}
+
+impl LogCtx {
+    /// The `cert_link` of the entry at `index`.
+    pub fn cert_link(&self, index: u64) -> String {
+        match self.info.kind {
+            crate::ct::log_list::LogKind::Rfc6962 => crate::ct::rfc6962::cert_link(&self.info.url, index),
+            crate::ct::log_list::LogKind::StaticCt => {
+                crate::ct::static_ct::data_tile_url(&self.info.url, index / 256, 256)
+            }
+        }
+    }
+}
+
+/// What every poller of an executor shares.
+pub struct PollerEnv {
+    pub http: Rc<HttpClient>,
+    pub sink: Rc<dyn EntrySink>,
+    pub backfill: Backfill,
+    pub poll_interval: Duration,
+}
+
+/// Cancels a poller: set by the executor when the log leaves the list or at shutdown.
+#[derive(Default)]
+pub struct StopFlag(Cell<bool>);
+
+impl StopFlag {
+    pub fn stop(&self) {
+        self.0.set(true);
+    }
+    pub fn is_stopped(&self) -> bool {
+        self.0.get()
+    }
+}
+
+/// Runs the poller of `log` until `stop` is set. Pollers start staggered (by log id) so that a
+/// restart does not hit every log in the same instant.
+pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, stop: Rc<StopFlag>) {
+    let spread = crate::limits::FETCHER_START_STAGGER.as_millis() as u64;
+    let offset = u64::from(u16::from_le_bytes([log.info.log_id[0], log.info.log_id[1]])) % spread.max(1);
+    glommio::timer::sleep(crate::limits::FETCHER_START_DELAY_MIN + Duration::from_millis(offset)).await;
+    match log.info.kind {
+        crate::ct::log_list::LogKind::Rfc6962 => rfc6962::run(env, log, start_at, stop).await,
+        crate::ct::log_list::LogKind::StaticCt => tiled::run(env, log, start_at, stop).await,
+    }
+}

@@ -1,0 +1,166 @@
+//! The RFC 6962 poller: get-sth, then get-entries from the cursor to the tree size.
+
+use std::{cell::Cell, rc::Rc};
+
+use super::{
+    fetch::{FetchError, LogClient},
+    pipeline::{aligned_end, run_ordered, Window},
+    LogCtx, PollerEnv, StopFlag,
+};
+use crate::{
+    ct::{
+        entry::LogEntry,
+        log_list::LogState,
+        rfc6962::{get_entries_url, get_sth_url, parse_get_entries, parse_sth, verify_sth, SignedTreeHead},
+    },
+    limits,
+    metrics::{add, FetchErrorKind},
+};
+
+/// Follows one RFC 6962 log until stopped.
+pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, stop: Rc<StopFlag>) {
+    let client = LogClient::new(env.clone(), log.clone(), stop.clone());
+    let page = Rc::new(Cell::new(limits::GET_ENTRIES_BATCH));
+    let mut cursor = start_at;
+    while !stop.is_stopped() {
+        let Some(size) = poll_head(&client).await else { break };
+        let next = *cursor.get_or_insert_with(|| env.backfill.start_index(size));
+        log.stats.cursor.set(next);
+        if next < size {
+            match catch_up(&client, &page, next, size).await {
+                Ok(c) => cursor = Some(c),
+                Err(FetchError::Stopped) => break,
+                Err(e) => {
+                    tracing::error!(log = %log.info.description, "catch-up aborted: {e}");
+                }
+            }
+        }
+        if final_size_reached(&log, cursor.unwrap_or(0)) {
+            tracing::info!(log = %log.info.description, "read-only log fully streamed; poller idle");
+            break;
+        }
+        client.sleep_unless_stopped(env.poll_interval).await;
+    }
+}
+
+/// A read-only log never grows past its final tree head.
+fn final_size_reached(log: &LogCtx, cursor: u64) -> bool {
+    matches!(log.info.state, LogState::Readonly { final_tree_size } if cursor >= final_tree_size)
+}
+
+/// Fetches and verifies the STH; returns the tree size to stream up to (never smaller than
+/// before), or None when stopped.
+async fn poll_head(client: &LogClient) -> Option<u64> {
+    let log = &client.log;
+    let url = get_sth_url(&log.info.url);
+    loop {
+        let sth = client
+            .get_with_retry("get-sth", &url, |body| parse_sth(&body).map_err(|e| e.to_string()), |_| false)
+            .await
+            .ok()?;
+        match accept_sth(log, &sth) {
+            Ok(size) => return Some(size),
+            Err(reason) => {
+                log.stats.count_error(FetchErrorKind::BadSignature);
+                tracing::warn!(log = %log.info.description, "ignoring STH of size {}: {reason}", sth.tree_size);
+                client.sleep_unless_stopped(client.env.poll_interval).await;
+                if client.stop.is_stopped() {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// Verifies `sth` and folds it into the log's known size. A smaller tree (load-balanced
+/// frontends serve stale STHs) is "no news", never a rewind.
+fn accept_sth(log: &LogCtx, sth: &SignedTreeHead) -> Result<u64, String> {
+    verify_sth(sth, &log.info.key).map_err(|e| format!("signature does not verify: {e}"))?;
+    let known = log.stats.tree_size.get();
+    if sth.tree_size > known {
+        log.stats.tree_size.set(sth.tree_size);
+        log.stats.head_timestamp_ms.set(sth.timestamp_ms);
+    }
+    Ok(log.stats.tree_size.get().max(sth.tree_size))
+}
+
+/// Streams `[cursor, size)`; returns the new cursor.
+async fn catch_up(client: &Rc<LogClient>, page: &Rc<Cell<u64>>, cursor: u64, size: u64) -> Result<u64, FetchError> {
+    let plan_page = page.clone();
+    let fetch_client = client.clone();
+    let fetch_page = page.clone();
+    let fetch = move |w: Window| {
+        let client = fetch_client.clone();
+        let page = fetch_page.clone();
+        async move { fetch_window(&client, &page, w).await }
+    };
+    let log = client.log.clone();
+    let env = client.env.clone();
+    let consume = move |w: Window, results: Vec<Result<LogEntry, crate::ct::rfc6962::EntryError>>| {
+        let n = results.len() as u64;
+        emit_page(&env, &log, results);
+        log.stats.cursor.set(w.start + n);
+        Ok(w.start + n)
+    };
+    run_ordered(cursor, size, limits::FETCHES_IN_FLIGHT_PER_LOG, move |s| aligned_end(s, plan_page.get()), fetch, consume).await
+}
+
+/// Fetches one window, retrying until it yields at least one entry.
+async fn fetch_window(
+    client: &LogClient,
+    page: &Cell<u64>,
+    w: Window,
+) -> Result<Vec<Result<LogEntry, crate::ct::rfc6962::EntryError>>, FetchError> {
+    let url = get_entries_url(&client.log.info.url, w.start, w.end);
+    let requested = w.end - w.start + 1;
+    let results = client
+        .get_with_retry("get-entries", &url, |body| parse_get_entries(&body, w.start, requested).map_err(|e| e.to_string()), |_| false)
+        .await?;
+    learn_page_size(page, requested, results.len() as u64);
+    Ok(results)
+}
+
+/// Learns the log's page cap from short answers and probes upwards again after full ones, so a
+/// single dynamically truncated answer does not shrink the requests for good.
+fn learn_page_size(page: &Cell<u64>, requested: u64, got: u64) {
+    if got < requested {
+        page.set(got.max(1).min(page.get()));
+    } else if requested >= page.get() {
+        page.set((page.get() * 2).min(limits::GET_ENTRIES_BATCH));
+    }
+}
+
+/// Hands decodable entries to the sink; counts and logs undecodable ones by index.
+fn emit_page(env: &PollerEnv, log: &LogCtx, results: Vec<Result<LogEntry, crate::ct::rfc6962::EntryError>>) {
+    let mut entries = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(e) => entries.push(e),
+            Err(err) => {
+                add(&log.stats.entries_skipped, 1);
+                tracing::warn!(log = %log.info.description, "skipping undecodable entry: {err}");
+            }
+        }
+    }
+    if !entries.is_empty() {
+        env.sink.emit(log, entries);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_size_learning_shrinks_and_recovers() {
+        let page = Cell::new(256);
+        learn_page_size(&page, 256, 32);
+        assert_eq!(page.get(), 32);
+        learn_page_size(&page, 32, 32);
+        assert_eq!(page.get(), 64);
+        learn_page_size(&page, 10, 10);
+        assert_eq!(page.get(), 64, "a small window that was filled says nothing about the cap");
+        learn_page_size(&page, 64, 0);
+        assert_eq!(page.get(), 1);
+    }
+}

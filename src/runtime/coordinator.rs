@@ -1,0 +1,166 @@
+//! The coordinator (on executor 0): loads the log list, decides which logs to follow and which
+//! executor owns each, and refreshes the list hourly, adding and retiring logs without a
+//! restart. Ownership never moves: a log keeps its executor until it leaves the list.
+
+use std::{collections::HashMap, rc::Rc};
+
+use glommio::{channels::shared_channel::ConnectedSender, timer::sleep};
+
+use super::{
+    mesh::Control,
+    shard::{apply_control, Shard},
+};
+use crate::{
+    config::LogKinds,
+    ct::log_list::{parse_log_list, LogInfo, LogKind, LogList, EMBEDDED_LOG_LIST},
+    limits,
+};
+
+/// Which executor owns each followed log, and how many logs each executor owns.
+#[derive(Debug, Default)]
+pub struct Assignment {
+    owner: HashMap<[u8; 32], usize>,
+    load: Vec<usize>,
+}
+
+impl Assignment {
+    pub fn new(cores: usize) -> Assignment {
+        Assignment { owner: HashMap::new(), load: vec![0; cores.max(1)] }
+    }
+
+    /// The owner of a new log: the executor with the fewest logs (lowest index on ties), so
+    /// assignment is balanced and deterministic for a given list order.
+    pub fn assign(&mut self, log_id: [u8; 32]) -> usize {
+        if let Some(&core) = self.owner.get(&log_id) {
+            return core;
+        }
+        let core = (0..self.load.len()).min_by_key(|&c| (self.load[c], c)).unwrap_or(0);
+        self.load[core] += 1;
+        self.owner.insert(log_id, core);
+        core
+    }
+
+    /// Forgets a retired log; returns its owner.
+    pub fn retire(&mut self, log_id: &[u8; 32]) -> Option<usize> {
+        let core = self.owner.remove(log_id)?;
+        self.load[core] -= 1;
+        Some(core)
+    }
+
+    pub fn followed(&self) -> impl Iterator<Item = &[u8; 32]> {
+        self.owner.keys()
+    }
+}
+
+/// The logs to follow from a list: polled states and the configured kinds, in a stable order.
+pub fn select_logs(list: &LogList, kinds: LogKinds) -> Vec<LogInfo> {
+    let mut logs: Vec<LogInfo> = list
+        .logs
+        .iter()
+        .filter(|l| l.is_polled())
+        .filter(|l| match (kinds, l.kind) {
+            (LogKinds::Both, _) => true,
+            (LogKinds::Rfc6962, LogKind::Rfc6962) => true,
+            (LogKinds::Static, LogKind::StaticCt) => true,
+            _ => false,
+        })
+        .cloned()
+        .collect();
+    logs.sort_by(|a, b| a.url.cmp(&b.url));
+    logs
+}
+
+/// Loads the configured list: a URL is fetched (falling back to the embedded copy when it
+/// cannot be), a path is read (an unreadable path is fatal, so it is checked at boot).
+pub async fn load_list(shard: &Shard) -> Result<LogList, String> {
+    let source = &shard.config.log_list;
+    if source.starts_with("http://") || source.starts_with("https://") {
+        match fetch_list(shard, source).await {
+            Ok(list) => return Ok(list),
+            Err(e) => {
+                tracing::warn!(url = %source, "cannot fetch the log list ({e}); using the embedded copy");
+                return parse_log_list(EMBEDDED_LOG_LIST).map_err(|e| format!("embedded log list: {e}"));
+            }
+        }
+    }
+    let body = std::fs::read(source).map_err(|e| format!("cannot read log list {source}: {e}"))?;
+    parse_log_list(&body).map_err(|e| format!("log list {source}: {e}"))
+}
+
+async fn fetch_list(shard: &Shard, url: &str) -> Result<LogList, String> {
+    let resp = shard.env.http.get(url).await.map_err(|e| e.to_string())?;
+    if resp.status != 200 {
+        return Err(format!("HTTP status {}", resp.status));
+    }
+    parse_log_list(&resp.body).map_err(|e| e.to_string())
+}
+
+/// Runs forever on executor 0: initial load, then hourly refresh.
+pub async fn run(shard: Rc<Shard>, outs: Vec<Option<ConnectedSender<Control>>>) {
+    let mut assignment = Assignment::new(shard.cores);
+    loop {
+        match load_list(&shard).await {
+            Ok(list) => {
+                for reason in &list.skipped {
+                    tracing::warn!("log list entry skipped: {reason}");
+                }
+                let logs = select_logs(&list, shard.config.log_kinds);
+                tracing::info!(version = %list.version, listed = list.logs.len(), followed = logs.len(), "log list loaded");
+                apply_list(&shard, &outs, &mut assignment, logs);
+            }
+            Err(e) => tracing::error!("log list not loaded: {e}"),
+        }
+        sleep(limits::LOG_LIST_REFRESH).await;
+        if super::shutdown_requested() {
+            return;
+        }
+    }
+}
+
+/// Sends AddLog for new logs and RetireLog for logs that left the list.
+fn apply_list(shard: &Shard, outs: &[Option<ConnectedSender<Control>>], assignment: &mut Assignment, logs: Vec<LogInfo>) {
+    let listed: std::collections::HashSet<[u8; 32]> = logs.iter().map(|l| l.log_id).collect();
+    let gone: Vec<[u8; 32]> = assignment.followed().filter(|id| !listed.contains(*id)).copied().collect();
+    for log_id in gone {
+        if let Some(core) = assignment.retire(&log_id) {
+            send(shard, outs, core, Control::RetireLog { log_id });
+        }
+    }
+    for info in logs {
+        if assignment.owner.contains_key(&info.log_id) {
+            continue;
+        }
+        let core = assignment.assign(info.log_id);
+        send(shard, outs, core, Control::AddLog { info: Box::new(info), start_at: None });
+    }
+}
+
+fn send(shard: &Shard, outs: &[Option<ConnectedSender<Control>>], core: usize, msg: Control) {
+    if core == shard.core {
+        apply_control(shard, msg);
+        return;
+    }
+    match outs.get(core).and_then(|o| o.as_ref()) {
+        Some(tx) => {
+            if tx.try_send(msg).is_err() {
+                tracing::error!(core, "control ring full; log assignment not delivered");
+            }
+        }
+        None => tracing::error!(core, "no control ring to executor"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn assignment_is_balanced_stable_and_deterministic() {
+        let mut a = Assignment::new(3);
+        let cores: Vec<usize> = (0u8..7).map(|i| a.assign([i; 32])).collect();
+        assert_eq!(cores, vec![0, 1, 2, 0, 1, 2, 0]);
+        assert_eq!(a.assign([1; 32]), 1, "an owned log keeps its owner");
+        assert_eq!(a.retire(&[1; 32]), Some(1));
+        assert_eq!(a.assign([9; 32]), 1, "the freed slot is reused");
+    }
+}

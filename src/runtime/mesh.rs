@@ -1,0 +1,77 @@
+//! The cross-core rings, built before any executor starts.
+//!
+//! For `n` executors: a frame ring `i → j` for every `i ≠ j` (batches of encoded certificates), a
+//! control ring `0 → j` (log assignments from the coordinator) and a snapshot ring `i → j`
+//! (counters for `/metrics`). All are glommio `shared_channel`s: bounded, single producer,
+//! single consumer, lock-free; only `Send` values (immutable `Arc`s and plain data) cross.
+
+use std::sync::Arc;
+
+use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
+
+use crate::{ct::log_list::LogInfo, frame::Frames, limits, metrics::CoreSnapshot};
+
+/// The certificates of one fetched page, each encoded once, shared by every executor.
+pub type FrameBatch = Arc<[Arc<Frames>]>;
+
+/// What the coordinator tells the executor that owns (or is to own) a log.
+#[derive(Debug)]
+pub enum Control {
+    /// Start following this log; `start_at` is a saved cursor, if any.
+    AddLog { info: Box<LogInfo>, start_at: Option<u64> },
+    /// The log left the list: stop following it.
+    RetireLog { log_id: [u8; 32] },
+}
+
+/// The ring ends one executor owns (`None` at its own index).
+pub struct CoreEnds {
+    pub frames_out: Vec<Option<SharedSender<FrameBatch>>>,
+    pub frames_in: Vec<SharedReceiver<FrameBatch>>,
+    pub snapshots_out: Vec<Option<SharedSender<Arc<CoreSnapshot>>>>,
+    pub snapshots_in: Vec<SharedReceiver<Arc<CoreSnapshot>>>,
+    /// Core 0 sends to every other core; the others have none.
+    pub control_out: Vec<Option<SharedSender<Control>>>,
+    pub control_in: Option<SharedReceiver<Control>>,
+    pub cores: usize,
+}
+
+/// Every ring of an `n`-executor process, not yet handed out.
+pub struct Wiring {
+    cores: Vec<CoreEnds>,
+}
+
+impl Wiring {
+    pub fn new(n: usize) -> Wiring {
+        let mut cores: Vec<CoreEnds> = (0..n)
+            .map(|_| CoreEnds {
+                frames_out: (0..n).map(|_| None).collect(),
+                frames_in: Vec::new(),
+                snapshots_out: (0..n).map(|_| None).collect(),
+                snapshots_in: Vec::new(),
+                control_out: (0..n).map(|_| None).collect(),
+                control_in: None,
+                cores: n,
+            })
+            .collect();
+        for i in 0..n {
+            for j in (0..n).filter(|&j| j != i) {
+                let (tx, rx) = shared_channel::new_bounded(limits::RING_BATCHES_MAX);
+                cores[i].frames_out[j] = Some(tx);
+                cores[j].frames_in.push(rx);
+                let (tx, rx) = shared_channel::new_bounded(2);
+                cores[i].snapshots_out[j] = Some(tx);
+                cores[j].snapshots_in.push(rx);
+            }
+        }
+        for j in 1..n {
+            let (tx, rx) = shared_channel::new_bounded(limits::CONTROL_RING_MAX);
+            cores[0].control_out[j] = Some(tx);
+            cores[j].control_in = Some(rx);
+        }
+        Wiring { cores }
+    }
+
+    pub fn into_cores(self) -> Vec<CoreEnds> {
+        self.cores
+    }
+}

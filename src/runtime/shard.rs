@@ -1,0 +1,310 @@
+//! One executor's root: its hub and sessions, the pollers of the logs it owns, its ring ends and
+//! counters. Everything here is `!Send` and lives on its core.
+
+use std::{
+    cell::RefCell,
+    collections::HashMap,
+    net::SocketAddr,
+    rc::Rc,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use futures_lite::future::poll_once;
+use glommio::{
+    channels::shared_channel::{ConnectedReceiver, ConnectedSender},
+    net::TcpListener,
+    spawn_local,
+    timer::sleep,
+};
+
+use super::{
+    coordinator,
+    mesh::{Control, CoreEnds, FrameBatch},
+    BootError,
+};
+use crate::{
+    cert,
+    config::Config,
+    ct::{
+        entry::{EntrySource, LogEntry},
+        http::{tls_config, HttpClient},
+        log_list::{LogInfo, LogKind},
+        poller::{self, EntrySink, LogCtx, PollerEnv, StopFlag},
+    },
+    frame::Frames,
+    limits,
+    metrics::{self, add, bump, CoreSnapshot, CoreStats, LogStats},
+    ws,
+};
+
+/// Encodes each page once and publishes it locally and to every other core.
+pub struct Publisher {
+    core: usize,
+    hub: Rc<ws::Hub>,
+    peers: Vec<ConnectedSender<FrameBatch>>,
+    stats: Rc<CoreStats>,
+}
+
+impl EntrySink for Publisher {
+    fn emit(&self, log: &LogCtx, entries: Vec<LogEntry>) {
+        let batch = self.encode_page(log, &entries);
+        if let Some(last) = entries.last() {
+            log.stats.cursor.set(last.index + 1);
+        }
+        if batch.is_empty() {
+            return;
+        }
+        self.publish_local(&batch);
+        for peer in &self.peers {
+            if let Err(dropped) = peer.try_send(batch.clone()) {
+                bump(&self.stats.ring_drops);
+                add(&self.stats.ring_dropped_frames, dropped.len() as u64);
+            }
+        }
+    }
+}
+
+impl Publisher {
+    fn encode_page(&self, log: &LogCtx, entries: &[LogEntry]) -> FrameBatch {
+        let seen = seen_now().unwrap_or(0.0);
+        let mut out: Vec<Arc<Frames>> = Vec::with_capacity(entries.len());
+        for entry in entries {
+            let link = log.cert_link(entry.index);
+            let source = EntrySource { url: &log.info.url, name: &log.info.description, cert_link: &link };
+            match cert::encode_entry(entry, &source, seen) {
+                Ok(frames) => {
+                    out.push(Arc::new(frames));
+                    bump(&log.stats.entries);
+                }
+                Err(e) => {
+                    bump(&log.stats.entries_skipped);
+                    tracing::warn!(log = %log.info.description, index = entry.index, core = self.core, "certificate skipped: {e}");
+                }
+            }
+        }
+        out.into()
+    }
+
+    fn publish_local(&self, batch: &FrameBatch) {
+        for frames in batch.iter() {
+            self.hub.publish(frames.clone());
+        }
+        add(&self.stats.frames_published, batch.len() as u64);
+        self.hub.flush();
+    }
+}
+
+/// Unix seconds with microsecond precision, for `seen`.
+fn seen_now() -> Option<f64> {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+    Some(d.as_micros() as f64 / 1e6)
+}
+
+/// The executor's mutable state.
+pub struct Shard {
+    pub core: usize,
+    pub cores: usize,
+    pub config: Config,
+    pub started: Instant,
+    pub hub: Rc<ws::Hub>,
+    pub stats: Rc<CoreStats>,
+    pub env: Rc<PollerEnv>,
+    pollers: RefCell<HashMap<[u8; 32], (Rc<StopFlag>, Rc<LogStats>)>>,
+    peer_snapshots: RefCell<Vec<Option<Arc<CoreSnapshot>>>>,
+    pub ws_ctx: RefCell<Option<Rc<ws::ServerContext>>>,
+}
+
+impl Shard {
+    /// Starts following `info` on this core.
+    pub fn add_log(&self, info: LogInfo, start_at: Option<u64>) {
+        if self.pollers.borrow().contains_key(&info.log_id) {
+            return;
+        }
+        let kind = match info.kind {
+            LogKind::Rfc6962 => "rfc6962",
+            LogKind::StaticCt => "static",
+        };
+        let stats = LogStats::new(&info.url, &info.description, kind);
+        let stop = Rc::new(StopFlag::default());
+        tracing::info!(log = %info.description, url = %info.url, core = self.core, "following log");
+        self.pollers.borrow_mut().insert(info.log_id, (stop.clone(), stats.clone()));
+        let ctx = Rc::new(LogCtx { info, stats });
+        let env = self.env.clone();
+        spawn_local(poller::run(env, ctx, start_at, stop)).detach();
+    }
+
+    /// Stops following a log that left the list.
+    pub fn retire_log(&self, log_id: &[u8; 32]) {
+        if let Some((stop, stats)) = self.pollers.borrow_mut().remove(log_id) {
+            tracing::info!(log = %stats.name, core = self.core, "log left the list; poller stopped");
+            stop.stop();
+        }
+    }
+
+    fn stop_all_pollers(&self) {
+        for (stop, _) in self.pollers.borrow().values() {
+            stop.stop();
+        }
+    }
+
+    /// This core's counters, now.
+    pub fn snapshot(&self) -> CoreSnapshot {
+        let logs: Vec<Rc<LogStats>> = self.pollers.borrow().values().map(|(_, s)| s.clone()).collect();
+        let mut snap = CoreSnapshot::capture(self.core, &self.stats, &logs);
+        if let Some(ctx) = self.ws_ctx.borrow().as_ref() {
+            snap.ws = ctx.metrics_samples();
+        }
+        snap
+    }
+
+    /// The whole process's counters: this core's fresh, the others' latest snapshots.
+    pub fn metrics_text(&self) -> String {
+        let mut all = vec![self.snapshot()];
+        all.extend(self.peer_snapshots.borrow().iter().flatten().map(|s| (**s).clone()));
+        all.sort_by_key(|s| s.core);
+        metrics::render(&all, metrics::ProcessFacts::read(self.started))
+    }
+}
+
+/// The executor's main future: wires the rings, starts the listener, pumps and pollers, and
+/// returns after shutdown.
+pub async fn run(core: usize, config: Config, listen: SocketAddr, ends: CoreEnds, started: Instant) -> Result<(), BootError> {
+    let tls = tls_config(config.ca_file.as_deref()).map_err(|e| BootError::Config(e.to_string()))?;
+    let hub = Rc::new(ws::Hub::new());
+    let stats = Rc::new(CoreStats::default());
+    let mut peers = Vec::new();
+    for tx in ends.frames_out.into_iter().flatten() {
+        peers.push(tx.connect().await);
+    }
+    let publisher = Rc::new(Publisher { core, hub: hub.clone(), peers, stats: stats.clone() });
+    let env = Rc::new(PollerEnv {
+        http: Rc::new(HttpClient::new(tls)),
+        sink: publisher,
+        backfill: config.backfill,
+        poll_interval: Duration::from_millis(config.poll_interval_ms),
+    });
+    let shard = Rc::new(Shard {
+        core,
+        cores: ends.cores,
+        config: config.clone(),
+        started,
+        hub: hub.clone(),
+        stats,
+        env,
+        pollers: RefCell::default(),
+        peer_snapshots: RefCell::new(vec![None; ends.cores]),
+        ws_ctx: RefCell::new(None),
+    });
+    for rx in ends.frames_in {
+        spawn_local(pump(rx.connect().await, shard.clone())).detach();
+    }
+    start_snapshots(&shard, ends.snapshots_out, ends.snapshots_in).await;
+    let listener = TcpListener::bind(listen).map_err(|e| BootError::Listen(listen, std::io::Error::other(e.to_string())))?;
+    let ws_ctx = Rc::new(ws_context(&shard));
+    *shard.ws_ctx.borrow_mut() = Some(ws_ctx.clone());
+    let server = spawn_local(ws::serve(listener, ws_ctx.clone())).detach();
+    if let Some(rx) = ends.control_in {
+        spawn_local(follow_control(rx.connect().await, shard.clone())).detach();
+    }
+    if core == 0 {
+        let mut outs = Vec::new();
+        for tx in ends.control_out {
+            outs.push(match tx {
+                Some(tx) => Some(tx.connect().await),
+                None => None,
+            });
+        }
+        spawn_local(coordinator::run(shard.clone(), outs)).detach();
+    }
+    wait_for_shutdown().await;
+    shard.stop_all_pollers();
+    ws_ctx.shutdown();
+    sleep(Duration::from_millis(100)).await;
+    server.cancel();
+    Ok(())
+}
+
+fn ws_context(shard: &Rc<Shard>) -> ws::ServerContext {
+    let weak = Rc::downgrade(shard);
+    ws::ServerContext::new(
+        shard.hub.clone(),
+        Box::new(move || weak.upgrade().map(|s| s.metrics_text()).unwrap_or_default()),
+        ws::WsConfig::default(),
+    )
+}
+
+async fn wait_for_shutdown() {
+    while !super::shutdown_requested() {
+        sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Drains one incoming ring into the local hub; flushes once per drained burst so that writers
+/// wake once per burst, not once per certificate.
+async fn pump(rx: ConnectedReceiver<FrameBatch>, shard: Rc<Shard>) {
+    while let Some(batch) = rx.recv().await {
+        let mut n = publish_batch(&shard, &batch);
+        while let Some(Some(more)) = poll_once(rx.recv()).await {
+            n += publish_batch(&shard, &more);
+        }
+        add(&shard.stats.frames_published, n);
+        shard.hub.flush();
+    }
+}
+
+fn publish_batch(shard: &Shard, batch: &FrameBatch) -> u64 {
+    for frames in batch.iter() {
+        shard.hub.publish(frames.clone());
+    }
+    batch.len() as u64
+}
+
+async fn follow_control(rx: ConnectedReceiver<Control>, shard: Rc<Shard>) {
+    while let Some(msg) = rx.recv().await {
+        apply_control(&shard, msg);
+    }
+}
+
+/// Applies one coordinator decision on this core.
+pub fn apply_control(shard: &Shard, msg: Control) {
+    match msg {
+        Control::AddLog { info, start_at } => shard.add_log(*info, start_at),
+        Control::RetireLog { log_id } => shard.retire_log(&log_id),
+    }
+}
+
+async fn start_snapshots(
+    shard: &Rc<Shard>,
+    outs: Vec<Option<glommio::channels::shared_channel::SharedSender<Arc<CoreSnapshot>>>>,
+    ins: Vec<glommio::channels::shared_channel::SharedReceiver<Arc<CoreSnapshot>>>,
+) {
+    let mut senders = Vec::new();
+    for tx in outs.into_iter().flatten() {
+        senders.push(tx.connect().await);
+    }
+    for rx in ins {
+        let rx = rx.connect().await;
+        let shard = shard.clone();
+        spawn_local(async move {
+            while let Some(snap) = rx.recv().await {
+                let core = snap.core;
+                if let Some(slot) = shard.peer_snapshots.borrow_mut().get_mut(core) {
+                    *slot = Some(snap);
+                }
+            }
+        })
+        .detach();
+    }
+    let shard = shard.clone();
+    spawn_local(async move {
+        loop {
+            sleep(limits::METRICS_SNAPSHOT_INTERVAL).await;
+            let snap = Arc::new(shard.snapshot());
+            for tx in &senders {
+                let _ = tx.try_send(snap.clone());
+            }
+        }
+    })
+    .detach();
+}
