@@ -111,7 +111,8 @@ fn interpret_head(
         && head.framing != Framing::UntilClose
         // A message with both Transfer-Encoding and Content-Length may be a smuggling
         // attempt; RFC 9112 §6.3 says to close the connection after it.
-        && !(framing_headers.transfer_encoding.is_some() && framing_headers.content_length.is_some());
+        && !(framing_headers.transfer_encoding.is_some()
+            && framing_headers.content_length.is_some());
     Ok(head)
 }
 
@@ -457,7 +458,10 @@ mod tests {
 
     #[test]
     fn head_gzip_and_retry_after() {
-        let h = head("HTTP/1.1 429 Too Many Requests\r\nContent-Encoding: gzip\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n");
+        let h = head(
+            "HTTP/1.1 429 Too Many Requests\r\nContent-Encoding: gzip\r\nRetry-After: 7\r\n\
+             Content-Length: 0\r\n\r\n",
+        );
         assert!(h.gzip);
         assert_eq!(h.retry_after, Some(RetryAfter::Seconds(7)));
         let unparsable = head("HTTP/1.1 429 x\r\nRetry-After: later\r\nContent-Length: 0\r\n\r\n");
@@ -523,7 +527,8 @@ mod tests {
 
     #[test]
     fn chunked_extensions_and_trailers() {
-        let input = b"3;name=value;quoted=\"a b\"\r\nabc\r\n1 ; ext\r\nd\r\n0;last\r\nExpires: never\r\nX-Checksum: 1\r\n\r\n";
+        let input = b"3;name=value;quoted=\"a b\"\r\nabc\r\n1 ; ext\r\nd\r\n\
+            0;last\r\nExpires: never\r\nX-Checksum: 1\r\n\r\n";
         for piece in [1, 3, 7, input.len()] {
             let (out, used) = decode_in_pieces(input, piece, 1024).unwrap();
             assert_eq!(out, b"abcd");

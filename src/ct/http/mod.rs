@@ -288,7 +288,7 @@ impl HttpClient {
             match self.exchange(conn, &key, request).await {
                 Ok(response) => return Ok(response),
                 Err(failure) if is_stale_connection(&failure) => {
-                    tracing::debug!(host = %url.host, "pooled connection was closed; retrying on a new one");
+                    tracing::debug!(host = %url.host, "pooled connection was closed; retrying");
                 }
                 Err(failure) => return Err(failure_to_error(failure, &url.host, self.body_max)),
             }
@@ -499,7 +499,8 @@ fn io_to_error(e: &io::Error, host: &str, phase: &'static str) -> HttpError {
 /// The request head. Values are validated: a CR or LF in them would split the request.
 fn build_request(url: &Url, headers: &[(&str, &str)]) -> Result<Vec<u8>, HttpError> {
     let mut request = format!(
-        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\nAccept-Encoding: gzip\r\nConnection: keep-alive\r\n",
+        "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: {}\r\n\
+         Accept-Encoding: gzip\r\nConnection: keep-alive\r\n",
         url.path_and_query,
         url.host_header(),
         limits::USER_AGENT,

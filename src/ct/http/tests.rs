@@ -257,6 +257,47 @@ fn keep_alive_serves_two_requests_on_one_connection() {
 }
 
 #[test]
+fn idle_pool_is_bounded_per_host() {
+    // A server answering each connection on its own thread, so requests run concurrently.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let concurrent = limits::POOL_IDLE_PER_HOST_MAX + 2;
+    let server = std::thread::spawn(move || {
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let mut threads = Vec::new();
+        for _ in 0..concurrent {
+            let (stream, _) = listener.accept().unwrap();
+            let log = log.clone();
+            threads.push(std::thread::spawn(move || {
+                let response = response_with_length("200 OK", "", b"x");
+                serve_forever(response)(0, stream, &log);
+            }));
+        }
+        threads.into_iter().for_each(|t| t.join().unwrap());
+    });
+    let url = format!("http://{addr}/");
+    let (opened, idle) = run(move || async move {
+        let client = std::rc::Rc::new(plain_client());
+        let tasks: Vec<_> = (0..concurrent)
+            .map(|_| {
+                let (client, url) = (client.clone(), url.clone());
+                glommio::spawn_local(async move { client.get(&url).await.unwrap() })
+            })
+            .collect();
+        for task in tasks {
+            assert_eq!(task.await.body.as_ref(), b"x");
+        }
+        let idle: usize = client.pool.borrow().values().map(Vec::len).sum();
+        let opened = client.connections_opened();
+        drop(client); // closes the pooled connections so the server threads end
+        (opened, idle)
+    });
+    assert_eq!(opened, concurrent as u64);
+    assert_eq!(idle, limits::POOL_IDLE_PER_HOST_MAX);
+    server.join().unwrap();
+}
+
+#[test]
 fn server_closing_pooled_connection_is_retried() {
     let server = TestServer::start(2, |index, mut stream, log| {
         read_request(&mut stream, log).unwrap();
@@ -380,7 +421,8 @@ fn truncated_bodies_are_errors() {
         let response: &[u8] = if index == 0 {
             b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\nonly a few bytes"
         } else {
-            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\nsixteen bytes!!!\r\n20\r\nshort"
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+              10\r\nsixteen bytes!!!\r\n20\r\nshort"
         };
         stream.write_all(response).unwrap();
     });
