@@ -99,7 +99,8 @@ pub enum HttpError {
         host: String,
         detail: String,
     },
-    /// The response head or (decoded) body passes its limit.
+    /// The response head or (decoded) body passes its limit (`limit` is in bytes, or in
+    /// header fields for "response header count").
     TooLarge {
         host: String,
         what: &'static str,
@@ -458,10 +459,12 @@ fn failure_to_error(failure: Failure, host: &str, body_max: usize) -> HttpError 
         ConnError::Body(BodyError::TooLarge(what)) => HttpError::TooLarge {
             host: host_owned(),
             what,
-            limit: if what.contains("head") || what.contains("trailer") {
-                limits::RESPONSE_HEAD_BYTES_MAX
-            } else {
-                body_max
+            limit: match what {
+                "response header count" => limits::RESPONSE_HEADERS_MAX,
+                _ if what.contains("head") || what.contains("trailer") => {
+                    limits::RESPONSE_HEAD_BYTES_MAX
+                }
+                _ => body_max,
             },
         },
         ConnError::Body(BodyError::Malformed(detail)) => HttpError::MalformedResponse {
