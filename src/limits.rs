@@ -63,6 +63,36 @@ pub const RESPONSE_BYTES_MAX: usize = 32 * 1024 * 1024;
 pub const RESPONSE_HEAD_BYTES_MAX: usize = 64 * 1024;
 /// How long a resolved address of a log host is reused before resolving again.
 pub const DNS_CACHE_TTL: Duration = Duration::from_secs(300);
+/// Deadline for one whole CT request: DNS, connect, TLS, head and body. The read timeout only
+/// bounds each wait for bytes, so a server trickling one byte per second would otherwise hold a
+/// request forever; 120 s still lets a full [`RESPONSE_BYTES_MAX`] body arrive at ~300 KB/s.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(120);
+/// Idle keep-alive connections kept per (scheme, host, port): the in-flight fetches of one log
+/// plus its head poll; more would only hold sockets the log's server will time out anyway.
+pub const POOL_IDLE_PER_HOST_MAX: usize = FETCHES_IN_FLIGHT_PER_LOG + 1;
+/// An idle pooled connection older than this is closed instead of reused: servers drop idle
+/// keep-alive connections after 30–120 s, and a reuse that races their close costs a retry.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+/// Header fields parsed in one CT response head; real logs send about a dozen.
+pub const RESPONSE_HEADERS_MAX: usize = 64;
+/// Longest chunk-size line (size plus extensions) of a chunked body; real ones are < 20 bytes.
+pub const CHUNK_LINE_BYTES_MAX: usize = 4096;
+/// Resolved addresses of one host tried per connect before giving up (each one may take
+/// [`CONNECT_TIMEOUT`]).
+pub const CONNECT_ADDRS_MAX: usize = 4;
+/// First pacing interval between requests to a log after its first 429/503 (Sunlight's shared
+/// anonymous limit of 75 req/s is ~13 ms; 50 ms is a cautious start that AIMD then shrinks).
+pub const PACING_INTERVAL_FIRST: Duration = Duration::from_millis(50);
+/// Widest pacing interval: DigiCert was observed at 0.15 req/s (≈ 7 s); 30 s leaves headroom.
+pub const PACING_INTERVAL_MAX: Duration = Duration::from_secs(30);
+/// After widening the pacing interval, further 429/503s within this time (or one interval, if
+/// longer) come from requests already in flight and do not widen it again.
+pub const PACING_WIDEN_HOLDOFF: Duration = Duration::from_secs(1);
+/// Consecutive unthrottled responses before the pacing interval is narrowed by one step.
+pub const PACING_NARROW_AFTER: u32 = 4;
+/// The narrowing step is the interval set by the last widening divided by this, so climbing
+/// back from a throttle takes the same number of steps whatever the log's scale.
+pub const PACING_NARROW_DIVISOR: u32 = 16;
 /// How often the log list is fetched again.
 pub const LOG_LIST_REFRESH: Duration = Duration::from_secs(3600);
 /// Issuer certificates cached per Static CT log (real logs reference a handful).
@@ -92,6 +122,12 @@ const _: () = assert!(CLIENT_QUEUE_FRAMES_MAX < HUB_HISTORY_FRAMES);
 const _: () = assert!(CLIENT_MESSAGE_BYTES_MAX <= 1 << 20);
 const _: () = assert!(REQUEST_HEAD_BYTES_MAX >= 1024);
 const _: () = assert!(GET_ENTRIES_BATCH >= 32 && GET_ENTRIES_BATCH <= 1000);
+const _: () = assert!(REQUEST_TIMEOUT.as_secs() > CONNECT_TIMEOUT.as_secs());
+const _: () =
+    assert!(BACKOFF_MIN.as_nanos() > 0 && BACKOFF_MIN.as_nanos() < BACKOFF_MAX.as_nanos());
+const _: () = assert!(PACING_INTERVAL_FIRST.as_nanos() < PACING_INTERVAL_MAX.as_nanos());
+const _: () = assert!(PACING_NARROW_AFTER > 0 && PACING_NARROW_DIVISOR > 0);
+const _: () = assert!(POOL_IDLE_PER_HOST_MAX > 0 && CONNECT_ADDRS_MAX > 0);
 
 // ---- Executors ---------------------------------------------------------------------------------
 

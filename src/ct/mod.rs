@@ -2,3 +2,5 @@
 //! what they return.
 
 pub mod entry;
+pub mod http;
+pub mod pacing;

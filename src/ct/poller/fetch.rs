@@ -80,42 +80,37 @@ impl LogClient {
     pub async fn get_once(&self, url: &str) -> Result<Bytes, FetchError> {
         self.wait_for_pacer().await?;
         let result = self.env.http.get(url).await;
-        let now = std::time::Instant::now();
-        let outcome = match result {
-            Err(e) => Err(FetchError::Network(e.to_string())),
-            Ok(resp) => match resp.status {
-                200 => Ok(resp.body),
-                429 => Err(FetchError::RateLimited(resp.retry_after)),
-                503 if resp.retry_after.is_some() => Err(FetchError::RateLimited(resp.retry_after)),
-                404 => Err(FetchError::NotFound),
-                s => Err(FetchError::Status(s)),
-            },
+        let resp = match result {
+            Err(e) => return Err(FetchError::Network(e.to_string())),
+            Ok(resp) => resp,
         };
-        let mut pacer = self.pacer.borrow_mut();
-        match &outcome {
-            Ok(_) => {
-                bump(&self.log.stats.fetches);
-                pacer.on_success(now);
-            }
-            Err(FetchError::RateLimited(after)) => pacer.on_rate_limited(now, *after),
-            Err(_) => {}
+        let retry_after = resp.retry_after_delay(std::time::SystemTime::now());
+        {
+            let mut pacer = self.pacer.borrow_mut();
+            pacer.on_response(resp.status, retry_after, std::time::Instant::now());
+            self.log.stats.pacing_ms.set(pacer.current_interval().as_millis() as u64);
         }
-        self.log.stats.pacing_ms.set(pacer.current_interval().as_millis() as u64);
-        outcome
+        match resp.status {
+            200 => {
+                bump(&self.log.stats.fetches);
+                Ok(resp.body)
+            }
+            429 => Err(FetchError::RateLimited(retry_after)),
+            503 if retry_after.is_some() => Err(FetchError::RateLimited(retry_after)),
+            404 => Err(FetchError::NotFound),
+            s => Err(FetchError::Status(s)),
+        }
     }
 
-    /// Sleeps until the pacer allows the next request; returns `Stopped` if stopped meanwhile.
+    /// Books this request's slot on the log's pacer and sleeps until it; concurrent requests of
+    /// one log get consecutive slots.
     async fn wait_for_pacer(&self) -> Result<(), FetchError> {
-        loop {
-            if self.stop.is_stopped() {
-                return Err(FetchError::Stopped);
-            }
-            let delay = self.pacer.borrow_mut().delay_before_next(std::time::Instant::now());
-            if delay.is_zero() {
-                return Ok(());
-            }
-            sleep(delay.min(Duration::from_millis(500))).await;
+        let delay = self.pacer.borrow_mut().reserve(std::time::Instant::now());
+        self.sleep_unless_stopped(delay).await;
+        if self.stop.is_stopped() {
+            return Err(FetchError::Stopped);
         }
+        Ok(())
     }
 
     /// Counts and logs a failed attempt, then sleeps for the backoff (or Retry-After).
