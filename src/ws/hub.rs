@@ -218,7 +218,13 @@ impl Hub {
         let Some(start) = cursor.checked_sub(oldest) else {
             return copied;
         };
-        for entry in history.iter().skip(start as usize) {
+        let Ok(start) = usize::try_from(start) else {
+            return copied;
+        };
+        if start > history.len() {
+            return copied;
+        }
+        for entry in history.range(start..) {
             let bytes = entry.bytes_for(kind);
             if copied.frames > 0 && out.len() + bytes.len() > bytes_max {
                 break;
