@@ -87,7 +87,6 @@ pub(crate) struct Copied {
 
 /// Per-core fan-out point between the producers (local fetchers, cross-core pump, heartbeat)
 /// and the session writers. `!Send`: use it as `Rc<Hub>` on its own executor.
-#[derive(Debug)]
 pub struct Hub {
     history: RefCell<VecDeque<Entry>>,
     history_frames_max: usize,
@@ -100,6 +99,18 @@ pub struct Hub {
     /// Waiting-list length at which dead signals are swept out.
     compact_at: Cell<usize>,
     latest_messages: usize,
+}
+
+impl std::fmt::Debug for Hub {
+    // The history holds megabytes of frames: show its shape, not its bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("head_seq", &self.head_seq())
+            .field("history_len", &self.history_len())
+            .field("history_frames_max", &self.history_frames_max)
+            .field("waiting_writers", &self.waiting_writers())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Waiting-list length below which no sweep is attempted.
@@ -129,7 +140,9 @@ impl Hub {
         )
     }
 
-    /// Appends one certificate's frames. O(1); nobody is woken until [`Hub::flush`].
+    /// Appends one certificate's frames. O(1); nobody is woken until [`Hub::flush`]. Flush at
+    /// least every `history - client_queue_frames_max` publishes, or clients asleep during the
+    /// burst lose frames they could have had.
     pub fn publish(&self, frames: Arc<Frames>) {
         self.push(Entry::Cert(frames));
     }

@@ -96,6 +96,78 @@ impl Default for WsConfig {
     }
 }
 
+/// A [`WsConfig`] that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsConfigError {
+    /// A timer of zero would spin or fire at once.
+    ZeroDuration(&'static str),
+    /// A size of zero would refuse everything.
+    ZeroSize(&'static str),
+    /// Clients must be skipped before they can fall out of the hub history.
+    QueueNotBelowHistory {
+        queue_frames: usize,
+        history_frames: usize,
+    },
+}
+
+impl std::fmt::Display for WsConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WsConfigError::ZeroDuration(name) => write!(f, "{name} must be longer than zero"),
+            WsConfigError::ZeroSize(name) => write!(f, "{name} must be larger than zero"),
+            WsConfigError::QueueNotBelowHistory {
+                queue_frames,
+                history_frames,
+            } => write!(
+                f,
+                "client queue ({queue_frames} frames) must be smaller than the hub history \
+                 ({history_frames} frames)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WsConfigError {}
+
+impl WsConfig {
+    /// Checks the knobs against each other and against the hub's history size.
+    pub fn validate(&self, hub_history_frames: usize) -> Result<(), WsConfigError> {
+        let durations = [
+            ("heartbeat_interval", self.heartbeat_interval),
+            ("request_head_timeout", self.request_head_timeout),
+            (
+                "client_lagging_close_after",
+                self.client_lagging_close_after,
+            ),
+            (
+                "client_write_stall_timeout",
+                self.client_write_stall_timeout,
+            ),
+            ("lag_check_interval", self.lag_check_interval),
+        ];
+        if let Some((name, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
+            return Err(WsConfigError::ZeroDuration(name));
+        }
+        let sizes = [
+            ("request_head_bytes_max", self.request_head_bytes_max),
+            ("request_headers_max", self.request_headers_max),
+            ("client_message_bytes_max", self.client_message_bytes_max),
+            ("client_queue_frames_max", self.client_queue_frames_max),
+            ("client_write_bytes_max", self.client_write_bytes_max),
+        ];
+        if let Some((name, _)) = sizes.iter().find(|(_, n)| *n == 0) {
+            return Err(WsConfigError::ZeroSize(name));
+        }
+        if self.client_queue_frames_max >= hub_history_frames {
+            return Err(WsConfigError::QueueNotBelowHistory {
+                queue_frames: self.client_queue_frames_max,
+                history_frames: hub_history_frames,
+            });
+        }
+        Ok(())
+    }
+}
+
 /// Renders `/metrics`; receives this core's context so a single-core setup can render its own
 /// counters, while the runtime's closure aggregates every core.
 pub type MetricsText = Box<dyn Fn(&ServerContext) -> String>;

@@ -11,9 +11,11 @@
 //! every `lag_check_interval`:
 //! - backlog (`head - cursor`) over `client_queue_frames_max`: the oldest frames are skipped
 //!   and counted (`client_queue_full`);
-//! - over the bound continuously for `client_lagging_close_after`, or cursor older than the
-//!   history: the client is closed with 1008 (if a send is stuck half-way, the TCP connection is
-//!   simply dropped: a close frame cannot be spliced into a partly sent frame);
+//! - over the bound continuously for `client_lagging_close_after`: the client is closed with
+//!   1008 (if a send is stuck half-way, the TCP connection is simply dropped: a close frame
+//!   cannot be spliced into a partly sent frame);
+//! - cursor fell out of the history while a send was stuck: dropped (`history_overrun`). A
+//!   writer that was only asleep when one producer burst outran the history skips instead;
 //! - no byte accepted by the socket for `client_write_stall_timeout`: dropped.
 //!
 //! # Reader
@@ -217,7 +219,7 @@ impl<'a> Writer<'a> {
             }
             self.buf.clear();
             self.session.take_control_into(&mut self.buf);
-            if let Err(reason) = self.police(Instant::now()) {
+            if let Err(reason) = self.police(Instant::now(), false) {
                 push_close_frame(&mut self.buf, CLOSE_POLICY_VIOLATION, "client too slow");
                 let _ = self.send().await;
                 return reason;
@@ -249,21 +251,27 @@ impl<'a> Writer<'a> {
     }
 
     /// Applies the lag policy at `now`: skips frames over the queue bound, and says when the
-    /// client must be closed.
-    fn police(&mut self, now: Instant) -> Result<(), CloseReason> {
+    /// client must be closed. `send_blocked`: called while a send waits on a full socket.
+    fn police(&mut self, now: Instant, send_blocked: bool) -> Result<(), CloseReason> {
         let hub = &self.session.ctx.hub;
         let config = &self.session.ctx.config;
-        if self.cursor < hub.oldest_seq() {
+        let oldest = hub.oldest_seq();
+        if self.cursor < oldest && send_blocked {
+            // Stuck on a full socket while a whole history went by. A writer that was merely
+            // asleep when one producer burst overran the history only skips below: the burst
+            // is the producer's doing, not the client's.
             return Err(CloseReason::HistoryOverrun);
         }
-        let backlog = hub.head_seq() - self.cursor;
-        let queue_max = config.client_queue_frames_max as u64;
-        if backlog <= queue_max {
+        let keep_from = hub
+            .head_seq()
+            .saturating_sub(config.client_queue_frames_max as u64)
+            .max(oldest);
+        if self.cursor >= keep_from {
             self.lagging_since = None;
             return Ok(());
         }
-        let skipped = backlog - queue_max;
-        self.cursor += skipped;
+        let skipped = keep_from - self.cursor;
+        self.cursor = keep_from;
         let metrics = &self.session.ctx.metrics;
         metrics.frames_dropped(DropReason::ClientQueueFull, skipped);
         let since = *self.lagging_since.get_or_insert(now);
@@ -299,7 +307,7 @@ impl<'a> Writer<'a> {
                 Some(Err(err)) => return Err(io_close_reason(&err)),
                 None => {
                     let now = Instant::now();
-                    self.police(now)?;
+                    self.police(now, true)?;
                     if now.duration_since(last_progress) >= config.client_write_stall_timeout {
                         return Err(CloseReason::WriteStalled);
                     }

@@ -540,6 +540,50 @@ fn two_cores_share_the_port_and_each_fans_out_its_own_hub() {
     }
 }
 
+#[test]
+fn a_burst_larger_than_the_history_skips_sleeping_clients_instead_of_closing_them() {
+    let config = WsConfig {
+        client_queue_frames_max: 100,
+        ..quiet_config()
+    };
+    let srv = TestServer::start(config, 200);
+    let mut ws = ws_client(srv.port, "/");
+    srv.wait_for("client", |s| s.clients_total() == 1);
+    srv.publish(batch(0..500, 0));
+    // The newest queue's worth of the burst, in order, then the stream goes on.
+    for i in 400..500 {
+        assert_eq!(next_text(&mut ws), payload("lite", i, 0));
+    }
+    srv.publish(batch(500..501, 0));
+    assert_eq!(next_text(&mut ws), payload("lite", 500, 0));
+    let snap = srv.snapshot();
+    assert_eq!(snap.dropped(DropReason::ClientQueueFull), 400);
+    assert_eq!(snap.clients_total(), 1);
+    assert_eq!(snap.closed(CloseReason::HistoryOverrun), 0);
+}
+
+#[test]
+fn config_defaults_validate_and_bad_knobs_are_named() {
+    let history = crate::limits::HUB_HISTORY_FRAMES;
+    assert_eq!(WsConfig::default().validate(history), Ok(()));
+    let zero = WsConfig {
+        lag_check_interval: Duration::ZERO,
+        ..WsConfig::default()
+    };
+    assert_eq!(
+        zero.validate(history),
+        Err(WsConfigError::ZeroDuration("lag_check_interval"))
+    );
+    let big = WsConfig {
+        client_queue_frames_max: history,
+        ..WsConfig::default()
+    };
+    assert!(matches!(
+        big.validate(history),
+        Err(WsConfigError::QueueNotBelowHistory { .. })
+    ));
+}
+
 // ---- client frames --------------------------------------------------------------------------
 
 #[test]
