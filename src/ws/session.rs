@@ -458,7 +458,6 @@ async fn read_loop(session: Rc<Session>, mut stream: SharedStream, leftover: Vec
     let config = ws_config(session.ctx.config.client_message_bytes_max);
     let mut ws = WebSocketContext::from_partially_read(leftover, Role::Server, Some(config));
     let mut io = MemIo::default();
-    let mut chunk = vec![0u8; limits::CLIENT_READ_CHUNK_BYTES];
     loop {
         let outcome = drive(&mut ws, &mut io);
         session.queue_control(&io.output);
@@ -468,9 +467,17 @@ async fn read_loop(session: Rc<Session>, mut stream: SharedStream, leftover: Vec
             return;
         }
         ControlRoom(&session).await;
-        match stream.read(&mut chunk).await {
+        // Read straight into MemIo's buffer. `drive` stops only once tungstenite drained it,
+        // so `start` is 0 and the buffer stays one chunk long.
+        io.input.drain(..io.read_pos);
+        io.read_pos = 0;
+        let start = io.input.len();
+        io.input.resize(start + limits::CLIENT_READ_CHUNK_BYTES, 0);
+        let read = stream.read(&mut io.input[start..]).await;
+        io.input.truncate(start + *read.as_ref().unwrap_or(&0));
+        match read {
             Ok(0) => io.eof = true,
-            Ok(n) => io.input.extend_from_slice(&chunk[..n]),
+            Ok(_) => {}
             Err(err) => {
                 session.finish(io_close_reason(&err), None);
                 return;
