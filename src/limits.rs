@@ -36,6 +36,32 @@ pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
 pub const CLIENT_MESSAGE_BYTES_MAX: usize = 64 * 1024;
 /// Interval of the JSON heartbeat and of the server's WebSocket ping.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(30);
+/// A session whose socket accepts no byte for this long is closed (`write_stalled`): the client
+/// has read nothing for a minute while data was pending, so it is gone or wedged. This catches
+/// never-reading clients when the stream is too quiet for the queue bound to trip.
+pub const CLIENT_WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
+/// How often a writer blocked in a send re-applies the lag policy, so a client that stopped
+/// reading is still skipped and closed on time while its socket buffer is full.
+pub const CLIENT_LAG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
+/// Capacity a session keeps in its write buffer between sends; a burst may grow it up to
+/// [`CLIENT_WRITE_BYTES_MAX`], after which it shrinks back so idle clients stay small.
+pub const CLIENT_WRITE_BUFFER_RETAIN_BYTES: usize = 64 * 1024;
+/// Control replies (pongs, close) a session may have queued before its reader stops reading
+/// the socket: a client flooding pings without reading our replies is slowed by TCP, not by
+/// our memory.
+pub const CLIENT_CONTROL_BYTES_MAX: usize = 16 * 1024;
+/// Bytes read from a client socket per read call (and tungstenite's read buffer). Clients send
+/// little (pings, close), so a small buffer keeps idle sessions cheap.
+pub const CLIENT_READ_CHUNK_BYTES: usize = 4096;
+/// After the last response or close frame, how long unread client bytes are drained before
+/// the socket is closed. Closing with unread data sends an RST that can destroy the reply
+/// before the client reads it.
+pub const CLOSE_LINGER: Duration = Duration::from_secs(1);
+/// Bytes drained during [`CLOSE_LINGER`] at most.
+pub const CLOSE_LINGER_BYTES_MAX: usize = 256 * 1024;
+/// Pause after a failed accept (EMFILE, ENFILE, ENOBUFS) so the loop does not spin on an error
+/// that persists until some connection closes.
+pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
 // ---- CT fetching -------------------------------------------------------------------------------
 
@@ -119,6 +145,10 @@ pub const CHAIN_CERTS_MAX: usize = 16;
 pub const DOMAINS_PER_CERT_MAX: usize = 4096;
 
 const _: () = assert!(CLIENT_QUEUE_FRAMES_MAX < HUB_HISTORY_FRAMES);
+const _: () = assert!(LATEST_MESSAGES <= HUB_HISTORY_FRAMES);
+const _: () = assert!(CLIENT_WRITE_BUFFER_RETAIN_BYTES <= CLIENT_WRITE_BYTES_MAX);
+// A queued pong and a close frame (at most 127 bytes each) must always fit.
+const _: () = assert!(CLIENT_CONTROL_BYTES_MAX >= 2 * 127);
 const _: () = assert!(CLIENT_MESSAGE_BYTES_MAX <= 1 << 20);
 const _: () = assert!(REQUEST_HEAD_BYTES_MAX >= 1024);
 const _: () = assert!(GET_ENTRIES_BATCH >= 32 && GET_ENTRIES_BATCH <= 1000);

@@ -1,1 +1,428 @@
 //! The client side: listener, HTTP endpoints, WebSocket handshake, sessions and the per-core hub.
+//!
+//! # Layout
+//!
+//! | file | what lives there |
+//! |---|---|
+//! | `mod.rs` | [`WsConfig`], [`ServerContext`], [`serve`] (accept loop) and one connection's life |
+//! | [`hub`](Hub) | per-core bounded history of frames; wakes sleeping writers on flush |
+//! | `session.rs` | one client after the 101: coalescing writer with the lag policy, sans-IO reader |
+//! | `http.rs` | request head bounds, parsing, upgrade validation, routing, responses |
+//! | `heartbeat.rs` | the 30 s JSON heartbeat + ping, published through the hub |
+//! | `metrics.rs` | per-core counters and their `Send` snapshot / Prometheus text |
+//! | `stream.rs` | one glommio socket shared by a session's reader and writer tasks |
+//!
+//! # Data flow
+//!
+//! ```text
+//! producer ── hub.publish(Arc<Frames>) ×N ── hub.flush() ──► each sleeping writer woken once
+//! writer: control frames + hub[cursor..head] (its stream form) ──► ONE buffer ──► ONE send
+//! reader: socket ──► MemIo ──► tungstenite WebSocketContext ──► pong/close ──► writer's queue
+//! ```
+//!
+//! # Invariants worth naming
+//!
+//! - Publishing is O(1) and never waits on a client; a client's backlog is `head - cursor`,
+//!   bounded by the policy in `session.rs`, so a client that never reads delays nobody and
+//!   holds at most its write buffer plus its kernel socket buffer.
+//! - Everything here is per core (`Rc`, `Cell`); the runtime plugs cross-core concerns in
+//!   through the closures of [`ServerContext`] (metrics aggregation, health).
+//! - Every accepted connection ends in exactly one counted outcome: an HTTP response code, a
+//!   handshake failure, or a session close reason.
+
+mod heartbeat;
+mod http;
+mod hub;
+mod metrics;
+mod session;
+mod stream;
+#[cfg(test)]
+mod tests;
+
+use std::{rc::Rc, time::Duration};
+
+use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use glommio::net::{TcpListener, TcpStream};
+
+pub use heartbeat::{heartbeat_bytes, run_heartbeat};
+pub use hub::Hub;
+pub use metrics::{CloseReason, DropReason, HandshakeFailure, WsMetrics, WsMetricsSnapshot};
+
+use http::{HeadError, Page, ParseError, Reject, Response, Route};
+use stream::SharedStream;
+
+use crate::{frame::StreamKind, limits};
+
+/// Knobs of the client side. Defaults come from [`crate::limits`]; tests shorten the timers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WsConfig {
+    /// Interval of the JSON heartbeat and ping.
+    pub heartbeat_interval: Duration,
+    /// Deadline for a whole request head (slowloris guard).
+    pub request_head_timeout: Duration,
+    /// Request head bytes accepted before 431.
+    pub request_head_bytes_max: usize,
+    /// Headers per request before 431.
+    pub request_headers_max: usize,
+    /// Largest client frame or message; larger ones close with 1009.
+    pub client_message_bytes_max: usize,
+    /// Backlog (frames) past which a client's oldest frames are skipped. Must stay below the
+    /// hub's history size, or clients overrun the history before they are skipped.
+    pub client_queue_frames_max: usize,
+    /// How long a client may stay over its queue bound before it is closed with 1008.
+    pub client_lagging_close_after: Duration,
+    /// Bytes per send; bigger backlogs go out in several sends.
+    pub client_write_bytes_max: usize,
+    /// A socket that accepts no byte for this long is dropped.
+    pub client_write_stall_timeout: Duration,
+    /// How often a send blocked on a full socket re-applies the lag policy.
+    pub lag_check_interval: Duration,
+}
+
+impl Default for WsConfig {
+    fn default() -> Self {
+        Self {
+            heartbeat_interval: limits::HEARTBEAT_INTERVAL,
+            request_head_timeout: limits::REQUEST_HEAD_TIMEOUT,
+            request_head_bytes_max: limits::REQUEST_HEAD_BYTES_MAX,
+            request_headers_max: limits::REQUEST_HEADERS_MAX,
+            client_message_bytes_max: limits::CLIENT_MESSAGE_BYTES_MAX,
+            client_queue_frames_max: limits::CLIENT_QUEUE_FRAMES_MAX,
+            client_lagging_close_after: limits::CLIENT_LAGGING_CLOSE_AFTER,
+            client_write_bytes_max: limits::CLIENT_WRITE_BYTES_MAX,
+            client_write_stall_timeout: limits::CLIENT_WRITE_STALL_TIMEOUT,
+            lag_check_interval: limits::CLIENT_LAG_CHECK_INTERVAL,
+        }
+    }
+}
+
+/// A [`WsConfig`] that cannot work.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WsConfigError {
+    /// A timer of zero would spin or fire at once.
+    ZeroDuration(&'static str),
+    /// A size of zero would refuse everything.
+    ZeroSize(&'static str),
+    /// Clients must be skipped before they can fall out of the hub history.
+    QueueNotBelowHistory {
+        queue_frames: usize,
+        history_frames: usize,
+    },
+}
+
+impl std::fmt::Display for WsConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WsConfigError::ZeroDuration(name) => write!(f, "{name} must be longer than zero"),
+            WsConfigError::ZeroSize(name) => write!(f, "{name} must be larger than zero"),
+            WsConfigError::QueueNotBelowHistory {
+                queue_frames,
+                history_frames,
+            } => write!(
+                f,
+                "client queue ({queue_frames} frames) must be smaller than the hub history \
+                 ({history_frames} frames)"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for WsConfigError {}
+
+impl WsConfig {
+    /// Checks the knobs against each other and against the hub's history size.
+    pub fn validate(&self, hub_history_frames: usize) -> Result<(), WsConfigError> {
+        let durations = [
+            ("heartbeat_interval", self.heartbeat_interval),
+            ("request_head_timeout", self.request_head_timeout),
+            (
+                "client_lagging_close_after",
+                self.client_lagging_close_after,
+            ),
+            (
+                "client_write_stall_timeout",
+                self.client_write_stall_timeout,
+            ),
+            ("lag_check_interval", self.lag_check_interval),
+        ];
+        if let Some((name, _)) = durations.iter().find(|(_, d)| d.is_zero()) {
+            return Err(WsConfigError::ZeroDuration(name));
+        }
+        let sizes = [
+            ("request_head_bytes_max", self.request_head_bytes_max),
+            ("request_headers_max", self.request_headers_max),
+            ("client_message_bytes_max", self.client_message_bytes_max),
+            ("client_queue_frames_max", self.client_queue_frames_max),
+            ("client_write_bytes_max", self.client_write_bytes_max),
+        ];
+        if let Some((name, _)) = sizes.iter().find(|(_, n)| *n == 0) {
+            return Err(WsConfigError::ZeroSize(name));
+        }
+        if self.client_queue_frames_max >= hub_history_frames {
+            return Err(WsConfigError::QueueNotBelowHistory {
+                queue_frames: self.client_queue_frames_max,
+                history_frames: hub_history_frames,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Renders `/metrics`; receives this core's context so a single-core setup can render its own
+/// counters, while the runtime's closure aggregates every core.
+pub type MetricsText = Box<dyn Fn(&ServerContext) -> String>;
+/// Answers `/health`: `Ok` → 200 `OK`, `Err(why)` → 503 with `why`.
+pub type HealthCheck = Box<dyn Fn() -> Result<(), String>>;
+
+/// Everything one core's listener and sessions share. `!Send`; use as `Rc<ServerContext>`.
+pub struct ServerContext {
+    hub: Rc<Hub>,
+    config: WsConfig,
+    metrics: WsMetrics,
+    metrics_text: MetricsText,
+    health: HealthCheck,
+}
+
+impl std::fmt::Debug for ServerContext {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerContext")
+            .field("hub", &self.hub)
+            .field("config", &self.config)
+            .field("metrics", &self.metrics)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ServerContext {
+    /// A context whose `/metrics` renders this core's counters and whose `/health` is always OK.
+    pub fn new(hub: Rc<Hub>, config: WsConfig) -> Self {
+        Self {
+            hub,
+            config,
+            metrics: WsMetrics::default(),
+            metrics_text: Box::new(|ctx: &ServerContext| {
+                let mut out = String::new();
+                ctx.snapshot().write_prometheus(&mut out);
+                out
+            }),
+            health: Box::new(|| Ok(())),
+        }
+    }
+
+    /// Replaces the `/metrics` renderer (the runtime's cross-core aggregation).
+    pub fn with_metrics_text(
+        mut self,
+        render: impl Fn(&ServerContext) -> String + 'static,
+    ) -> Self {
+        self.metrics_text = Box::new(render);
+        self
+    }
+
+    /// Replaces the `/health` check.
+    pub fn with_health(mut self, check: impl Fn() -> Result<(), String> + 'static) -> Self {
+        self.health = Box::new(check);
+        self
+    }
+
+    pub fn hub(&self) -> &Rc<Hub> {
+        &self.hub
+    }
+
+    pub fn config(&self) -> &WsConfig {
+        &self.config
+    }
+
+    pub fn metrics(&self) -> &WsMetrics {
+        &self.metrics
+    }
+
+    /// This core's counters plus its hub gauges.
+    pub fn snapshot(&self) -> WsMetricsSnapshot {
+        let mut snap = self.metrics.snapshot();
+        snap.hub_published = self.hub.head_seq();
+        snap.hub_history = self.hub.history_len() as u64;
+        snap
+    }
+}
+
+/// Accepts connections on this core forever. Also runs the core's heartbeat, which stops when
+/// this future is dropped. Call once per core (one hub, one heartbeat); SO_REUSEPORT lets
+/// every core bind the same address.
+pub async fn serve(listener: TcpListener, ctx: Rc<ServerContext>) {
+    let hub = Rc::clone(&ctx.hub);
+    let _heartbeat = glommio::spawn_local(run_heartbeat(hub, ctx.config.heartbeat_interval));
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                glommio::spawn_local(handle_connection(stream, Rc::clone(&ctx))).detach();
+            }
+            Err(err) => {
+                // EMFILE and friends persist until a connection closes: do not spin.
+                tracing::warn!(error = %err, "accept failed");
+                glommio::timer::sleep(limits::ACCEPT_ERROR_BACKOFF).await;
+            }
+        }
+    }
+}
+
+/// One connection: request head under its deadline, then a response or a session.
+async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
+    // Frames are coalesced by the writer; Nagle would only add latency.
+    if let Err(err) = stream.set_nodelay(true) {
+        tracing::debug!(error = %err, "set_nodelay failed");
+    }
+    let mut stream = SharedStream::new(stream);
+    let mut buf = Vec::new();
+    let config = &ctx.config;
+    let head_len = match with_deadline(
+        config.request_head_timeout,
+        http::read_head(&mut stream, &mut buf, config.request_head_bytes_max),
+    )
+    .await
+    {
+        Some(Ok(len)) => len,
+        Some(Err(err)) => return reject_head(err, stream, &ctx).await,
+        None => return reject_head(HeadError::Timeout, stream, &ctx).await,
+    };
+    let route = match http::parse_head(&buf[..head_len], config.request_headers_max) {
+        Ok(head) => http::route(&head),
+        Err(ParseError::TooManyHeaders) => Route::Reject(Reject::HeadTooLarge),
+        Err(ParseError::Malformed) => {
+            Route::Reject(Reject::BadRequest(HandshakeFailure::MalformedRequest))
+        }
+    };
+    match route {
+        Route::Upgrade { kind, accept } => {
+            let leftover = buf.split_off(head_len);
+            upgrade(stream, ctx, kind, &accept, leftover).await;
+        }
+        Route::Page(page) => {
+            let response = render_page(page, &ctx);
+            respond(stream, &ctx, response).await;
+        }
+        Route::Reject(reject) => {
+            count_reject(reject, &ctx.metrics);
+            respond(stream, &ctx, Response::reject(reject)).await;
+        }
+    }
+}
+
+/// Runs `fut` unless `limit` passes first.
+async fn with_deadline<T>(limit: Duration, fut: impl std::future::Future<Output = T>) -> Option<T> {
+    future::or(async { Some(fut.await) }, async {
+        glommio::timer::sleep(limit).await;
+        None
+    })
+    .await
+}
+
+async fn reject_head(err: HeadError, stream: SharedStream, ctx: &ServerContext) {
+    match err {
+        HeadError::TooLarge => {
+            count_reject(Reject::HeadTooLarge, &ctx.metrics);
+            respond(stream, ctx, Response::reject(Reject::HeadTooLarge)).await;
+        }
+        // A client that cannot send a head in time gets no answer: it costs us nothing more.
+        HeadError::Timeout => ctx.metrics.handshake_failed(HandshakeFailure::Timeout),
+        HeadError::Closed => ctx.metrics.handshake_failed(HandshakeFailure::Io),
+        HeadError::Io(err) => {
+            tracing::debug!(error = %err, "reading request head failed");
+            ctx.metrics.handshake_failed(HandshakeFailure::Io);
+        }
+    }
+}
+
+fn count_reject(reject: Reject, metrics: &WsMetrics) {
+    match reject {
+        Reject::BadRequest(failure) => metrics.handshake_failed(failure),
+        Reject::UpgradeRequired => metrics.handshake_failed(HandshakeFailure::UnsupportedVersion),
+        Reject::HeadTooLarge => metrics.handshake_failed(HandshakeFailure::HeadTooLarge),
+        Reject::NotFound | Reject::MethodNotAllowed => {}
+    }
+}
+
+async fn upgrade(
+    mut stream: SharedStream,
+    ctx: Rc<ServerContext>,
+    kind: StreamKind,
+    accept: &str,
+    leftover: Vec<u8>,
+) {
+    let reply = http::switching_protocols(accept);
+    let sent = with_deadline(ctx.config.request_head_timeout, stream.write_all(&reply)).await;
+    if !matches!(sent, Some(Ok(()))) {
+        ctx.metrics.handshake_failed(HandshakeFailure::Io);
+        return;
+    }
+    ctx.metrics.http_response(101);
+    session::run(stream, ctx, kind, leftover).await;
+}
+
+fn render_page(page: Page, ctx: &ServerContext) -> Response {
+    match page {
+        Page::Index => Response::new(200, http::TEXT_HTML, http::INDEX_HTML.as_bytes().to_vec()),
+        Page::Example(kind) => {
+            let body = ctx
+                .hub
+                .latest_payload(kind)
+                .map_or_else(|| b"{}".to_vec(), |p| p.to_vec());
+            Response::new(200, http::APPLICATION_JSON, body)
+        }
+        Page::Latest => Response::new(200, http::APPLICATION_JSON, latest_json(&ctx.hub)),
+        Page::Health => match (ctx.health)() {
+            Ok(()) => Response::new(200, http::TEXT_PLAIN, b"OK".to_vec()),
+            Err(why) => Response::new(503, http::TEXT_PLAIN, why.into_bytes()),
+        },
+        Page::Metrics => Response::new(
+            200,
+            http::PROMETHEUS_TEXT,
+            (ctx.metrics_text)(ctx).into_bytes(),
+        ),
+    }
+}
+
+/// `{"messages":[...]}` with the last lite messages, newest first.
+fn latest_json(hub: &Hub) -> Vec<u8> {
+    let payloads = hub.latest_lite_payloads();
+    let mut body = Vec::with_capacity(16 + payloads.iter().map(|p| p.len() + 1).sum::<usize>());
+    body.extend_from_slice(b"{\"messages\":[");
+    for (i, payload) in payloads.iter().enumerate() {
+        if i > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(payload);
+    }
+    body.extend_from_slice(b"]}");
+    body
+}
+
+/// Sends `response` with one write, then closes gracefully.
+async fn respond(mut stream: SharedStream, ctx: &ServerContext, response: Response) {
+    ctx.metrics.http_response(response.code);
+    let bytes = response.encode();
+    // Bounded like the head: a client that will not read its answer does not hold the task.
+    let sent = with_deadline(ctx.config.request_head_timeout, stream.write_all(&bytes)).await;
+    if matches!(sent, Some(Ok(()))) {
+        linger_close(stream).await;
+    }
+}
+
+/// Half-closes the socket, then drains what the client still sends for a short while, so the
+/// kernel does not answer unread data with an RST that could destroy our last bytes (a 431
+/// sent while the client is still uploading its head, a 1009 close while it sends its frame).
+async fn linger_close(mut stream: SharedStream) {
+    if stream.close().await.is_err() {
+        return;
+    }
+    let drain = async {
+        let mut chunk = [0u8; 4096];
+        let mut drained = 0;
+        while drained < limits::CLOSE_LINGER_BYTES_MAX {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => drained += n,
+            }
+        }
+    };
+    with_deadline(limits::CLOSE_LINGER, drain).await;
+}

@@ -1,0 +1,484 @@
+//! The HTTP/1.1 side of a connection: reading the request head under its bounds, parsing it
+//! with `httparse`, validating a WebSocket upgrade (RFC 6455 §4.2.1) and routing it.
+//!
+//! Everything here except [`read_head`] is pure, so routing and every status code are unit
+//! tested without sockets. Responses always carry `Connection: close`: plain HTTP is only used
+//! for a handful of tiny endpoints, so keep-alive buys nothing and costs a state machine.
+
+use base64::Engine as _;
+use futures_lite::AsyncReadExt;
+
+use super::{metrics::HandshakeFailure, stream::SharedStream};
+use crate::frame::StreamKind;
+
+/// Why no usable request head was read.
+#[derive(Debug)]
+pub(crate) enum HeadError {
+    /// The deadline for the whole head passed (slowloris).
+    Timeout,
+    /// More than the byte bound arrived without the end of the head.
+    TooLarge,
+    /// The peer closed the connection before the head ended.
+    Closed,
+    /// The socket failed.
+    Io(std::io::Error),
+}
+
+/// Reads from `stream` into `buf` until the head ends (`\r\n\r\n`), returning the head length.
+/// Bytes after the head (a client that already sent WebSocket frames) stay in `buf`.
+pub(crate) async fn read_head(
+    stream: &mut SharedStream,
+    buf: &mut Vec<u8>,
+    head_bytes_max: usize,
+) -> Result<usize, HeadError> {
+    let mut chunk = [0u8; 1024];
+    loop {
+        let scan_from = buf.len().saturating_sub(3);
+        let n = stream.read(&mut chunk).await.map_err(HeadError::Io)?;
+        if n == 0 {
+            return Err(HeadError::Closed);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = find_head_end(buf, scan_from) {
+            return if end > head_bytes_max {
+                Err(HeadError::TooLarge)
+            } else {
+                Ok(end)
+            };
+        }
+        if buf.len() >= head_bytes_max {
+            return Err(HeadError::TooLarge);
+        }
+    }
+}
+
+/// Index just past the first `\r\n\r\n` at or after `from`.
+fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+    buf.get(from..)?
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| from + i + 4)
+}
+
+/// The parts of a request head the server looks at, copied out of the parse buffer.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(crate) struct RequestHead {
+    pub(crate) is_get: bool,
+    /// Path without the query string.
+    pub(crate) path: String,
+    /// HTTP/1.1 (upgrades need it).
+    pub(crate) http11: bool,
+    /// `Upgrade` lists the `websocket` token.
+    pub(crate) upgrade_websocket: bool,
+    /// `Connection` lists the `upgrade` token.
+    pub(crate) connection_upgrade: bool,
+    pub(crate) ws_key: Option<String>,
+    pub(crate) ws_version: Option<String>,
+    /// A header that must appear once (`Sec-WebSocket-Key`/`-Version`) appeared again.
+    pub(crate) duplicate_ws_header: bool,
+}
+
+/// Why a complete head could not be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ParseError {
+    /// More headers than the bound: answered with 431.
+    TooManyHeaders,
+    /// Not HTTP/1.x: answered with 400.
+    Malformed,
+}
+
+/// Parses a complete head (ending in `\r\n\r\n`) with room for `headers_max` headers.
+pub(crate) fn parse_head(head: &[u8], headers_max: usize) -> Result<RequestHead, ParseError> {
+    let mut headers = vec![httparse::EMPTY_HEADER; headers_max];
+    let mut req = httparse::Request::new(&mut headers);
+    match req.parse(head) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err(ParseError::Malformed),
+        Err(httparse::Error::TooManyHeaders) => return Err(ParseError::TooManyHeaders),
+        Err(_) => return Err(ParseError::Malformed),
+    }
+    let (Some(method), Some(target), Some(version)) = (req.method, req.path, req.version) else {
+        return Err(ParseError::Malformed);
+    };
+    let mut out = RequestHead {
+        is_get: method == "GET",
+        path: target.split('?').next().unwrap_or("").to_owned(),
+        http11: version == 1,
+        ..RequestHead::default()
+    };
+    for header in req.headers.iter() {
+        apply_header(&mut out, header.name, header.value);
+    }
+    Ok(out)
+}
+
+fn apply_header(out: &mut RequestHead, name: &str, value: &[u8]) {
+    // Non-UTF-8 values cannot be any token we look for: treat them as absent.
+    let Ok(value) = std::str::from_utf8(value) else {
+        return;
+    };
+    let has_token = |token: &str| {
+        value
+            .split(',')
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    if name.eq_ignore_ascii_case("upgrade") {
+        out.upgrade_websocket |= has_token("websocket");
+    } else if name.eq_ignore_ascii_case("connection") {
+        out.connection_upgrade |= has_token("upgrade");
+    } else if name.eq_ignore_ascii_case("sec-websocket-key") {
+        out.duplicate_ws_header |= out.ws_key.is_some();
+        out.ws_key = Some(value.trim().to_owned());
+    } else if name.eq_ignore_ascii_case("sec-websocket-version") {
+        out.duplicate_ws_header |= out.ws_version.is_some();
+        out.ws_version = Some(value.trim().to_owned());
+    }
+}
+
+/// A plain HTTP endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Page {
+    /// `/` (and the stream paths) without an upgrade: a short HTML page naming the endpoints.
+    Index,
+    /// `example.json` of one stream form.
+    Example(StreamKind),
+    /// `/latest.json`.
+    Latest,
+    Health,
+    Metrics,
+}
+
+/// A request answered with an error status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Reject {
+    NotFound,
+    MethodNotAllowed,
+    /// 400, with the handshake failure it counts as.
+    BadRequest(HandshakeFailure),
+    /// 426 with `Sec-WebSocket-Version: 13`.
+    UpgradeRequired,
+    /// 431.
+    HeadTooLarge,
+}
+
+/// What to do with a parsed request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// Switch to WebSocket on `kind` with this `Sec-WebSocket-Accept`.
+    Upgrade {
+        kind: StreamKind,
+        accept: String,
+    },
+    Page(Page),
+    Reject(Reject),
+}
+
+/// Routes a parsed request. Method first (405 for anything but GET), then path.
+pub(crate) fn route(head: &RequestHead) -> Route {
+    if !head.is_get {
+        return Route::Reject(Reject::MethodNotAllowed);
+    }
+    let path = head.path.as_str();
+    if let Some(kind) = stream_for_path(path) {
+        if !head.upgrade_websocket {
+            return Route::Page(Page::Index);
+        }
+        return match accept_key(head) {
+            Ok(accept) => Route::Upgrade { kind, accept },
+            Err(reject) => Route::Reject(reject),
+        };
+    }
+    match path {
+        "/example.json" => Route::Page(Page::Example(StreamKind::Lite)),
+        "/full-stream/example.json" => Route::Page(Page::Example(StreamKind::Full)),
+        "/domains-only/example.json" => Route::Page(Page::Example(StreamKind::Domains)),
+        "/latest.json" => Route::Page(Page::Latest),
+        "/health" => Route::Page(Page::Health),
+        "/metrics" => Route::Page(Page::Metrics),
+        _ => Route::Reject(Reject::NotFound),
+    }
+}
+
+fn stream_for_path(path: &str) -> Option<StreamKind> {
+    match path {
+        "/" => Some(StreamKind::Lite),
+        "/full-stream" | "/full-stream/" => Some(StreamKind::Full),
+        "/domains-only" | "/domains-only/" => Some(StreamKind::Domains),
+        _ => None,
+    }
+}
+
+/// Validates the upgrade headers and derives `Sec-WebSocket-Accept`.
+fn accept_key(head: &RequestHead) -> Result<String, Reject> {
+    let bad = Err(Reject::BadRequest(HandshakeFailure::BadUpgrade));
+    if !head.http11 || !head.connection_upgrade || head.duplicate_ws_header {
+        return bad;
+    }
+    match head.ws_version.as_deref() {
+        None => return bad,
+        Some("13") => {}
+        Some(_) => return Err(Reject::UpgradeRequired),
+    }
+    let Some(key) = head.ws_key.as_deref() else {
+        return bad;
+    };
+    // RFC 6455 §4.1: the key is 16 random bytes, base64-encoded.
+    match base64::engine::general_purpose::STANDARD.decode(key) {
+        Ok(raw) if raw.len() == 16 => Ok(tungstenite::handshake::derive_accept_key(key.as_bytes())),
+        _ => bad,
+    }
+}
+
+/// A complete HTTP response; encoded once and written with a single send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Response {
+    pub(crate) code: u16,
+    content_type: &'static str,
+    /// Extra header lines, each ending in `\r\n`.
+    extra_headers: &'static str,
+    body: Vec<u8>,
+}
+
+impl Response {
+    pub(crate) fn new(code: u16, content_type: &'static str, body: Vec<u8>) -> Self {
+        Self {
+            code,
+            content_type,
+            extra_headers: "",
+            body,
+        }
+    }
+
+    /// The response for a rejected request.
+    pub(crate) fn reject(reject: Reject) -> Self {
+        let text = |code, body: &str| Response::new(code, TEXT_PLAIN, body.as_bytes().to_vec());
+        match reject {
+            Reject::NotFound => text(404, "not found\n"),
+            Reject::MethodNotAllowed => Response {
+                extra_headers: "Allow: GET\r\n",
+                ..text(405, "only GET is supported\n")
+            },
+            Reject::BadRequest(_) => text(400, "bad request\n"),
+            Reject::UpgradeRequired => Response {
+                extra_headers: "Sec-WebSocket-Version: 13\r\n",
+                ..text(426, "WebSocket version 13 required\n")
+            },
+            Reject::HeadTooLarge => text(431, "request head too large\n"),
+        }
+    }
+
+    /// Status line, headers and body, ready to send.
+    pub(crate) fn encode(&self) -> Vec<u8> {
+        let head = format!(
+            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{}\
+             Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+            self.code,
+            reason_phrase(self.code),
+            self.content_type,
+            self.body.len(),
+            self.extra_headers,
+        );
+        let mut out = Vec::with_capacity(head.len() + self.body.len());
+        out.extend_from_slice(head.as_bytes());
+        out.extend_from_slice(&self.body);
+        out
+    }
+}
+
+pub(crate) const TEXT_PLAIN: &str = "text/plain; charset=utf-8";
+pub(crate) const TEXT_HTML: &str = "text/html; charset=utf-8";
+pub(crate) const APPLICATION_JSON: &str = "application/json";
+pub(crate) const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+fn reason_phrase(code: u16) -> &'static str {
+    match code {
+        101 => "Switching Protocols",
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        426 => "Upgrade Required",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "Internal Server Error",
+    }
+}
+
+/// The 101 answer to a valid upgrade. No subprotocol or extension is negotiated, so clients
+/// must send plain frames (RSV bits clear).
+pub(crate) fn switching_protocols(accept: &str) -> Vec<u8> {
+    format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+/// The HTML page served on `GET /` without an upgrade.
+pub(crate) const INDEX_HTML: &str = "<!doctype html>\n<html><head><meta charset=\"utf-8\">\
+<title>certstream</title></head><body>\n<h1>certstream</h1>\n\
+<p>Certificate Transparency updates over WebSocket.</p>\n<ul>\n\
+<li><code>ws://HOST/</code>: certificate_update (lite)</li>\n\
+<li><code>ws://HOST/full-stream</code>: certificate_update with as_der and chain</li>\n\
+<li><code>ws://HOST/domains-only</code>: dns_entries</li>\n\
+<li><a href=\"/example.json\">/example.json</a>, \
+<a href=\"/full-stream/example.json\">/full-stream/example.json</a>, \
+<a href=\"/domains-only/example.json\">/domains-only/example.json</a></li>\n\
+<li><a href=\"/latest.json\">/latest.json</a>, <a href=\"/health\">/health</a>, \
+<a href=\"/metrics\">/metrics</a></li>\n</ul>\n</body></html>\n";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
+
+    fn upgrade_head(path: &str, extra: &str) -> Vec<u8> {
+        format!(
+            "GET {path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: keep-alive, \
+             Upgrade\r\n{extra}\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn route_of(head: &[u8]) -> Route {
+        route(&parse_head(head, 32).unwrap())
+    }
+
+    #[test]
+    fn head_end_is_found_across_scan_boundaries() {
+        let buf = b"GET / HTTP/1.1\r\nA: b\r\n\r\nrest";
+        assert_eq!(find_head_end(buf, 0), Some(buf.len() - 4));
+        assert_eq!(find_head_end(buf, 20), Some(buf.len() - 4));
+        assert_eq!(find_head_end(b"GET / HTTP/1.1\r\n\r", 0), None);
+        assert_eq!(find_head_end(b"ab", 10), None);
+    }
+
+    #[test]
+    fn rfc6455_sample_key_gives_the_rfc_accept() {
+        let head = upgrade_head(
+            "/",
+            &format!("Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n"),
+        );
+        let want = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+        assert_eq!(
+            route_of(&head),
+            Route::Upgrade {
+                kind: StreamKind::Lite,
+                accept: want.into()
+            }
+        );
+    }
+
+    #[test]
+    fn stream_paths_with_and_without_trailing_slash() {
+        let extra = format!("Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n");
+        for (path, kind) in [
+            ("/", StreamKind::Lite),
+            ("/full-stream", StreamKind::Full),
+            ("/full-stream/", StreamKind::Full),
+            ("/domains-only", StreamKind::Domains),
+            ("/domains-only/?x=1", StreamKind::Domains),
+        ] {
+            match route_of(&upgrade_head(path, &extra)) {
+                Route::Upgrade { kind: got, .. } => assert_eq!(got, kind, "{path}"),
+                other => panic!("{path}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn upgrade_errors_map_to_400_and_426() {
+        let bad = Route::Reject(Reject::BadRequest(HandshakeFailure::BadUpgrade));
+        let v13 = "Sec-WebSocket-Version: 13\r\n";
+        // Missing key, short key, non-base64 key.
+        assert_eq!(route_of(&upgrade_head("/", v13)), bad);
+        let short = format!("{v13}Sec-WebSocket-Key: AAAA\r\n");
+        assert_eq!(route_of(&upgrade_head("/", &short)), bad);
+        let junk = format!("{v13}Sec-WebSocket-Key: !!!!!!!!!!!!!!!!!!!!!!!!\r\n");
+        assert_eq!(route_of(&upgrade_head("/", &junk)), bad);
+        // Wrong version → 426; missing version → 400.
+        let v8 = format!("Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 8\r\n");
+        assert_eq!(
+            route_of(&upgrade_head("/", &v8)),
+            Route::Reject(Reject::UpgradeRequired)
+        );
+        let nov = format!("Sec-WebSocket-Key: {KEY}\r\n");
+        assert_eq!(route_of(&upgrade_head("/", &nov)), bad);
+        // Connection without the upgrade token.
+        let head = format!(
+            "GET / HTTP/1.1\r\nUpgrade: websocket\r\nConnection: keep-alive\r\n\
+             Sec-WebSocket-Key: {KEY}\r\n{v13}\r\n"
+        );
+        assert_eq!(route_of(head.as_bytes()), bad);
+        // HTTP/1.0 cannot upgrade.
+        let head = format!(
+            "GET / HTTP/1.0\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\
+             Sec-WebSocket-Key: {KEY}\r\n{v13}\r\n"
+        );
+        assert_eq!(route_of(head.as_bytes()), bad);
+        // Two keys.
+        let two = format!("Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Key: {KEY}\r\n{v13}");
+        assert_eq!(route_of(&upgrade_head("/", &two)), bad);
+    }
+
+    #[test]
+    fn plain_endpoints_and_errors() {
+        let get =
+            |path: &str| route_of(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
+        assert_eq!(get("/"), Route::Page(Page::Index));
+        assert_eq!(get("/full-stream"), Route::Page(Page::Index));
+        assert_eq!(
+            get("/example.json"),
+            Route::Page(Page::Example(StreamKind::Lite))
+        );
+        assert_eq!(
+            get("/full-stream/example.json"),
+            Route::Page(Page::Example(StreamKind::Full))
+        );
+        assert_eq!(
+            get("/domains-only/example.json"),
+            Route::Page(Page::Example(StreamKind::Domains))
+        );
+        assert_eq!(get("/latest.json?n=3"), Route::Page(Page::Latest));
+        assert_eq!(get("/health"), Route::Page(Page::Health));
+        assert_eq!(get("/metrics"), Route::Page(Page::Metrics));
+        assert_eq!(get("/nope"), Route::Reject(Reject::NotFound));
+        assert_eq!(get("/example.json/"), Route::Reject(Reject::NotFound));
+        let post = route_of(b"POST /health HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(post, Route::Reject(Reject::MethodNotAllowed));
+    }
+
+    #[test]
+    fn parse_errors() {
+        let many: String = (0..40).map(|i| format!("X-{i}: y\r\n")).collect();
+        let head = format!("GET / HTTP/1.1\r\n{many}\r\n");
+        assert_eq!(
+            parse_head(head.as_bytes(), 32),
+            Err(ParseError::TooManyHeaders)
+        );
+        assert_eq!(
+            parse_head(b"\x00\x01 garbage\r\n\r\n", 32),
+            Err(ParseError::Malformed)
+        );
+        assert_eq!(
+            parse_head(b"GET / SPDY/3\r\n\r\n", 32),
+            Err(ParseError::Malformed)
+        );
+    }
+
+    #[test]
+    fn responses_carry_their_required_headers() {
+        let r = String::from_utf8(Response::reject(Reject::UpgradeRequired).encode()).unwrap();
+        assert!(r.starts_with("HTTP/1.1 426 Upgrade Required\r\n"), "{r}");
+        assert!(r.contains("\r\nSec-WebSocket-Version: 13\r\n"));
+        let r = String::from_utf8(Response::reject(Reject::MethodNotAllowed).encode()).unwrap();
+        assert!(r.contains("\r\nAllow: GET\r\n"));
+        let body = b"{}".to_vec();
+        let r = String::from_utf8(Response::new(200, APPLICATION_JSON, body).encode()).unwrap();
+        assert!(
+            r.contains("Content-Length: 2\r\n") && r.ends_with("\r\n\r\n{}"),
+            "{r}"
+        );
+    }
+}

@@ -1,0 +1,415 @@
+//! The per-core hub: a bounded history of published frames and the list of writers waiting
+//! for more.
+//!
+//! # Layout
+//!
+//! Every published item gets the next sequence number and is appended to a ring of at most
+//! `history_frames` entries; the oldest entry falls off. A session writer keeps its own cursor
+//! (the sequence number of the next entry it has not sent) and copies `[cursor, head)` into its
+//! write buffer whenever it runs. Publishing therefore costs O(1) whatever the number of
+//! sessions, and a session's backlog is simply `head - cursor`.
+//!
+//! Writers with nothing to send register a [`WriterSignal`] and sleep. [`Hub::flush`], called by
+//! the producer after a batch of publishes, wakes each registered writer exactly once, so a batch
+//! of N frames costs one wake (and one write) per client, not N.
+//!
+//! # Invariants worth naming
+//!
+//! - `oldest_seq() + history.len() == head_seq()`; sequence numbers never repeat or go back.
+//! - The ring never holds more than `history_frames` entries, so the hub's memory is bounded no
+//!   matter how far behind any session is.
+//! - A signal sits in the waiting list at most once (`queued` flag), so the list is bounded by
+//!   the number of live sessions plus the dead ones not yet compacted away.
+
+use std::{
+    cell::{Cell, RefCell},
+    collections::VecDeque,
+    rc::Rc,
+    sync::Arc,
+    task::Waker,
+};
+
+use bytes::Bytes;
+
+use crate::frame::{self, Frames, StreamKind};
+
+/// One entry of the history ring.
+#[derive(Debug, Clone)]
+enum Entry {
+    /// A certificate: each stream takes its own form.
+    Cert(Arc<Frames>),
+    /// Bytes every stream receives unchanged (heartbeat JSON and ping).
+    Broadcast(Bytes),
+}
+
+impl Entry {
+    fn bytes_for(&self, kind: StreamKind) -> &Bytes {
+        match self {
+            Entry::Cert(frames) => frames.for_stream(kind),
+            Entry::Broadcast(bytes) => bytes,
+        }
+    }
+}
+
+/// What a sleeping session writer leaves in the hub so a flush (or its own reader) can wake it.
+#[derive(Debug, Default)]
+pub(crate) struct WriterSignal {
+    waker: RefCell<Option<Waker>>,
+    /// True while this signal sits in the hub's waiting list; keeps it there at most once.
+    queued: Cell<bool>,
+}
+
+impl WriterSignal {
+    /// Remembers the waker of the task that will sleep on this signal.
+    pub(crate) fn set_waker(&self, waker: &Waker) {
+        let mut slot = self.waker.borrow_mut();
+        match slot.as_ref() {
+            Some(old) if old.will_wake(waker) => {}
+            _ => *slot = Some(waker.clone()),
+        }
+    }
+
+    /// Wakes the sleeping writer, if any. Waking twice is harmless: the waker is taken.
+    pub(crate) fn wake(&self) {
+        let waker = self.waker.borrow_mut().take();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+}
+
+/// Result of copying a session's backlog into its write buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Copied {
+    /// Entries appended to the buffer.
+    pub(crate) frames: u64,
+}
+
+/// Per-core fan-out point between the producers (local fetchers, cross-core pump, heartbeat)
+/// and the session writers. `!Send`: use it as `Rc<Hub>` on its own executor.
+pub struct Hub {
+    history: RefCell<VecDeque<Entry>>,
+    history_frames_max: usize,
+    /// Sequence number the next published entry gets.
+    head_seq: Cell<u64>,
+    /// Writers asleep until the next flush.
+    waiting: RefCell<Vec<Rc<WriterSignal>>>,
+    /// Spare list swapped in during a flush so the allocation is reused.
+    waking: RefCell<Vec<Rc<WriterSignal>>>,
+    /// Waiting-list length at which dead signals are swept out.
+    compact_at: Cell<usize>,
+    latest_messages: usize,
+}
+
+impl std::fmt::Debug for Hub {
+    // The history holds megabytes of frames: show its shape, not its bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hub")
+            .field("head_seq", &self.head_seq())
+            .field("history_len", &self.history_len())
+            .field("history_frames_max", &self.history_frames_max)
+            .field("waiting_writers", &self.waiting_writers())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Waiting-list length below which no sweep is attempted.
+const WAITING_COMPACT_MIN: usize = 64;
+
+impl Hub {
+    /// A hub keeping `history_frames` entries (at least `latest_messages`, so `/latest.json` can
+    /// always be served from the history) and serving the last `latest_messages` lite frames.
+    pub fn new(history_frames: usize, latest_messages: usize) -> Self {
+        let history_frames_max = history_frames.max(latest_messages).max(1);
+        Self {
+            history: RefCell::new(VecDeque::with_capacity(history_frames_max)),
+            history_frames_max,
+            head_seq: Cell::new(0),
+            waiting: RefCell::new(Vec::new()),
+            waking: RefCell::new(Vec::new()),
+            compact_at: Cell::new(WAITING_COMPACT_MIN),
+            latest_messages,
+        }
+    }
+
+    /// A hub with the bounds from [`crate::limits`].
+    pub fn with_default_limits() -> Self {
+        Self::new(
+            crate::limits::HUB_HISTORY_FRAMES,
+            crate::limits::LATEST_MESSAGES,
+        )
+    }
+
+    /// Appends one certificate's frames. O(1); nobody is woken until [`Hub::flush`]. Flush at
+    /// least every `history - client_queue_frames_max` publishes, or clients asleep during the
+    /// burst lose frames they could have had.
+    pub fn publish(&self, frames: Arc<Frames>) {
+        self.push(Entry::Cert(frames));
+    }
+
+    /// Appends bytes that every stream receives as they are: the JSON heartbeat frame followed
+    /// by a ping frame. O(1); nobody is woken until [`Hub::flush`].
+    pub fn publish_heartbeat(&self, bytes: Bytes) {
+        self.push(Entry::Broadcast(bytes));
+    }
+
+    fn push(&self, entry: Entry) {
+        let mut history = self.history.borrow_mut();
+        if history.len() == self.history_frames_max {
+            history.pop_front();
+        }
+        history.push_back(entry);
+        self.head_seq.set(self.head_seq.get() + 1);
+    }
+
+    /// Wakes every writer that went to sleep waiting for new entries, once each.
+    pub fn flush(&self) {
+        let mut waking = self.waking.borrow_mut();
+        std::mem::swap(&mut *waking, &mut *self.waiting.borrow_mut());
+        for signal in waking.drain(..) {
+            signal.queued.set(false);
+            signal.wake();
+        }
+    }
+
+    /// Sequence number the next published entry will get (= entries published so far).
+    pub fn head_seq(&self) -> u64 {
+        self.head_seq.get()
+    }
+
+    /// Sequence number of the oldest entry still held.
+    pub fn oldest_seq(&self) -> u64 {
+        self.head_seq.get() - self.history.borrow().len() as u64
+    }
+
+    /// Entries currently held (bounded by the history size).
+    pub fn history_len(&self) -> usize {
+        self.history.borrow().len()
+    }
+
+    /// The most entries the history ever holds.
+    pub fn history_frames_max(&self) -> usize {
+        self.history_frames_max
+    }
+
+    /// Writers currently registered for the next flush (dead ones included until swept).
+    pub fn waiting_writers(&self) -> usize {
+        self.waiting.borrow().len()
+    }
+
+    /// Puts `signal` on the waiting list unless it is already there.
+    pub(crate) fn register(&self, signal: &Rc<WriterSignal>) {
+        if signal.queued.replace(true) {
+            return;
+        }
+        let mut waiting = self.waiting.borrow_mut();
+        waiting.push(Rc::clone(signal));
+        if waiting.len() >= self.compact_at.get() {
+            // A signal only the hub still references belongs to a finished session; sweeping
+            // when the list doubles keeps this O(1) amortized and the list bounded without a
+            // flush (a quiet stream with heavy connection churn).
+            waiting.retain(|s| Rc::strong_count(s) > 1);
+            self.compact_at
+                .set((waiting.len() * 2).max(WAITING_COMPACT_MIN));
+        }
+    }
+
+    /// Appends the `kind` form of every entry from `*cursor` to the head to `out`, stopping
+    /// before `out` would pass `bytes_max` (but always taking at least one entry, so a frame
+    /// larger than the bound still goes out). Advances `*cursor` past what was copied. A cursor
+    /// older than the history copies nothing: the caller must police that first.
+    pub(crate) fn copy_since(
+        &self,
+        kind: StreamKind,
+        cursor: &mut u64,
+        out: &mut Vec<u8>,
+        bytes_max: usize,
+    ) -> Copied {
+        let history = self.history.borrow();
+        let oldest = self.head_seq.get() - history.len() as u64;
+        let mut copied = Copied { frames: 0 };
+        let Some(start) = cursor.checked_sub(oldest) else {
+            return copied;
+        };
+        let Ok(start) = usize::try_from(start) else {
+            return copied;
+        };
+        if start > history.len() {
+            return copied;
+        }
+        for entry in history.range(start..) {
+            let bytes = entry.bytes_for(kind);
+            if copied.frames > 0 && out.len() + bytes.len() > bytes_max {
+                break;
+            }
+            out.extend_from_slice(bytes);
+            copied.frames += 1;
+        }
+        *cursor += copied.frames;
+        copied
+    }
+
+    /// Payload of the newest certificate frame of `kind`, for the `example.json` endpoints.
+    pub fn latest_payload(&self, kind: StreamKind) -> Option<Bytes> {
+        let history = self.history.borrow();
+        history.iter().rev().find_map(|entry| match entry {
+            Entry::Cert(frames) => Some(payload_of(frames.for_stream(kind))),
+            Entry::Broadcast(_) => None,
+        })
+    }
+
+    /// Payloads of the last `latest_messages` lite frames, newest first, for `/latest.json`.
+    pub fn latest_lite_payloads(&self) -> Vec<Bytes> {
+        let history = self.history.borrow();
+        history
+            .iter()
+            .rev()
+            .filter_map(|entry| match entry {
+                Entry::Cert(frames) => Some(payload_of(&frames.lite)),
+                Entry::Broadcast(_) => None,
+            })
+            .take(self.latest_messages)
+            .collect()
+    }
+}
+
+/// The payload of a frame as a cheap `Bytes` slice of the shared frame.
+fn payload_of(frame_bytes: &Bytes) -> Bytes {
+    let payload_len = frame::payload(frame_bytes).len();
+    frame_bytes.slice(frame_bytes.len() - payload_len..)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::{encode, OPCODE_TEXT};
+    use std::task::{Wake, Waker};
+
+    fn frames(i: usize) -> Arc<Frames> {
+        Arc::new(Frames {
+            lite: encode(OPCODE_TEXT, format!("{{\"l\":{i}}}").as_bytes()),
+            full: encode(OPCODE_TEXT, format!("{{\"f\":{i}}}").as_bytes()),
+            domains: encode(OPCODE_TEXT, format!("{{\"d\":{i}}}").as_bytes()),
+        })
+    }
+
+    struct CountWake(std::sync::atomic::AtomicUsize);
+    impl Wake for CountWake {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn history_is_bounded_and_sequence_is_monotonic() {
+        let hub = Hub::new(8, 3);
+        for i in 0..20 {
+            hub.publish(frames(i));
+        }
+        assert_eq!(hub.head_seq(), 20);
+        assert_eq!(hub.history_len(), 8);
+        assert_eq!(hub.oldest_seq(), 12);
+    }
+
+    #[test]
+    fn copy_since_takes_the_stream_form_in_order_and_respects_the_byte_bound() {
+        let hub = Hub::new(16, 3);
+        for i in 0..5 {
+            hub.publish(frames(i));
+        }
+        let mut cursor = 1;
+        let mut out = Vec::new();
+        let copied = hub.copy_since(StreamKind::Full, &mut cursor, &mut out, 1 << 20);
+        assert_eq!(copied.frames, 4);
+        assert_eq!(cursor, 5);
+        let mut expected = Vec::new();
+        for i in 1..5 {
+            expected.extend_from_slice(&frames(i).full);
+        }
+        assert_eq!(out, expected);
+
+        // A bound smaller than one frame still moves one frame at a time.
+        let mut cursor = 0;
+        let mut out = Vec::new();
+        let copied = hub.copy_since(StreamKind::Lite, &mut cursor, &mut out, 1);
+        assert_eq!((copied.frames, cursor), (1, 1));
+        assert_eq!(&out[..], &frames(0).lite[..]);
+    }
+
+    #[test]
+    fn copy_since_refuses_a_cursor_that_fell_out_of_history() {
+        let hub = Hub::new(4, 1);
+        for i in 0..10 {
+            hub.publish(frames(i));
+        }
+        let mut cursor = 2;
+        let mut out = Vec::new();
+        assert_eq!(
+            hub.copy_since(StreamKind::Lite, &mut cursor, &mut out, 1 << 20)
+                .frames,
+            0
+        );
+        assert_eq!(cursor, 2);
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn heartbeat_reaches_every_stream_but_not_latest() {
+        let hub = Hub::new(8, 3);
+        hub.publish(frames(7));
+        hub.publish_heartbeat(Bytes::from_static(b"hb"));
+        for kind in [StreamKind::Lite, StreamKind::Full, StreamKind::Domains] {
+            let mut cursor = 1;
+            let mut out = Vec::new();
+            hub.copy_since(kind, &mut cursor, &mut out, 1 << 20);
+            assert_eq!(out, b"hb");
+        }
+        assert_eq!(
+            &hub.latest_payload(StreamKind::Full).unwrap()[..],
+            b"{\"f\":7}"
+        );
+        assert_eq!(hub.latest_lite_payloads().len(), 1);
+    }
+
+    #[test]
+    fn latest_lite_payloads_are_newest_first_and_bounded() {
+        let hub = Hub::new(8, 3);
+        assert!(hub.latest_payload(StreamKind::Lite).is_none());
+        assert!(hub.latest_lite_payloads().is_empty());
+        for i in 0..6 {
+            hub.publish(frames(i));
+        }
+        let got: Vec<_> = hub.latest_lite_payloads();
+        let got: Vec<&[u8]> = got.iter().map(|b| &b[..]).collect();
+        assert_eq!(got, vec![&b"{\"l\":5}"[..], b"{\"l\":4}", b"{\"l\":3}"]);
+    }
+
+    #[test]
+    fn flush_wakes_each_registered_writer_once() {
+        let hub = Hub::new(8, 3);
+        let counter = Arc::new(CountWake(Default::default()));
+        let waker = Waker::from(Arc::clone(&counter));
+        let signal = Rc::new(WriterSignal::default());
+        signal.set_waker(&waker);
+        hub.register(&signal);
+        hub.register(&signal);
+        assert_eq!(hub.waiting_writers(), 1);
+        for i in 0..10 {
+            hub.publish(frames(i));
+        }
+        hub.flush();
+        hub.flush();
+        assert_eq!(counter.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(hub.waiting_writers(), 0);
+    }
+
+    #[test]
+    fn dead_signals_are_swept_without_a_flush() {
+        let hub = Hub::new(8, 3);
+        for _ in 0..1000 {
+            let signal = Rc::new(WriterSignal::default());
+            hub.register(&signal);
+        }
+        assert!(hub.waiting_writers() < 2 * WAITING_COMPACT_MIN);
+    }
+}

@@ -1,0 +1,598 @@
+//! One WebSocket client after the 101: a writer (the connection's own task) and a reader task.
+//!
+//! # Writer
+//!
+//! Holds a cursor into the hub. Each time it wakes it copies the pending control frames and
+//! every hub entry from its cursor to the head (its stream's form) into ONE reusable buffer,
+//! bounded by `client_write_bytes_max`, and sends that buffer. Syscalls per client, not bytes,
+//! are the cost of fan-out, so a burst of N frames costs one send per client instead of N.
+//!
+//! Lag policy, applied whenever a batch is built and, while a send is blocked on a full socket,
+//! every `lag_check_interval`:
+//! - backlog (`head - cursor`) over `client_queue_frames_max`: the oldest frames are skipped
+//!   and counted (`client_queue_full`);
+//! - over the bound continuously for `client_lagging_close_after`: the client is closed with
+//!   1008 (if a send is stuck half-way, the TCP connection is simply dropped: a close frame
+//!   cannot be spliced into a partly sent frame);
+//! - cursor fell out of the history while a send was stuck: dropped (`history_overrun`). A
+//!   writer that was only asleep when one producer burst outran the history skips instead;
+//! - no byte accepted by the socket for `client_write_stall_timeout`: dropped.
+//!
+//! # Reader
+//!
+//! Feeds socket bytes to a sans-IO `tungstenite` `WebSocketContext` through [`MemIo`]. Client
+//! messages are ignored; the pongs and close replies tungstenite produces are queued for the
+//! writer. Protocol errors end the session with the matching close code (1002, 1007, 1009).
+//! The reader never closes a client for silence.
+//!
+//! # Invariants worth naming
+//!
+//! - Only the writer writes to the socket, so frames are never interleaved; a close frame is
+//!   always the last thing written.
+//! - Queued control bytes stay under `CLIENT_CONTROL_BYTES_MAX` plus one read's worth of
+//!   replies: past it the reader stops reading, pushing back on the client through TCP.
+//! - Per-session memory is bounded: the write buffer (at most `client_write_bytes_max` plus one
+//!   frame, shrunk back after bursts), tungstenite's buffer (one message at most
+//!   `client_message_bytes_max`), and the control queue.
+
+use std::{
+    cell::{Cell, RefCell},
+    future::Future,
+    io::{self, Read, Write},
+    pin::Pin,
+    rc::Rc,
+    task::{Context, Poll, Waker},
+    time::Instant,
+};
+
+use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
+use tungstenite::{
+    error::{Error as WsError, ProtocolError},
+    protocol::{Role, WebSocketConfig, WebSocketContext},
+};
+
+use super::{
+    hub::WriterSignal,
+    metrics::{CloseReason, DropReason},
+    stream::SharedStream,
+    ServerContext,
+};
+use crate::{frame, frame::StreamKind, limits};
+
+/// Opcode of a close frame (RFC 6455 §5.5.1).
+const OPCODE_CLOSE: u8 = 0x8;
+
+/// Close codes the server sends (RFC 6455 §7.4.1).
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+const CLOSE_INVALID_PAYLOAD: u16 = 1007;
+const CLOSE_POLICY_VIOLATION: u16 = 1008;
+const CLOSE_MESSAGE_TOO_BIG: u16 = 1009;
+
+/// Appends a close frame with `code` and a short `reason` to `out`.
+fn push_close_frame(out: &mut Vec<u8>, code: u16, reason: &str) {
+    // Control frame payloads are at most 125 bytes: 2 for the code, the rest for the reason.
+    let reason = &reason.as_bytes()[..reason.len().min(123)];
+    frame::write_header(out, OPCODE_CLOSE, 2 + reason.len());
+    out.extend_from_slice(&code.to_be_bytes());
+    out.extend_from_slice(reason);
+}
+
+/// State both tasks of one session share.
+struct Session {
+    ctx: Rc<ServerContext>,
+    kind: StreamKind,
+    /// Wakes the writer; registered with the hub while the writer sleeps.
+    signal: Rc<WriterSignal>,
+    /// Encoded control frames (pong, close) waiting for the writer.
+    control: RefCell<Vec<u8>>,
+    /// Set once by the reader when the session must end; the writer sends what is queued
+    /// and stops.
+    closing: Cell<Option<CloseReason>>,
+    /// The reader, parked while the control queue is over its bound.
+    reader_waker: RefCell<Option<Waker>>,
+}
+
+impl Session {
+    fn has_work(&self, cursor: u64) -> bool {
+        self.closing.get().is_some()
+            || !self.control.borrow().is_empty()
+            || self.ctx.hub.head_seq() > cursor
+    }
+
+    /// Moves the queued control frames into `out` and lets a parked reader continue.
+    fn take_control_into(&self, out: &mut Vec<u8>) {
+        let mut control = self.control.borrow_mut();
+        if control.is_empty() {
+            return;
+        }
+        out.extend_from_slice(&control);
+        control.clear();
+        let reader = self.reader_waker.borrow_mut().take();
+        if let Some(waker) = reader {
+            waker.wake();
+        }
+    }
+
+    fn queue_control(&self, bytes: &[u8]) {
+        if bytes.is_empty() {
+            return;
+        }
+        self.control.borrow_mut().extend_from_slice(bytes);
+        self.signal.wake();
+    }
+
+    /// Ends the session from the reader side: `close` (if any) is the last frame written.
+    fn finish(&self, reason: CloseReason, close: Option<(u16, &str)>) {
+        let mut control = self.control.borrow_mut();
+        match (reason, close) {
+            // Nobody is left to read anything.
+            (CloseReason::Disconnected | CloseReason::IoError, _) => control.clear(),
+            (_, Some((code, text))) => push_close_frame(&mut control, code, text),
+            _ => {}
+        }
+        drop(control);
+        self.closing.set(Some(reason));
+        self.signal.wake();
+    }
+}
+
+/// Runs a session on `stream` until it ends; `leftover` is what the client sent after its
+/// request head. Returns once the socket may be closed.
+pub(crate) async fn run(
+    stream: SharedStream,
+    ctx: Rc<ServerContext>,
+    kind: StreamKind,
+    leftover: Vec<u8>,
+) {
+    ctx.metrics.session_opened(kind);
+    let session = Rc::new(Session {
+        ctx: Rc::clone(&ctx),
+        kind,
+        signal: Rc::new(WriterSignal::default()),
+        control: RefCell::new(Vec::new()),
+        closing: Cell::new(None),
+        reader_waker: RefCell::new(None),
+    });
+    let reader = glommio::spawn_local(read_loop(Rc::clone(&session), stream.clone(), leftover));
+    let reason = Writer::new(&session, stream.clone()).run().await;
+    reader.cancel().await;
+    ctx.metrics.session_closed(kind, reason);
+    tracing::debug!(stream = ?kind, reason = reason.label(), "session ended");
+    if !matches!(reason, CloseReason::Disconnected | CloseReason::IoError) {
+        super::linger_close(stream).await;
+    }
+}
+
+// ---- writer -----------------------------------------------------------------------------
+
+/// Resolves when the writer has something to do; otherwise registers for the next flush.
+struct WaitForWork<'a> {
+    session: &'a Session,
+    cursor: u64,
+}
+
+impl Future for WaitForWork<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.session.has_work(self.cursor) {
+            return Poll::Ready(());
+        }
+        self.session.signal.set_waker(cx.waker());
+        self.session.ctx.hub.register(&self.session.signal);
+        Poll::Pending
+    }
+}
+
+struct Writer<'a> {
+    session: &'a Session,
+    stream: SharedStream,
+    /// Sequence number of the next hub entry to send.
+    cursor: u64,
+    /// When the backlog was first seen over the queue bound in the current lagging streak.
+    lagging_since: Option<Instant>,
+    buf: Vec<u8>,
+}
+
+impl<'a> Writer<'a> {
+    fn new(session: &'a Session, stream: SharedStream) -> Self {
+        // New clients start at the head: they get what is published after they connect.
+        let cursor = session.ctx.hub.head_seq();
+        Self {
+            session,
+            stream,
+            cursor,
+            lagging_since: None,
+            buf: Vec::new(),
+        }
+    }
+
+    async fn run(mut self) -> CloseReason {
+        loop {
+            WaitForWork {
+                session: self.session,
+                cursor: self.cursor,
+            }
+            .await;
+            if let Some(reason) = self.session.closing.get() {
+                return self.send_last(reason).await;
+            }
+            self.buf.clear();
+            self.session.take_control_into(&mut self.buf);
+            if let Err(reason) = self.police(Instant::now(), false) {
+                push_close_frame(&mut self.buf, CLOSE_POLICY_VIOLATION, "client too slow");
+                let _ = self.send().await;
+                return reason;
+            }
+            let config = &self.session.ctx.config;
+            let copied = self.session.ctx.hub.copy_since(
+                self.session.kind,
+                &mut self.cursor,
+                &mut self.buf,
+                config.client_write_bytes_max,
+            );
+            self.session.ctx.metrics.frames_sent(copied.frames);
+            if let Err(reason) = self.send().await {
+                return reason;
+            }
+            self.shrink_buffer();
+        }
+    }
+
+    /// Sends the control frames queued by the reader (ending with its close frame, if any).
+    async fn send_last(&mut self, reason: CloseReason) -> CloseReason {
+        self.buf.clear();
+        self.session.take_control_into(&mut self.buf);
+        if !self.buf.is_empty() {
+            // Best effort: the session ends either way, with the reader's reason.
+            let _ = self.send().await;
+        }
+        reason
+    }
+
+    /// Applies the lag policy at `now`: skips frames over the queue bound, and says when the
+    /// client must be closed. `send_blocked`: called while a send waits on a full socket.
+    fn police(&mut self, now: Instant, send_blocked: bool) -> Result<(), CloseReason> {
+        let hub = &self.session.ctx.hub;
+        let config = &self.session.ctx.config;
+        let oldest = hub.oldest_seq();
+        if self.cursor < oldest && send_blocked {
+            // Stuck on a full socket while a whole history went by. A writer that was merely
+            // asleep when one producer burst overran the history only skips below: the burst
+            // is the producer's doing, not the client's.
+            return Err(CloseReason::HistoryOverrun);
+        }
+        let keep_from = hub
+            .head_seq()
+            .saturating_sub(config.client_queue_frames_max as u64)
+            .max(oldest);
+        if self.cursor >= keep_from {
+            self.lagging_since = None;
+            return Ok(());
+        }
+        let skipped = keep_from - self.cursor;
+        self.cursor = keep_from;
+        let metrics = &self.session.ctx.metrics;
+        metrics.frames_dropped(DropReason::ClientQueueFull, skipped);
+        let since = *self.lagging_since.get_or_insert(now);
+        if now.duration_since(since) >= config.client_lagging_close_after {
+            return Err(CloseReason::Lagging);
+        }
+        Ok(())
+    }
+
+    /// Writes the whole buffer. While the socket is full, wakes every `lag_check_interval` to
+    /// apply the lag policy and the stall timeout, so a client that stopped reading is still
+    /// skipped and closed on time.
+    async fn send(&mut self) -> Result<(), CloseReason> {
+        let config = &self.session.ctx.config;
+        let metrics = &self.session.ctx.metrics;
+        let mut written = 0;
+        let mut last_progress = Instant::now();
+        while written < self.buf.len() {
+            let pending = &self.buf[written..];
+            let stream = &mut self.stream;
+            let step = future::or(async { Some(stream.write(pending).await) }, async {
+                glommio::timer::sleep(config.lag_check_interval).await;
+                None
+            })
+            .await;
+            match step {
+                Some(Ok(0)) => return Err(CloseReason::Disconnected),
+                Some(Ok(n)) => {
+                    metrics.wrote(n);
+                    written += n;
+                    last_progress = Instant::now();
+                }
+                Some(Err(err)) => return Err(io_close_reason(&err)),
+                None => {
+                    let now = Instant::now();
+                    self.police(now, true)?;
+                    if now.duration_since(last_progress) >= config.client_write_stall_timeout {
+                        return Err(CloseReason::WriteStalled);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A burst may have grown the buffer to the write bound; give the memory back.
+    fn shrink_buffer(&mut self) {
+        if self.buf.capacity() > limits::CLIENT_WRITE_BUFFER_RETAIN_BYTES {
+            self.buf.clear();
+            self.buf.shrink_to(limits::CLIENT_WRITE_BUFFER_RETAIN_BYTES);
+        }
+    }
+}
+
+fn io_close_reason(err: &io::Error) -> CloseReason {
+    match err.kind() {
+        io::ErrorKind::BrokenPipe
+        | io::ErrorKind::ConnectionReset
+        | io::ErrorKind::ConnectionAborted
+        | io::ErrorKind::UnexpectedEof => CloseReason::Disconnected,
+        _ => CloseReason::IoError,
+    }
+}
+
+// ---- reader -----------------------------------------------------------------------------
+
+/// In-memory transport for the sans-IO `WebSocketContext`: reads drain `input` (then
+/// `WouldBlock`, or EOF once the socket said so); writes collect replies in `output`.
+#[derive(Debug, Default)]
+struct MemIo {
+    input: Vec<u8>,
+    read_pos: usize,
+    eof: bool,
+    output: Vec<u8>,
+}
+
+impl MemIo {
+    fn unread(&self) -> &[u8] {
+        &self.input[self.read_pos..]
+    }
+}
+
+impl Read for MemIo {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let unread = self.unread();
+        if unread.is_empty() {
+            return if self.eof {
+                Ok(0)
+            } else {
+                Err(io::ErrorKind::WouldBlock.into())
+            };
+        }
+        let n = unread.len().min(buf.len());
+        buf[..n].copy_from_slice(&unread[..n]);
+        self.read_pos += n;
+        if self.read_pos == self.input.len() {
+            self.input.clear();
+            self.read_pos = 0;
+        }
+        Ok(n)
+    }
+}
+
+impl Write for MemIo {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.output.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where the reader stands after feeding tungstenite everything it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadOutcome {
+    /// Needs more bytes from the socket.
+    NeedMore,
+    /// The session ends, with an optional close frame (code, reason) to send last.
+    End(CloseReason, Option<(u16, &'static str)>),
+}
+
+fn ws_config(message_bytes_max: usize) -> WebSocketConfig {
+    WebSocketConfig::default()
+        .read_buffer_size(limits::CLIENT_READ_CHUNK_BYTES)
+        .max_message_size(Some(message_bytes_max))
+        .max_frame_size(Some(message_bytes_max))
+}
+
+/// Lets tungstenite consume all buffered input. Messages are ignored: clients have nothing to
+/// say to us, and pings are answered by tungstenite itself (the pong lands in `io.output`).
+fn drive(ws: &mut WebSocketContext, io: &mut MemIo) -> ReadOutcome {
+    loop {
+        match ws.read(io) {
+            Ok(_message) => continue,
+            Err(err) => return classify(err),
+        }
+    }
+}
+
+/// Maps a tungstenite read error to the session's fate.
+fn classify(err: WsError) -> ReadOutcome {
+    use ReadOutcome::{End, NeedMore};
+    match err {
+        WsError::Io(e) if e.kind() == io::ErrorKind::WouldBlock => NeedMore,
+        // The close handshake completed: tungstenite already queued its reply.
+        WsError::ConnectionClosed | WsError::AlreadyClosed => End(CloseReason::ClientClose, None),
+        WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake) => {
+            End(CloseReason::Disconnected, None)
+        }
+        WsError::Io(_) => End(CloseReason::IoError, None),
+        WsError::Capacity(_) => End(
+            CloseReason::MessageTooBig,
+            Some((CLOSE_MESSAGE_TOO_BIG, "message too big")),
+        ),
+        WsError::Utf8(_) => End(
+            CloseReason::InvalidUtf8,
+            Some((CLOSE_INVALID_PAYLOAD, "invalid utf-8")),
+        ),
+        _ => End(
+            CloseReason::ProtocolError,
+            Some((CLOSE_PROTOCOL_ERROR, "protocol error")),
+        ),
+    }
+}
+
+/// Parks the reader while the control queue is over its bound.
+struct ControlRoom<'a>(&'a Session);
+
+impl Future for ControlRoom<'_> {
+    type Output = ();
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0.control.borrow().len() <= limits::CLIENT_CONTROL_BYTES_MAX {
+            return Poll::Ready(());
+        }
+        *self.0.reader_waker.borrow_mut() = Some(cx.waker().clone());
+        Poll::Pending
+    }
+}
+
+async fn read_loop(session: Rc<Session>, mut stream: SharedStream, leftover: Vec<u8>) {
+    let config = ws_config(session.ctx.config.client_message_bytes_max);
+    let mut ws = WebSocketContext::from_partially_read(leftover, Role::Server, Some(config));
+    let mut io = MemIo::default();
+    loop {
+        let outcome = drive(&mut ws, &mut io);
+        session.queue_control(&io.output);
+        io.output.clear();
+        if let ReadOutcome::End(reason, close) = outcome {
+            session.finish(reason, close);
+            return;
+        }
+        ControlRoom(&session).await;
+        // Read straight into MemIo's buffer. `drive` stops only once tungstenite drained it,
+        // so `start` is 0 and the buffer stays one chunk long.
+        io.input.drain(..io.read_pos);
+        io.read_pos = 0;
+        let start = io.input.len();
+        io.input.resize(start + limits::CLIENT_READ_CHUNK_BYTES, 0);
+        let read = stream.read(&mut io.input[start..]).await;
+        io.input.truncate(start + *read.as_ref().unwrap_or(&0));
+        match read {
+            Ok(0) => io.eof = true,
+            Ok(_) => {}
+            Err(err) => {
+                session.finish(io_close_reason(&err), None);
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A masked client frame, as a real client would send it.
+    fn client_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+        let mask = [0x11, 0x22, 0x33, 0x44];
+        let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
+        match payload.len() {
+            n if n < 126 => out.push(0x80 | n as u8),
+            n if n <= 0xffff => {
+                out.push(0x80 | 126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+            n => {
+                out.push(0x80 | 127);
+                out.extend_from_slice(&(n as u64).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(&mask);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+        out
+    }
+
+    fn feed(bytes: &[u8]) -> (ReadOutcome, Vec<u8>) {
+        let mut ws = WebSocketContext::new(Role::Server, Some(ws_config(64 * 1024)));
+        let mut io = MemIo {
+            input: bytes.to_vec(),
+            ..MemIo::default()
+        };
+        let outcome = drive(&mut ws, &mut io);
+        (outcome, io.output)
+    }
+
+    #[test]
+    fn ping_is_answered_with_a_pong_carrying_its_payload() {
+        let (outcome, out) = feed(&client_frame(0x9, true, b"abc"));
+        assert_eq!(outcome, ReadOutcome::NeedMore);
+        assert_eq!(out, [0x8a, 3, b'a', b'b', b'c']);
+    }
+
+    #[test]
+    fn close_is_answered_and_ends_the_session() {
+        let mut close = 1000u16.to_be_bytes().to_vec();
+        close.extend_from_slice(b"bye");
+        let (outcome, out) = feed(&client_frame(0x8, true, &close));
+        assert_eq!(outcome, ReadOutcome::End(CloseReason::ClientClose, None));
+        assert_eq!(&out[..4], &[0x88, 5, 0x03, 0xe8]);
+    }
+
+    #[test]
+    fn protocol_violations_map_to_their_close_codes() {
+        let mut unmasked = vec![0x81, 2];
+        unmasked.extend_from_slice(b"hi");
+        assert!(matches!(
+            feed(&unmasked).0,
+            ReadOutcome::End(CloseReason::ProtocolError, Some((1002, _)))
+        ));
+        let big = client_frame(0x2, true, &vec![0u8; 64 * 1024 + 1]);
+        assert!(matches!(
+            feed(&big).0,
+            ReadOutcome::End(CloseReason::MessageTooBig, Some((1009, _)))
+        ));
+        let bad_utf8 = client_frame(0x1, true, &[0xff, 0xfe]);
+        assert!(matches!(
+            feed(&bad_utf8).0,
+            ReadOutcome::End(CloseReason::InvalidUtf8, Some((1007, _)))
+        ));
+        // Two fragments of 40 KiB: each frame is fine, the message is over the bound.
+        let mut frags = client_frame(0x2, false, &vec![1u8; 40 * 1024]);
+        frags.extend(client_frame(0x0, true, &vec![1u8; 40 * 1024]));
+        assert!(matches!(
+            feed(&frags).0,
+            ReadOutcome::End(CloseReason::MessageTooBig, _)
+        ));
+    }
+
+    #[test]
+    fn fragmented_and_binary_messages_are_accepted_and_ignored() {
+        let mut bytes = client_frame(0x1, false, b"hel");
+        bytes.extend(client_frame(0x9, true, b"p")); // a ping between fragments is legal
+        bytes.extend(client_frame(0x0, true, b"lo"));
+        bytes.extend(client_frame(0x2, true, &[0, 1, 2]));
+        let (outcome, out) = feed(&bytes);
+        assert_eq!(outcome, ReadOutcome::NeedMore);
+        assert_eq!(out, [0x8a, 1, b'p']);
+    }
+
+    #[test]
+    fn eof_without_close_is_a_disconnect() {
+        let mut ws = WebSocketContext::new(Role::Server, Some(ws_config(1024)));
+        let mut io = MemIo {
+            eof: true,
+            ..MemIo::default()
+        };
+        assert_eq!(
+            drive(&mut ws, &mut io),
+            ReadOutcome::End(CloseReason::Disconnected, None)
+        );
+    }
+
+    #[test]
+    fn close_frame_encoding_is_bounded() {
+        let mut out = Vec::new();
+        push_close_frame(&mut out, 1008, &"x".repeat(300));
+        assert_eq!(out[0], 0x88);
+        assert_eq!(usize::from(out[1]), 125);
+        assert_eq!(out.len(), 127);
+    }
+}

@@ -1,0 +1,70 @@
+//! One TCP socket shared by a session's reader task and writer task.
+//!
+//! glommio 0.9's `TcpStream` has no split and its `AsyncRead`/`AsyncWrite` take `&mut self`.
+//! Both tasks run on the same executor thread and only touch the stream inside a synchronous
+//! `poll_*` call, so an `Rc<RefCell<_>>` borrowed for the duration of one poll never sees
+//! overlapping borrows. Reads and writes keep separate readiness sources inside glommio
+//! (`source_rx` / `source_tx`), so the two tasks do not steal each other's wakers.
+//! (`futures_lite::io::split` would work too, but locks a mutex on every poll.)
+
+use std::{
+    cell::RefCell,
+    io,
+    pin::Pin,
+    rc::Rc,
+    task::{Context, Poll},
+};
+
+use futures_lite::{AsyncRead, AsyncWrite};
+use glommio::net::TcpStream;
+
+/// A cheaply clonable handle to one socket; the socket closes when the last handle drops.
+#[derive(Debug, Clone)]
+pub(crate) struct SharedStream(Rc<RefCell<TcpStream>>);
+
+impl SharedStream {
+    pub(crate) fn new(stream: TcpStream) -> Self {
+        Self(Rc::new(RefCell::new(stream)))
+    }
+
+    /// Runs `f` on the stream. A busy stream can only mean a poll re-entered another poll,
+    /// which glommio never does; report it as an error rather than panic.
+    fn with<T>(
+        &self,
+        f: impl FnOnce(Pin<&mut TcpStream>) -> Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        match self.0.try_borrow_mut() {
+            Ok(mut stream) => f(Pin::new(&mut *stream)),
+            Err(_) => Poll::Ready(Err(io::Error::other("socket polled re-entrantly"))),
+        }
+    }
+}
+
+impl AsyncRead for SharedStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        self.with(|s| s.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for SharedStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.with(|s| s.poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.with(|s| s.poll_flush(cx))
+    }
+
+    /// glommio implements close as `shutdown(SHUT_WR)`: the peer sees EOF, we can still read.
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.with(|s| s.poll_close(cx))
+    }
+}
