@@ -141,8 +141,8 @@ pub struct CoreSnapshot {
     pub frames_published: u64,
     pub ring_drops: u64,
     pub ring_dropped_frames: u64,
-    /// `(metric name, labels, value)` triples from the WebSocket side of this core.
-    pub ws: Vec<(&'static str, String, u64)>,
+    /// The WebSocket side of this core.
+    pub ws: crate::ws::WsMetricsSnapshot,
 }
 
 impl CoreSnapshot {
@@ -153,7 +153,7 @@ impl CoreSnapshot {
             frames_published: core_stats.frames_published.get(),
             ring_drops: core_stats.ring_drops.get(),
             ring_dropped_frames: core_stats.ring_dropped_frames.get(),
-            ws: Vec::new(),
+            ws: Default::default(),
         }
     }
 }
@@ -233,20 +233,13 @@ fn render_cores(out: &mut String, snaps: &[CoreSnapshot]) {
     }
 }
 
+/// The WebSocket counters summed over every core.
 fn render_ws(out: &mut String, snaps: &[CoreSnapshot]) {
-    let mut names: Vec<&'static str> = snaps.iter().flat_map(|s| s.ws.iter().map(|w| w.0)).collect();
-    names.sort_unstable();
-    names.dedup();
-    for name in names {
-        let kind = if name.ends_with("_total") { "counter" } else { "gauge" };
-        header(out, name, kind, "WebSocket serving statistic.");
-        for s in snaps {
-            for (n, labels, v) in s.ws.iter().filter(|w| w.0 == name) {
-                let sep = if labels.is_empty() { "" } else { "," };
-                let _ = writeln!(out, "{n}{{core=\"{}\"{sep}{labels}}} {v}", s.core);
-            }
-        }
+    let mut total = crate::ws::WsMetricsSnapshot::default();
+    for s in snaps {
+        total.merge(&s.ws);
     }
+    total.write_prometheus(out);
 }
 
 fn render_logs(out: &mut String, snaps: &[CoreSnapshot], facts: ProcessFacts) {

@@ -153,7 +153,7 @@ impl Shard {
         let logs: Vec<Rc<LogStats>> = self.pollers.borrow().values().map(|(_, s)| s.clone()).collect();
         let mut snap = CoreSnapshot::capture(self.core, &self.stats, &logs);
         if let Some(ctx) = self.ws_ctx.borrow().as_ref() {
-            snap.ws = ctx.metrics_samples();
+            snap.ws = ctx.snapshot();
         }
         snap
     }
@@ -171,7 +171,7 @@ impl Shard {
 /// returns after shutdown.
 pub async fn run(core: usize, config: Config, listen: SocketAddr, ends: CoreEnds, started: Instant) -> Result<(), BootError> {
     let tls = tls_config(config.ca_file.as_deref()).map_err(|e| BootError::Config(e.to_string()))?;
-    let hub = Rc::new(ws::Hub::new());
+    let hub = Rc::new(ws::Hub::with_default_limits());
     let stats = Rc::new(CoreStats::default());
     let mut peers = Vec::new();
     for tx in ends.frames_out.into_iter().flatten() {
@@ -219,19 +219,14 @@ pub async fn run(core: usize, config: Config, listen: SocketAddr, ends: CoreEnds
     }
     wait_for_shutdown().await;
     shard.stop_all_pollers();
-    ws_ctx.shutdown();
-    sleep(Duration::from_millis(100)).await;
     server.cancel();
     Ok(())
 }
 
 fn ws_context(shard: &Rc<Shard>) -> ws::ServerContext {
     let weak = Rc::downgrade(shard);
-    ws::ServerContext::new(
-        shard.hub.clone(),
-        Box::new(move || weak.upgrade().map(|s| s.metrics_text()).unwrap_or_default()),
-        ws::WsConfig::default(),
-    )
+    ws::ServerContext::new(shard.hub.clone(), ws::WsConfig::default())
+        .with_metrics_text(move |_| weak.upgrade().map(|s| s.metrics_text()).unwrap_or_default())
 }
 
 async fn wait_for_shutdown() {
