@@ -2,3 +2,8 @@
 //! what they return.
 
 pub mod entry;
+pub mod leaf;
+pub mod log_list;
+pub mod rfc6962;
+pub mod sig;
+pub mod static_ct;
