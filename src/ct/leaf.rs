@@ -591,3 +591,210 @@ mod tests {
         );
     }
 }
+
+/// Property-style robustness: every decoder of the `ct` module is fed random truncations, bit
+/// flips and byte overwrites of real inputs and must return (Ok or Err), never panic. The RNG
+/// is a fixed-seed xorshift so failures reproduce; set `CT_FUZZ_SEED` to explore other seeds.
+#[cfg(test)]
+mod robustness_tests {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+
+    use base64::Engine as _;
+    use bytes::Bytes;
+
+    use super::decode_rfc6962_entry;
+    use crate::ct::{log_list, rfc6962, sig, static_ct};
+
+    struct XorShift(u64);
+
+    impl XorShift {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// One random mutation of `input`: a truncation, 1–8 bit flips, or a byte set to 00/FF
+    /// (which turns length prefixes into zero or huge values).
+    fn mutate(rng: &mut XorShift, input: &[u8]) -> (Vec<u8>, String) {
+        let mut out = input.to_vec();
+        match rng.below(3) {
+            0 => {
+                let cut = rng.below(input.len() + 1);
+                out.truncate(cut);
+                (out, format!("truncate to {cut}"))
+            }
+            1 if !out.is_empty() => {
+                let flips = 1 + rng.below(8);
+                let mut what = String::from("flip bits");
+                for _ in 0..flips {
+                    let bit = rng.below(out.len() * 8);
+                    out[bit / 8] ^= 1 << (bit % 8);
+                    what.push_str(&format!(" {bit}"));
+                }
+                (out, what)
+            }
+            _ if !out.is_empty() => {
+                let at = rng.below(out.len());
+                let value = if rng.below(2) == 0 { 0x00 } else { 0xff };
+                out[at] = value;
+                (out, format!("set byte {at} to {value:#04x}"))
+            }
+            _ => (out, "unchanged (empty)".to_string()),
+        }
+    }
+
+    fn fixture(rel: &str) -> Vec<u8> {
+        let path = format!(
+            "{}/loadtest/fixtures/ctdata/{rel}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+    }
+
+    fn seed() -> u64 {
+        std::env::var("CT_FUZZ_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0x5eed_c7c7_2026)
+    }
+
+    /// Runs `decode` on `rounds` mutations of `input`, failing with a reproducible description
+    /// if it panics.
+    fn hammer(name: &str, input: &[u8], rounds: usize, decode: impl Fn(&[u8])) {
+        let seed = seed();
+        let mut rng = XorShift(seed ^ (input.len() as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+        for round in 0..rounds {
+            let (mutated, what) = mutate(&mut rng, input);
+            if catch_unwind(AssertUnwindSafe(|| decode(&mutated))).is_err() {
+                panic!("{name}: panic on round {round} ({what}), CT_FUZZ_SEED={seed}");
+            }
+        }
+    }
+
+    const GET_ENTRIES: [&str; 8] = [
+        "rfc6962/argon2020_get-entries_10000-10000.json",
+        "rfc6962/geotrust-test_precert_get-entries.json",
+        "rfc6962/navigli2025h2_get-entries_0-15.json",
+        "rfc6962/navigli2025h2_get-entries_168-168.json",
+        "rfc6962/navigli2025h2_get-entries_281-281.json",
+        "rfc6962/navigli2025h2_get-entries_543-543.json",
+        "rfc6962/navigli2025h2_get-entries_747-747.json",
+        "rfc6962/pilot_get-entries_0-3.json",
+    ];
+
+    /// `(leaf_input, extra_data)` of every entry in the shared get-entries bodies.
+    fn raw_entries() -> Vec<(Vec<u8>, Vec<u8>)> {
+        use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.decode(s).unwrap();
+        let mut out = Vec::new();
+        for file in GET_ENTRIES {
+            let v: sonic_rs::Value = sonic_rs::from_slice(&fixture(file)).unwrap();
+            for e in v.get("entries").unwrap().as_array().unwrap().iter() {
+                let li = b64(e.get("leaf_input").unwrap().as_str().unwrap());
+                let ed = b64(e.get("extra_data").unwrap().as_str().unwrap());
+                out.push((li, ed));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn get_entries_bodies_never_panic() {
+        for file in GET_ENTRIES {
+            hammer(file, &fixture(file), 300, |b| {
+                if let Ok(page) = rfc6962::parse_get_entries(b, 0, 16) {
+                    assert!(!page.is_empty() && page.len() <= 16);
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn leaf_input_and_extra_data_never_panic() {
+        for (k, (li, ed)) in raw_entries().into_iter().enumerate() {
+            let ed_bytes = Bytes::from(ed.clone());
+            hammer(&format!("leaf_input #{k}"), &li, 150, |m| {
+                let _ = decode_rfc6962_entry(1, &Bytes::copy_from_slice(m), &ed_bytes);
+            });
+            let li_bytes = Bytes::from(li);
+            hammer(&format!("extra_data #{k}"), &ed, 150, |m| {
+                if let Ok(e) = decode_rfc6962_entry(1, &li_bytes, &Bytes::copy_from_slice(m)) {
+                    assert!(!e.leaf_der.is_empty());
+                }
+            });
+        }
+    }
+
+    #[test]
+    fn sth_and_signatures_never_panic() {
+        let body = fixture("rfc6962/argon2020_get-sth.json");
+        let key = sig::LogKey::from_base64("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE6Tx2p1yKY4015NyIYvdrk36es0uAc1zA4PQ+TGRY+3ZjUTIYY9Wyu+3q/147JG4vNVKLtDWarZwVqGkg6lAYzA==").unwrap();
+        hammer("get-sth", &body, 500, |b| {
+            if let Ok(sth) = rfc6962::parse_sth(b) {
+                let _ = rfc6962::verify_sth(&sth, &key);
+            }
+        });
+        let sth = rfc6962::parse_sth(&body).unwrap();
+        let signed = sig::tree_head_signed_data(sth.timestamp_ms, sth.tree_size, &sth.root_hash);
+        hammer("DigitallySigned", &sth.signature, 500, |m| {
+            // A changed signature must never verify (a full-length "truncation" or two flips
+            // of the same bit leave it unchanged).
+            let res = sig::verify_digitally_signed(&key, &signed, m);
+            assert_eq!(res.is_ok(), m == sth.signature.as_slice());
+        });
+        hammer("SPKI", key.spki_der(), 500, |m| {
+            let _ = sig::LogKey::from_spki_der(m);
+        });
+    }
+
+    #[test]
+    fn checkpoints_never_panic() {
+        use sonic_rs::JsonValueTrait as _;
+        let json = fixture("static-ct/skylight-test-rome2026h1/log.v3.json");
+        let v: sonic_rs::Value = sonic_rs::from_slice(&json).unwrap();
+        let key = sig::LogKey::from_base64(v.get("key").unwrap().as_str().unwrap()).unwrap();
+        for file in ["checkpoint", "checkpoint.witness-cosigned"] {
+            let text = fixture(&format!("static-ct/skylight-test-rome2026h1/{file}"));
+            hammer(file, &text, 500, |m| {
+                let _ = static_ct::parse_checkpoint(m, "rome2026h1.example.org", &key);
+            });
+        }
+    }
+
+    #[test]
+    fn data_tiles_never_panic() {
+        let tile = fixture("static-ct/navigli2025h2/tile/data/001");
+        hammer("data tile 001", &tile, 300, |m| {
+            let m = Bytes::copy_from_slice(m);
+            if let Ok(leaves) = static_ct::parse_data_tile(&m, 1, 256) {
+                assert_eq!(leaves.len(), 256);
+                assert!(leaves
+                    .iter()
+                    .enumerate()
+                    .all(|(k, l)| l.index == 256 + k as u64));
+            }
+            let _ = static_ct::parse_data_tile_prefix(&m, 1, 100);
+        });
+    }
+
+    #[test]
+    fn log_lists_never_panic() {
+        for file in [
+            "loglists/ctgo_testdata_loglist3.json",
+            "loglists/google_log_list_v3_81.14_2026-01-20.json",
+        ] {
+            hammer(file, &fixture(file), 120, |b| {
+                if let Ok(list) = log_list::parse_log_list(b) {
+                    assert!(!list.logs.is_empty());
+                }
+            });
+        }
+    }
+}

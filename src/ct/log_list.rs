@@ -316,7 +316,12 @@ impl Collector {
 
 /// Parses a v3 log list (`log_list.json` or `all_logs_list.json`).
 pub fn parse_log_list(body: &[u8]) -> Result<LogList, LogListError> {
-    let raw: RawList<'_> = sonic_rs::from_slice(body).map_err(|e| LogListError::InvalidJson {
+    // UTF-8 first: sonic-rs 0.5 builds `&str`s for `LazyValue`s before its own (deferred)
+    // UTF-8 check, which is undefined behaviour on invalid input (see rfc6962::utf8_body).
+    let text = std::str::from_utf8(body).map_err(|e| LogListError::InvalidJson {
+        reason: format!("not UTF-8: {e}"),
+    })?;
+    let raw: RawList<'_> = sonic_rs::from_str(text).map_err(|e| LogListError::InvalidJson {
         reason: e.to_string(),
     })?;
     let mut c = Collector {

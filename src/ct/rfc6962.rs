@@ -165,11 +165,19 @@ fn invalid_json(e: sonic_rs::Error) -> ResponseError {
     }
 }
 
-fn check_size(body: &[u8]) -> Result<(), ResponseError> {
+/// Checks the size bound and UTF-8 before any JSON parsing.
+///
+/// UTF-8 is checked up front because sonic-rs 0.5 defers its own check to the end of
+/// `from_slice` and meanwhile builds `&str`s over the raw bytes (a debug assertion fires, and
+/// in release it is undefined behaviour, on a body with invalid UTF-8 inside a skipped value).
+/// Parsing from a checked `&str` closes that hole.
+fn utf8_body(body: &[u8]) -> Result<&str, ResponseError> {
     if body.len() > RESPONSE_BYTES_MAX {
         return Err(ResponseError::TooLarge { len: body.len() });
     }
-    Ok(())
+    std::str::from_utf8(body).map_err(|e| ResponseError::InvalidJson {
+        reason: format!("not UTF-8: {e}"),
+    })
 }
 
 // ---- get-sth -----------------------------------------------------------------------------------
@@ -196,8 +204,7 @@ struct RawSth<'a> {
 
 /// Decodes a get-sth body. Does not verify the signature: see [`verify_sth`].
 pub fn parse_sth(body: &[u8]) -> Result<SignedTreeHead, ResponseError> {
-    check_size(body)?;
-    let raw: RawSth<'_> = sonic_rs::from_slice(body).map_err(invalid_json)?;
+    let raw: RawSth<'_> = sonic_rs::from_str(utf8_body(body)?).map_err(invalid_json)?;
     let engine = &base64::engine::general_purpose::STANDARD;
     let root = engine
         .decode(raw.sha256_root_hash.as_bytes())
@@ -299,12 +306,7 @@ impl<'de> Visitor<'de> for EntriesSeed<'_> {
 }
 
 /// Parses the JSON of a get-entries page, at most `max` entries.
-fn parse_page(body: &[u8], max: usize) -> Result<Vec<RawEntry<'_>>, ResponseError> {
-    // Checked up front so the streaming deserializer below only ever sees a `str` (sonic-rs'
-    // own final UTF-8 check is private to its `from_slice`).
-    let text = std::str::from_utf8(body).map_err(|e| ResponseError::InvalidJson {
-        reason: format!("not UTF-8: {e}"),
-    })?;
+fn parse_page(text: &str, max: usize) -> Result<Vec<RawEntry<'_>>, ResponseError> {
     let overflowed = Cell::new(false);
     let mut de = sonic_rs::Deserializer::from_str(text);
     let parsed = de
@@ -354,10 +356,10 @@ pub fn parse_get_entries(
     start: u64,
     requested: u64,
 ) -> Result<Vec<Result<LogEntry, EntryError>>, ResponseError> {
-    check_size(body)?;
+    let text = utf8_body(body)?;
     // A page larger than usize::MAX entries cannot exist in memory anyway.
     let max = usize::try_from(requested).unwrap_or(usize::MAX);
-    let raw = parse_page(body, max)?;
+    let raw = parse_page(text, max)?;
     if raw.is_empty() {
         return Err(ResponseError::EmptyPage);
     }
