@@ -735,7 +735,7 @@ mod robustness_tests {
     #[test]
     fn sth_and_signatures_never_panic() {
         let body = fixture("rfc6962/argon2020_get-sth.json");
-        let key = sig::LogKey::from_base64("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE6Tx2p1yKY4015NyIYvdrk36es0uAc1zA4PQ+TGRY+3ZjUTIYY9Wyu+3q/147JG4vNVKLtDWarZwVqGkg6lAYzA==").unwrap();
+        let key = sig::LogKey::from_base64(sig::test_keys::ARGON2020).unwrap();
         hammer("get-sth", &body, 500, |b| {
             if let Ok(sth) = rfc6962::parse_sth(b) {
                 let _ = rfc6962::verify_sth(&sth, &key);

@@ -507,14 +507,15 @@ mod tests {
         assert!(list.logs[0].is_polled() && list.logs[3].is_polled());
     }
 
-    const KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE6Tx2p1yKY4015NyIYvdrk36es0uAc1zA4PQ+TGRY+3ZjUTIYY9Wyu+3q/147JG4vNVKLtDWarZwVqGkg6lAYzA==";
-    const LOG_ID: &str = "sh4FzIuizYogTodm+Su5iiUgZ2va+nDnsklTLe+LkF4=";
-    const KEY2: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4i7AmqGoGHsorn/eyclTMjrAnM0JUUbyGJUxXqq1AjQ4qBC77wXkWt7s/HA8An2vrEBKIGQzqTjV8QIHrmpd4w==";
-    const LOG_ID2: &str = "5Pt3SiEkxYZAsYMvUKv63ISjiu1xke62aSI3ksv2KJE=";
+    use crate::ct::sig::test_keys::{
+        ARGON2020 as KEY, ARGON2020_LOG_ID as LOG_ID, NAVIGLI2025H2 as KEY2,
+        NAVIGLI2025H2_LOG_ID as LOG_ID2,
+    };
 
     fn log(desc: &str, key: &str, id: &str, extra: &str) -> String {
+        let url = format!("https://x.example/{desc}/");
         format!(
-            r#"{{"description":"{desc}","key":"{key}","log_id":"{id}","url":"https://x.example/{desc}/","mmd":86400{extra}}}"#
+            r#"{{"description":"{desc}","key":"{key}","log_id":"{id}","url":"{url}","mmd":1{extra}}}"#
         )
     }
 
@@ -533,7 +534,8 @@ mod tests {
                     {ftp},
                     {multi}
                 ],"tiled_logs":[
-                    {{"description":"T","key":"{KEY2}","log_id":"{LOG_ID2}","monitoring_url":"https://m.example/","mmd":60}}
+                    {{"description":"T","key":"{KEY2}","log_id":"{LOG_ID2}",
+                      "monitoring_url":"https://m.example/","mmd":60}}
                 ]}}
             ]}}"#,
             good = log(

@@ -688,7 +688,8 @@ mod tests {
         let good = v.get("entries").unwrap().as_array().unwrap()[1].clone();
         let good = sonic_rs::to_string(&good).unwrap();
         let page = format!(
-            "{{\"entries\":[{good},{{\"leaf_input\":\"AAA*\",\"extra_data\":\"\"}},{{\"extra_data\":\"\"}},{good}]}}"
+            "{{\"entries\":[{good},{{\"leaf_input\":\"AAA*\",\"extra_data\":\"\"}},\
+             {{\"extra_data\":\"\"}},{good}]}}"
         );
         let out = parse_get_entries(page.as_bytes(), 50, 4).unwrap();
         assert_eq!(out.len(), 4);
@@ -777,13 +778,23 @@ mod tests {
             );
         }
         // A 32-byte root with a bogus signature reaches the signature check.
-        let body = br#"{"tree_size":1,"timestamp":2,"sha256_root_hash":"AWxD3p811N3m4WTinWRXPvBZHfT9IR9g/R4C7SKLPiU=","tree_head_signature":"bogus"}"#;
+        let body = concat!(
+            r#"{"tree_size":1,"timestamp":2,"#,
+            r#""sha256_root_hash":"AWxD3p811N3m4WTinWRXPvBZHfT9IR9g/R4C7SKLPiU=","#,
+            r#""tree_head_signature":"bogus"}"#
+        )
+        .as_bytes();
         assert_eq!(parse_sth(body).unwrap_err(), ResponseError::SignatureBase64);
         assert!(matches!(
             parse_sth(b"{\"tree_size\":1}"),
             Err(ResponseError::InvalidJson { .. })
         ));
-        assert!(matches!(parse_sth(b"{\"tree_size\":-1,\"timestamp\":2,\"sha256_root_hash\":\"\",\"tree_head_signature\":\"\"}"), Err(ResponseError::InvalidJson { .. })));
+        let negative =
+            br#"{"tree_size":-1,"timestamp":2,"sha256_root_hash":"","tree_head_signature":""}"#;
+        assert!(matches!(
+            parse_sth(negative),
+            Err(ResponseError::InvalidJson { .. })
+        ));
     }
 
     /// Argon2020's key, from ct-go's sample log list (loglists/ctgo_testdata_loglist3.json);
@@ -828,7 +839,7 @@ mod tests {
             assert!(verify_sth(&wrong, &key).is_err(), "bit {i} flip accepted");
         }
         // Another log's key does not verify it.
-        let other = LogKey::from_base64("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEr+TzlCzfpie1/rJhgxnIITojqKk9VK+8MZoc08HjtsLzD8e5yjsdeWVhIiWCVk6Y6KomKTYeKGBv6xVu93zQug==").unwrap();
+        let other = LogKey::from_base64(crate::ct::sig::test_keys::ARGON2025H2).unwrap();
         assert_eq!(verify_sth(&sth, &other), Err(SigError::BadSignature));
     }
 }

@@ -268,9 +268,13 @@ impl fmt::Display for SigError {
             SigError::UnsupportedHash(h) => {
                 write!(f, "DigitallySigned hash algorithm {h} is not SHA-256 (4)")
             }
-            SigError::AlgorithmMismatch { key, signature_byte } => write!(
+            SigError::AlgorithmMismatch {
+                key,
+                signature_byte,
+            } => write!(
                 f,
-                "DigitallySigned signature algorithm {signature_byte} does not match the {key:?} key"
+                "DigitallySigned signature algorithm {signature_byte} does not match the \
+                 {key:?} key"
             ),
             SigError::BadSignature => write!(f, "signature does not verify with the log key"),
         }
@@ -311,6 +315,28 @@ pub fn verify_digitally_signed(
         .map_err(|_| SigError::BadSignature)
 }
 
+/// Real log keys shared by the `ct` tests (base64 DER SPKI).
+#[cfg(test)]
+pub(crate) mod test_keys {
+    /// Google 'Argon2020' (ct-go's sample log list; no longer in v81.14).
+    pub(crate) const ARGON2020: &str = concat!(
+        "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE6Tx2p1yKY4015NyIYvdrk36es0uA",
+        "c1zA4PQ+TGRY+3ZjUTIYY9Wyu+3q/147JG4vNVKLtDWarZwVqGkg6lAYzA==",
+    );
+    pub(crate) const ARGON2020_LOG_ID: &str = "sh4FzIuizYogTodm+Su5iiUgZ2va+nDnsklTLe+LkF4=";
+    /// Google 'Argon2025h2' (v81.14).
+    pub(crate) const ARGON2025H2: &str = concat!(
+        "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEr+TzlCzfpie1/rJhgxnIITojqKk9",
+        "VK+8MZoc08HjtsLzD8e5yjsdeWVhIiWCVk6Y6KomKTYeKGBv6xVu93zQug==",
+    );
+    /// Navigli2025h2 (static-ct/navigli2025h2/log-key.pem).
+    pub(crate) const NAVIGLI2025H2: &str = concat!(
+        "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4i7AmqGoGHsorn/eyclTMjrAnM0J",
+        "UUbyGJUxXqq1AjQ4qBC77wXkWt7s/HA8An2vrEBKIGQzqTjV8QIHrmpd4w==",
+    );
+    pub(crate) const NAVIGLI2025H2_LOG_ID: &str = "5Pt3SiEkxYZAsYMvUKv63ISjiu1xke62aSI3ksv2KJE=";
+}
+
 #[cfg(test)]
 mod tests {
     use x509_parser::pem::parse_x509_pem;
@@ -341,16 +367,12 @@ mod tests {
         cert.tbs_certificate.subject_pki.raw.to_vec()
     }
 
-    /// The Argon2020 key from ct-go's log list sample; its log_id is listed beside it.
-    const ARGON2020_KEY: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE6Tx2p1yKY4015NyIYvdrk36es0uAc1zA4PQ+TGRY+3ZjUTIYY9Wyu+3q/147JG4vNVKLtDWarZwVqGkg6lAYzA==";
+    use super::test_keys::{ARGON2020 as ARGON2020_KEY, ARGON2020_LOG_ID};
 
     #[test]
     fn log_id_is_sha256_of_spki() {
         let key = LogKey::from_base64(ARGON2020_KEY).unwrap();
-        assert_eq!(
-            key.log_id().to_vec(),
-            b64("sh4FzIuizYogTodm+Su5iiUgZ2va+nDnsklTLe+LkF4=")
-        );
+        assert_eq!(key.log_id().to_vec(), b64(ARGON2020_LOG_ID));
         assert_eq!(key.algorithm(), KeyAlgorithm::EcdsaP256Sha256);
         assert_eq!(key.spki_der(), b64(ARGON2020_KEY).as_slice());
     }
@@ -362,7 +384,7 @@ mod tests {
         let key = LogKey::from_base64(&body).unwrap();
         assert_eq!(
             key.log_id().to_vec(),
-            b64("5Pt3SiEkxYZAsYMvUKv63ISjiu1xke62aSI3ksv2KJE=")
+            b64(super::test_keys::NAVIGLI2025H2_LOG_ID)
         );
     }
 
@@ -387,7 +409,10 @@ mod tests {
             .try_into()
             .unwrap();
         let signed = tree_head_signed_data(1726494206646, 961984011, &root);
-        let ds = b64("BAMASDBGAiEAhgLgYXQHUc0ct9yTdrlh/3wGJoUt19FVi4Snx6OXepICIQDqxvQHjeARt1eTqRKFxt3c8ZRpObexaNJEyth4j9tJDg==");
+        let ds = b64(concat!(
+            "BAMASDBGAiEAhgLgYXQHUc0ct9yTdrlh/3wGJoUt19FVi4Snx6OXepICIQDqxvQH",
+            "jeARt1eTqRKFxt3c8ZRpObexaNJEyth4j9tJDg=="
+        ));
         verify_digitally_signed(&key, &signed, &ds).unwrap();
 
         let other = tree_head_signed_data(1726494206646, 961984012, &root);
@@ -464,7 +489,8 @@ mod tests {
             Err(KeyError::RsaModulusSize { bits: 1024 })
         );
         let p384 = spki_of(&fixture(
-            "static-ct/navigli2025h2/issuer/8dbfd9adf53278fccfee54d18d60c1639986ee288f45ceaf6e27d33a3fed0842",
+            "static-ct/navigli2025h2/issuer/\
+             8dbfd9adf53278fccfee54d18d60c1639986ee288f45ceaf6e27d33a3fed0842",
         ));
         assert_eq!(
             LogKey::from_spki_der(&p384),
@@ -480,7 +506,10 @@ mod tests {
     #[test]
     fn malformed_key_bytes_are_rejected() {
         // ct-go's sample "Racketeer" key is a bare 64-byte point, not an SPKI.
-        let racketeer = "Hy2TPTZ2yq9ASMmMZiB9SZEUx5WNH5G0Ft5Tm9vKMcPXA+ic/Ap3gg6fXzBJR8zLkt5lQjvKMdbHYMGv7yrsZg==";
+        let racketeer = concat!(
+            "Hy2TPTZ2yq9ASMmMZiB9SZEUx5WNH5G0Ft5Tm9vKMcPXA+ic/Ap3gg6fXzBJR8zL",
+            "kt5lQjvKMdbHYMGv7yrsZg=="
+        );
         assert_eq!(LogKey::from_base64(racketeer), Err(KeyError::NotSpki));
         assert_eq!(LogKey::from_base64("not base64!"), Err(KeyError::Base64));
         let mut der = b64(ARGON2020_KEY);

@@ -61,7 +61,8 @@ const LEAF_INDEX_LEN: usize = 5;
 // ---- URLs --------------------------------------------------------------------------------------
 
 /// The checkpoint origin of a log: its submission prefix without scheme and trailing slashes
-/// (`https://log.sycamore.ct.letsencrypt.org/2026h1/` → `log.sycamore.ct.letsencrypt.org/2026h1`).
+/// (`https://log.sycamore.ct.letsencrypt.org/2026h1/` →
+/// `log.sycamore.ct.letsencrypt.org/2026h1`).
 pub fn origin_from_submission_url(url: &str) -> String {
     let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
     rest.trim_end_matches('/').to_string()
@@ -741,7 +742,7 @@ mod tests {
             parse_checkpoint(good.as_bytes(), "other.example.org", &key),
             Err(CheckpointError::OriginMismatch { .. })
         ));
-        let other = LogKey::from_base64("MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE4i7AmqGoGHsorn/eyclTMjrAnM0JUUbyGJUxXqq1AjQ4qBC77wXkWt7s/HA8An2vrEBKIGQzqTjV8QIHrmpd4w==").unwrap();
+        let other = LogKey::from_base64(crate::ct::sig::test_keys::NAVIGLI2025H2).unwrap();
         assert_eq!(
             parse_checkpoint(good.as_bytes(), &origin, &other),
             Err(CheckpointError::NoLogSignature)
