@@ -514,9 +514,7 @@ mod tests {
 
     fn log(desc: &str, key: &str, id: &str, extra: &str) -> String {
         let url = format!("https://x.example/{desc}/");
-        format!(
-            r#"{{"description":"{desc}","key":"{key}","log_id":"{id}","url":"{url}","mmd":1{extra}}}"#
-        )
+        format!(r#"{{"description":"{desc}","key":"{key}","log_id":"{id}","url":"{url}"{extra}}}"#)
     }
 
     #[test]
