@@ -121,6 +121,13 @@ pub const PACING_NARROW_AFTER: u32 = 4;
 pub const PACING_NARROW_DIVISOR: u32 = 16;
 /// How often the log list is fetched again.
 pub const LOG_LIST_REFRESH: Duration = Duration::from_secs(3600);
+/// Largest checkpoint accepted. A checkpoint is three short lines plus one signature line per
+/// signer (≈ 100 bytes each): real ones are a few hundred bytes; 64 KiB leaves room for
+/// hundreds of witness cosignatures while keeping a hostile one cheap to reject.
+pub const CHECKPOINT_BYTES_MAX: usize = 64 * 1024;
+/// Signature lines examined in one checkpoint (the log's own plus witness cosignatures, a
+/// handful in practice); more is treated as a malformed note.
+pub const CHECKPOINT_SIGNATURES_MAX: usize = 100;
 /// Issuer certificates cached per Static CT log (real logs reference a handful).
 pub const ISSUER_CACHE_MAX: usize = 1024;
 /// Spread of the staggered start of the log fetchers, so a restart does not hit every log at

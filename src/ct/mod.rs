@@ -1,6 +1,15 @@
 //! The Certificate Transparency side: which logs exist, how to talk to them, how to decode
-//! what they return.
+//! what they return, and the per-log pollers that tie it together.
+//!
+//! Decoders ([`leaf`], [`rfc6962`], [`static_ct`], [`log_list`], [`sig`]) are pure functions of
+//! bytes; [`http`] is the only I/O; [`poller`] runs one task per followed log.
 
 pub mod entry;
 pub mod http;
+pub mod leaf;
+pub mod log_list;
 pub mod pacing;
+pub mod poller;
+pub mod rfc6962;
+pub mod sig;
+pub mod static_ct;
