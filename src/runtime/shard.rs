@@ -57,9 +57,9 @@ impl EntrySink for Publisher {
         }
         self.publish_local(&batch);
         for peer in &self.peers {
-            if let Err(dropped) = peer.try_send(batch.clone()) {
+            if peer.try_send(batch.clone()).is_err() {
                 bump(&self.stats.ring_drops);
-                add(&self.stats.ring_dropped_frames, dropped.len() as u64);
+                add(&self.stats.ring_dropped_frames, batch.len() as u64);
             }
         }
     }
