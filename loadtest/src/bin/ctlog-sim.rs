@@ -17,7 +17,10 @@ enum Mix {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "ctlog-sim", about = "Simulated RFC 6962 and Static CT API logs on 127.0.0.1")]
+#[command(
+    name = "ctlog-sim",
+    about = "Simulated RFC 6962 and Static CT API logs on 127.0.0.1"
+)]
 struct Args {
     /// Number of growing RFC 6962 logs.
     #[arg(long = "rfc6962", default_value_t = 2)]
@@ -117,7 +120,10 @@ fn main() -> std::process::ExitCode {
         }
     };
     let mut stdout = std::io::stdout().lock();
-    if writeln!(stdout, "{}", ready_line(&handle)).and_then(|()| stdout.flush()).is_err() {
+    if writeln!(stdout, "{}", ready_line(&handle))
+        .and_then(|()| stdout.flush())
+        .is_err()
+    {
         return std::process::ExitCode::FAILURE;
     }
     drop(stdout);
@@ -128,7 +134,10 @@ fn main() -> std::process::ExitCode {
 
 /// Blocks until SIGINT/SIGTERM (or stdin EOF when asked).
 fn wait_for_shutdown(exit_on_stdin_eof: bool) {
-    let Ok(rt) = tokio::runtime::Builder::new_current_thread().enable_all().build() else {
+    let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
         return;
     };
     rt.block_on(async move {
@@ -145,7 +154,8 @@ fn wait_for_shutdown(exit_on_stdin_eof: bool) {
                 std::future::pending::<()>().await;
             }
         };
-        let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         else {
             return;
         };

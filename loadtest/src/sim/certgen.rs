@@ -315,19 +315,38 @@ impl Authority {
     /// Root (P-384) signs a sub-CA (P-384) and issuer E1 (P-256); the sub-CA signs E2 (P-256).
     /// Chains: `[E1]`, `[E1, root]`, `[E2, sub-CA, root]` — 1 to 3 certificates.
     pub fn generate() -> Result<Self, CertGenError> {
-        let root = make_ca(&CaSpec { cn: "(SIM) Root X9", p384: true, parent: None, serial: 1 })?;
+        let root = make_ca(&CaSpec {
+            cn: "(SIM) Root X9",
+            p384: true,
+            parent: None,
+            serial: 1,
+        })?;
         let sub = make_ca(&CaSpec {
             cn: "(SIM) Cross Sub-CA Y2",
             p384: true,
             parent: Some(&root),
             serial: 2,
         })?;
-        let e1 = make_ca(&CaSpec { cn: "(SIM) Issuer E7", p384: false, parent: Some(&root), serial: 3 })?;
-        let e2 = make_ca(&CaSpec { cn: "(SIM) Issuer E8", p384: false, parent: Some(&sub), serial: 4 })?;
+        let e1 = make_ca(&CaSpec {
+            cn: "(SIM) Issuer E7",
+            p384: false,
+            parent: Some(&root),
+            serial: 3,
+        })?;
+        let e2 = make_ca(&CaSpec {
+            cn: "(SIM) Issuer E8",
+            p384: false,
+            parent: Some(&sub),
+            serial: 4,
+        })?;
         let cas = vec![root, sub, e1, e2];
         let chains = vec![
             Chain::new(vec![cas[2].der.clone()], Some(2), &cas[2].spki),
-            Chain::new(vec![cas[2].der.clone(), cas[0].der.clone()], Some(2), &cas[2].spki),
+            Chain::new(
+                vec![cas[2].der.clone(), cas[0].der.clone()],
+                Some(2),
+                &cas[2].spki,
+            ),
             Chain::new(
                 vec![cas[3].der.clone(), cas[1].der.clone(), cas[0].der.clone()],
                 Some(3),
@@ -409,7 +428,11 @@ pub fn build_leaf(rng: &mut SplitMix, input: &LeafInput<'_>) -> LeafDer {
             tbs_without_poison: Some(without),
         }
     } else {
-        exts.push(extension(OID_SCT_LIST, false, &tlv(der::OCTET_STRING, &fake_sct_list(rng))));
+        exts.push(extension(
+            OID_SCT_LIST,
+            false,
+            &tlv(der::OCTET_STRING, &fake_sct_list(rng)),
+        ));
         let t = tbs_with(&exts);
         LeafDer {
             cert: certificate(&t, OID_ECDSA_SHA256, &fake_signature(&t)),
@@ -455,7 +478,7 @@ fn subject_for(rng: &mut SplitMix, cn: &str) -> (Vec<u8>, bool, bool) {
         return (seq(&[]), true, false);
     }
     if roll < 18 {
-        let word: &str = *rng.pick(WORDS);
+        let word = WORDS[rng.below(WORDS.len() as u64) as usize];
         let org = format!("{} Holdings Ltd", capitalize(word));
         let subject = name(&[
             (OID_C, der::PRINTABLE_STRING, "DE"),
@@ -469,7 +492,9 @@ fn subject_for(rng: &mut SplitMix, cn: &str) -> (Vec<u8>, bool, bool) {
 
 fn capitalize(word: &str) -> String {
     let mut chars = word.chars();
-    chars.next().map_or_else(String::new, |c| c.to_ascii_uppercase().to_string() + chars.as_str())
+    chars.next().map_or_else(String::new, |c| {
+        c.to_ascii_uppercase().to_string() + chars.as_str()
+    })
 }
 
 fn common_extensions(
@@ -479,8 +504,15 @@ fn common_extensions(
     san_critical: bool,
     ov: bool,
 ) -> Vec<Vec<u8>> {
-    let ku: &[u8] = if input.rsa { &[0x03, 0x02, 0x05, 0xa0] } else { &[0x03, 0x02, 0x07, 0x80] };
-    let eku = seq(&[&tlv(der::OID, OID_SERVER_AUTH), &tlv(der::OID, OID_CLIENT_AUTH)]);
+    let ku: &[u8] = if input.rsa {
+        &[0x03, 0x02, 0x05, 0xa0]
+    } else {
+        &[0x03, 0x02, 0x07, 0x80]
+    };
+    let eku = seq(&[
+        &tlv(der::OID, OID_SERVER_AUTH),
+        &tlv(der::OID, OID_CLIENT_AUTH),
+    ]);
     let mut ski = [0u8; 20];
     for chunk in ski.chunks_mut(8) {
         let bytes = rng.next_u64().to_be_bytes();
@@ -488,8 +520,14 @@ fn common_extensions(
     }
     let host = format!("{}.sim.test", hex_lower(&input.issuer.ski[..3]));
     let aia = seq(&[
-        &seq(&[&tlv(der::OID, OID_OCSP), &tlv(0x86, format!("http://o.{host}").as_bytes())]),
-        &seq(&[&tlv(der::OID, OID_CA_ISSUERS), &tlv(0x86, format!("http://i.{host}/").as_bytes())]),
+        &seq(&[
+            &tlv(der::OID, OID_OCSP),
+            &tlv(0x86, format!("http://o.{host}").as_bytes()),
+        ]),
+        &seq(&[
+            &tlv(der::OID, OID_CA_ISSUERS),
+            &tlv(0x86, format!("http://i.{host}/").as_bytes()),
+        ]),
     ]);
     let sans: Vec<Vec<u8>> = names.iter().map(|n| tlv(0x82, n.as_bytes())).collect();
     let san_refs: Vec<&[u8]> = sans.iter().map(|s| s.as_slice()).collect();
@@ -505,7 +543,10 @@ fn common_extensions(
         extension(OID_CP, false, &seq(&[&seq(&[&tlv(der::OID, policy)])])),
     ];
     if rng.chance(0.5) {
-        let uri = tlv(0x86, format!("http://c.{host}/{}.crl", rng.below(128)).as_bytes());
+        let uri = tlv(
+            0x86,
+            format!("http://c.{host}/{}.crl", rng.below(128)).as_bytes(),
+        );
         let dp = seq(&[&constructed(0xa0, &[&constructed(0xa0, &[&uri])])]);
         exts.push(extension(OID_CRLDP, false, &seq(&[&dp])));
     }
@@ -549,8 +590,14 @@ mod tests {
     fn times_encode_like_openssl() {
         assert_eq!(x509_time(0), tlv(der::UTC_TIME, b"700101000000Z"));
         // 2026-01-20T12:54:10Z
-        assert_eq!(x509_time(1_768_913_650), tlv(der::UTC_TIME, b"260120125410Z"));
-        assert_eq!(x509_time(2_524_608_000), tlv(der::GENERALIZED_TIME, b"20500101000000Z"));
+        assert_eq!(
+            x509_time(1_768_913_650),
+            tlv(der::UTC_TIME, b"260120125410Z")
+        );
+        assert_eq!(
+            x509_time(2_524_608_000),
+            tlv(der::GENERALIZED_TIME, b"20500101000000Z")
+        );
     }
 
     #[test]

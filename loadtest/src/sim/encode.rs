@@ -145,7 +145,11 @@ pub fn parse_tile_path(path: &str) -> Option<(u64, Option<u16>)> {
     let mut n: u64 = 0;
     let groups: Vec<&str> = index_part.split('/').collect();
     for (i, group) in groups.iter().enumerate() {
-        let digits = if i + 1 < groups.len() { group.strip_prefix('x')? } else { group };
+        let digits = if i + 1 < groups.len() {
+            group.strip_prefix('x')?
+        } else {
+            group
+        };
         if digits.len() != 3 {
             return None;
         }
@@ -184,6 +188,9 @@ mod tests {
     #[test]
     fn leaf_index_extension_is_uint40() {
         assert_eq!(leaf_index_extension(0), [0, 0, 5, 0, 0, 0, 0, 0]);
-        assert_eq!(leaf_index_extension(0x01_0203_0405), [0, 0, 5, 1, 2, 3, 4, 5]);
+        assert_eq!(
+            leaf_index_extension(0x01_0203_0405),
+            [0, 0, 5, 1, 2, 3, 4, 5]
+        );
     }
 }

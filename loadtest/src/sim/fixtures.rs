@@ -114,7 +114,10 @@ fn read_certs(path: &Path) -> Result<Vec<Vec<u8>>, FixtureError> {
     if bytes.starts_with(b"-----") || bytes.windows(11).any(|w| w == b"-----BEGIN ") {
         let certs = der::pem_certs(&String::from_utf8_lossy(&bytes));
         if certs.is_empty() {
-            return Err(FixtureError::Format(path.to_path_buf(), "no PEM certificate"));
+            return Err(FixtureError::Format(
+                path.to_path_buf(),
+                "no PEM certificate",
+            ));
         }
         return Ok(certs);
     }
@@ -198,7 +201,8 @@ pub fn rfc_replay(dir: &Path) -> Result<Vec<RfcReplayEntry>, FixtureError> {
             else {
                 return Err(FixtureError::Format(path, "entry without strings"));
             };
-            let info = rfc_entry_info(li, ed).ok_or(FixtureError::Format(path.clone(), "bad entry"))?;
+            let info =
+                rfc_entry_info(li, ed).ok_or(FixtureError::Format(path.clone(), "bad entry"))?;
             out.push(RfcReplayEntry {
                 leaf_input: li.to_owned(),
                 extra_data: ed.to_owned(),
@@ -264,13 +268,14 @@ pub fn static_replay(dir: &Path) -> Result<StaticReplay, FixtureError> {
     }
     let mut issuers = Vec::new();
     let issuer_dir = base.join("issuer");
-    let listing = std::fs::read_dir(&issuer_dir).map_err(|e| FixtureError::Io(issuer_dir.clone(), e))?;
+    let listing =
+        std::fs::read_dir(&issuer_dir).map_err(|e| FixtureError::Io(issuer_dir.clone(), e))?;
     for item in listing {
         let item = item.map_err(|e| FixtureError::Io(issuer_dir.clone(), e))?;
         let der = read(&item.path())?;
         issuers.push((sha256(&der), Arc::from(der)));
     }
-    issuers.sort_by(|a, b| a.0.cmp(&b.0));
+    issuers.sort_by_key(|i| i.0);
     Ok(StaticReplay {
         data_tiles,
         level0_tiles,
@@ -345,7 +350,11 @@ mod tests {
         assert_eq!(replay.issuers.len(), 5);
         for (i, leaf) in replay.leaves.iter().enumerate() {
             let tile = &replay.level0_tiles[i / 256];
-            assert_eq!(&tile[(i % 256) * 32..(i % 256 + 1) * 32], &leaf.leaf_hash[..], "leaf {i}");
+            assert_eq!(
+                &tile[(i % 256) * 32..(i % 256 + 1) * 32],
+                &leaf.leaf_hash[..],
+                "leaf {i}"
+            );
         }
     }
 
@@ -354,7 +363,9 @@ mod tests {
         let entries = rfc_replay(&default_dir()).unwrap();
         assert_eq!(entries.len(), 4 + 1 + 1 + 16 + 4);
         // SOURCES.md: Argon2020 #10000 leaf hash.
-        let argon = STANDARD.decode("nCs3mfIydh9x4CKyQ+u2xtmpxmFggA5MLymHwNQSlLg=").unwrap();
+        let argon = STANDARD
+            .decode("nCs3mfIydh9x4CKyQ+u2xtmpxmFggA5MLymHwNQSlLg=")
+            .unwrap();
         assert_eq!(&entries[4].info.leaf_hash[..], &argon[..]);
         assert!(entries[5].info.precert && !entries[4].info.precert);
     }
@@ -364,8 +375,14 @@ mod tests {
         let mut chains = Vec::new();
         let real = real_certs(&default_dir(), &mut chains).unwrap();
         assert_eq!(real.len(), REAL_LEAF_FILES.len());
-        let google = real.iter().find(|r| r.file == "gct_google_chain.pem").unwrap();
+        let google = real
+            .iter()
+            .find(|r| r.file == "gct_google_chain.pem")
+            .unwrap();
         assert_eq!(chains[google.chain].certs.len(), 2);
-        assert_eq!(rsa_spkis(&default_dir()).unwrap().len(), RSA_KEY_FILES.len());
+        assert_eq!(
+            rsa_spkis(&default_dir()).unwrap().len(),
+            RSA_KEY_FILES.len()
+        );
     }
 }

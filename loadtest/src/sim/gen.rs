@@ -110,7 +110,11 @@ impl Generator {
         };
         let issuer_idx = self.chains[chain].issuer.unwrap_or(2);
         let rsa = !self.keys.rsa.is_empty() && rng.chance(RSA_SHARE);
-        let spki = if rsa { rng.pick(&self.keys.rsa) } else { rng.pick(&self.keys.ec) };
+        let spki = if rsa {
+            rng.pick(&self.keys.rsa)
+        } else {
+            rng.pick(&self.keys.ec)
+        };
         let leaf = build_leaf(
             &mut rng,
             &LeafInput {
@@ -124,7 +128,11 @@ impl Generator {
             },
         );
         Generated {
-            kind: if precert { EntryKind::Precert } else { EntryKind::X509 },
+            kind: if precert {
+                EntryKind::Precert
+            } else {
+                EntryKind::X509
+            },
             cert: leaf.cert.into(),
             tbs_without_poison: leaf.tbs_without_poison,
             chain,

@@ -116,18 +116,25 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, sim: Arc<Sim>, 
             Ok(Some(r)) => r,
             Ok(None) => return,
             Err(status) => {
-                let _ = write_response(&mut stream, &Response::text(status, "bad request\n"), false).await;
+                let _ =
+                    write_response(&mut stream, &Response::text(status, "bad request\n"), false)
+                        .await;
                 return;
             }
         };
         let keep_alive = request.keep_alive;
         let sim2 = sim.clone();
         // Routing generates certificates and compresses: keep it off the async workers.
-        let Ok(response) = tokio::task::spawn_blocking(move || routes::handle(&sim2, &request)).await
+        let Ok(response) =
+            tokio::task::spawn_blocking(move || routes::handle(&sim2, &request)).await
         else {
             return;
         };
-        if write_response(&mut stream, &response, keep_alive).await.is_err() || !keep_alive {
+        if write_response(&mut stream, &response, keep_alive)
+            .await
+            .is_err()
+            || !keep_alive
+        {
             let _ = stream.shutdown().await;
             return;
         }
@@ -183,7 +190,9 @@ fn parse_head(buf: &[u8], https: bool) -> Result<Option<(Request, usize)>, u16> 
     } else {
         !connection.contains("close")
     };
-    if header("content-length").is_some_and(|v| v.trim() != "0") || header("transfer-encoding").is_some() {
+    if header("content-length").is_some_and(|v| v.trim() != "0")
+        || header("transfer-encoding").is_some()
+    {
         return Err(400); // request bodies are never needed; refusing avoids desync
     }
     Ok(Some((
@@ -224,7 +233,9 @@ async fn write_response<S: AsyncWrite + Unpin>(
         head.push_str("Transfer-Encoding: chunked\r\n\r\n");
         stream.write_all(head.as_bytes()).await?;
         for chunk in r.body.chunks(CHUNK_SIZE) {
-            stream.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await?;
+            stream
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
             stream.write_all(chunk).await?;
             stream.write_all(b"\r\n").await?;
         }
@@ -246,7 +257,9 @@ fn http_date() -> String {
     // x509_time gives YYMMDDHHMMSSZ; reuse its calendar math.
     let t = String::from_utf8_lossy(&time[2..]).into_owned();
     let (yy, rest) = t.split_at(2);
-    let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     let month = rest[0..2].parse::<usize>().unwrap_or(1).clamp(1, 12);
     format!(
         "{weekday}, {} {} 20{yy} {}:{}:{} GMT",

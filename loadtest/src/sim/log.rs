@@ -325,7 +325,8 @@ mod tests {
     fn checkpoint_layout_matches_the_real_rome_checkpoint() {
         // Rebuild the real checkpoint from its parts: same bytes except the signature itself.
         let real = std::fs::read_to_string(
-            super::super::fixtures::default_dir().join("static-ct/skylight-test-rome2026h1/checkpoint"),
+            super::super::fixtures::default_dir()
+                .join("static-ct/skylight-test-rome2026h1/checkpoint"),
         )
         .unwrap();
         let log_id: Hash = STANDARD
@@ -334,7 +335,11 @@ mod tests {
             .try_into()
             .unwrap();
         let mut root = [0u8; 32];
-        root.copy_from_slice(&STANDARD.decode("lCkHUpkmVBEms2r2T1K6Og69+wUuuN3MIEW1/ezu2v0=").unwrap());
+        root.copy_from_slice(
+            &STANDARD
+                .decode("lCkHUpkmVBEms2r2T1K6Og69+wUuuN3MIEW1/ezu2v0=")
+                .unwrap(),
+        );
         let p = Published {
             size: 300,
             timestamp_ms: 1_767_139_200_000,
@@ -342,9 +347,14 @@ mod tests {
             ..Published::default()
         };
         let sig_line = real.lines().nth(4).unwrap();
-        let blob = STANDARD.decode(sig_line.rsplit(' ').next().unwrap()).unwrap();
+        let blob = STANDARD
+            .decode(sig_line.rsplit(' ').next().unwrap())
+            .unwrap();
         let ours = checkpoint("rome2026h1.example.org", &log_id, &p, &blob[12..]);
         assert_eq!(ours, real);
-        assert_eq!(note_key_id("rome2026h1.example.org", &log_id), [0x91, 0x50, 0x75, 0x26]);
+        assert_eq!(
+            note_key_id("rome2026h1.example.org", &log_id),
+            [0x91, 0x50, 0x75, 0x26]
+        );
     }
 }

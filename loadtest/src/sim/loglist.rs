@@ -33,8 +33,14 @@ pub fn build(logs: &[Log], base: &str, now_secs: i64) -> String {
             }
             LogType::Static => {
                 let sub = m.submission_path.as_deref().unwrap_or(&m.path);
-                obj.insert("submission_url".into(), Value::String(format!("{base}{sub}")));
-                obj.insert("monitoring_url".into(), Value::String(format!("{base}{}", m.path)));
+                obj.insert(
+                    "submission_url".into(),
+                    Value::String(format!("{base}{sub}")),
+                );
+                obj.insert(
+                    "monitoring_url".into(),
+                    Value::String(format!("{base}{}", m.path)),
+                );
                 tiled.push(entry);
             }
         }

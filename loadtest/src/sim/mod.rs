@@ -133,22 +133,37 @@ pub struct SimLog {
     pub page_cap: Option<u64>,
 }
 
+/// (log index, tile index, width or 0 for a full tile).
+type TileKey = (usize, u64, u16);
+
 /// Bounded cache of gzipped data tiles, FIFO eviction.
 pub(crate) struct TileCache {
-    inner: Mutex<(HashMap<(usize, u64, u16), Arc<[u8]>>, VecDeque<(usize, u64, u16)>)>,
+    inner: Mutex<TileCacheInner>,
+}
+
+#[derive(Default)]
+struct TileCacheInner {
+    map: HashMap<TileKey, Arc<[u8]>>,
+    /// Insertion order for eviction.
+    order: VecDeque<TileKey>,
 }
 
 /// Gzipped tiles kept (≈160 KB each when full).
 const TILE_CACHE_MAX: usize = 128;
 
 impl TileCache {
-    fn get(&self, key: &(usize, u64, u16)) -> Option<Arc<[u8]>> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).0.get(key).cloned()
+    fn get(&self, key: &TileKey) -> Option<Arc<[u8]>> {
+        self.inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .map
+            .get(key)
+            .cloned()
     }
 
-    fn insert(&self, key: (usize, u64, u16), value: Arc<[u8]>) {
+    fn insert(&self, key: TileKey, value: Arc<[u8]>) {
         let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let (map, order) = &mut *guard;
+        let TileCacheInner { map, order } = &mut *guard;
         if map.insert(key, value).is_none() {
             order.push_back(key);
         }
@@ -208,7 +223,9 @@ impl Sim {
 
 /// Submission URL without scheme and trailing slash (static-ct-api origin).
 pub fn origin_of(submission_url: &str) -> String {
-    let no_scheme = submission_url.split_once("://").map_or(submission_url, |(_, r)| r);
+    let no_scheme = submission_url
+        .split_once("://")
+        .map_or(submission_url, |(_, r)| r);
     no_scheme.trim_end_matches('/').to_owned()
 }
 
@@ -240,7 +257,10 @@ impl SimHandle {
 
     fn describe(&self, l: &Log) -> SimLog {
         let m = &l.meta;
-        let submission_url = m.submission_path.as_ref().map(|s| format!("{}{s}", self.http_base));
+        let submission_url = m
+            .submission_path
+            .as_ref()
+            .map(|s| format!("{}{s}", self.http_base));
         SimLog {
             idx: m.idx,
             kind: m.kind,
@@ -258,7 +278,10 @@ impl SimHandle {
 
     /// Published tree size (what clients can currently see) of log `log_idx`; 0 if unknown.
     pub fn tree_size(&self, log_idx: usize) -> u64 {
-        self.sim.logs.get(log_idx).map_or(0, |l| l.state().published.size)
+        self.sim
+            .logs
+            .get(log_idx)
+            .map_or(0, |l| l.state().published.size)
     }
 
     pub fn pause_growth(&self) {
@@ -273,7 +296,8 @@ impl SimHandle {
     /// of entry `index`; `None` if not sequenced yet.
     pub fn entry_fingerprint(&self, log_idx: usize, index: u64) -> Option<[u8; 32]> {
         let log = self.sim.logs.get(log_idx)?;
-        log.entry_facts(&self.sim.generator, index).map(|(_, fp)| fp)
+        log.entry_facts(&self.sim.generator, index)
+            .map(|(_, fp)| fp)
     }
 
     pub fn entry_kind(&self, log_idx: usize, index: u64) -> Option<EntryKind> {
@@ -312,7 +336,8 @@ pub fn start(cfg: SimConfig) -> io::Result<SimHandle> {
         .thread_name("ctlog-sim")
         .enable_all()
         .build()?;
-    let http = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, cfg.listen_port)))?;
+    let http =
+        std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, cfg.listen_port)))?;
     let http_base = format!("http://{}", http.local_addr()?);
     let https = if cfg.https {
         let l = std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))?;
@@ -321,7 +346,11 @@ pub fn start(cfg: SimConfig) -> io::Result<SimHandle> {
     } else {
         None
     };
-    let sim = Arc::new(build_sim(cfg, http_base.clone(), https.as_ref().map(|h| h.1.clone()))?);
+    let sim = Arc::new(build_sim(
+        cfg,
+        http_base.clone(),
+        https.as_ref().map(|h| h.1.clone()),
+    )?);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut handle = SimHandle {
         log_list_url: format!("{http_base}/log_list.json"),
@@ -340,7 +369,12 @@ pub fn start(cfg: SimConfig) -> io::Result<SimHandle> {
         let _guard = runtime.enter();
         http.set_nonblocking(true)?;
         let listener = tokio::net::TcpListener::from_std(http)?;
-        runtime.spawn(http::accept_loop(listener, sim.clone(), None, stop_rx.clone()));
+        runtime.spawn(http::accept_loop(
+            listener,
+            sim.clone(),
+            None,
+            stop_rx.clone(),
+        ));
         if let Some((l, _, material)) = https {
             l.set_nonblocking(true)?;
             let listener = tokio::net::TcpListener::from_std(l)?;
@@ -349,7 +383,12 @@ pub fn start(cfg: SimConfig) -> io::Result<SimHandle> {
             handle.ca_file = Some(dir.join("ca.pem"));
             handle.temp_dir = Some(dir);
             handle.ca_pem = Some(material.ca_pem);
-            runtime.spawn(http::accept_loop(listener, sim.clone(), Some(acceptor), stop_rx));
+            runtime.spawn(http::accept_loop(
+                listener,
+                sim.clone(),
+                Some(acceptor),
+                stop_rx,
+            ));
         }
     }
     handle.runtime = Some(runtime);
@@ -363,7 +402,10 @@ pub fn start(cfg: SimConfig) -> io::Result<SimHandle> {
 }
 
 fn build_sim(cfg: SimConfig, http_base: String, https_base: Option<String>) -> io::Result<Sim> {
-    let dir = cfg.fixtures_dir.clone().unwrap_or_else(fixtures::default_dir);
+    let dir = cfg
+        .fixtures_dir
+        .clone()
+        .unwrap_or_else(fixtures::default_dir);
     let authority = certgen::Authority::generate().map_err(io::Error::other)?;
     let keys = certgen::KeyPool::generate(gen::EC_KEY_POOL, fixtures::rsa_spkis(&dir)?)
         .map_err(io::Error::other)?;
@@ -373,7 +415,13 @@ fn build_sim(cfg: SimConfig, http_base: String, https_base: Option<String>) -> i
     } else {
         Vec::new()
     };
-    let generator = Generator::new(cfg.seed, authority, keys, (real, real_chains), cfg.real_share);
+    let generator = Generator::new(
+        cfg.seed,
+        authority,
+        keys,
+        (real, real_chains),
+        cfg.real_share,
+    );
     let logs = build_logs(&cfg, &dir)?;
     let mut issuers: HashMap<Hash, Arc<[u8]>> = generator.issuers().collect();
     for log in &logs {
@@ -383,7 +431,10 @@ fn build_sim(cfg: SimConfig, http_base: String, https_base: Option<String>) -> i
     }
     let now = certgen::unix_now_secs();
     let log_list_http = loglist::build(&logs, &http_base, now);
-    let log_list_https = https_base.as_ref().map(|b| loglist::build(&logs, b, now)).unwrap_or_default();
+    let log_list_https = https_base
+        .as_ref()
+        .map(|b| loglist::build(&logs, b, now))
+        .unwrap_or_default();
     let sim = Sim {
         cfg,
         generator,
@@ -396,7 +447,7 @@ fn build_sim(cfg: SimConfig, http_base: String, https_base: Option<String>) -> i
         paused: AtomicBool::new(false),
         stopping: AtomicBool::new(false),
         tile_cache: TileCache {
-            inner: Mutex::new((HashMap::new(), VecDeque::new())),
+            inner: Mutex::new(TileCacheInner::default()),
         },
     };
     seed_initial(&sim);
@@ -405,17 +456,27 @@ fn build_sim(cfg: SimConfig, http_base: String, https_base: Option<String>) -> i
 
 fn build_logs(cfg: &SimConfig, dir: &std::path::Path) -> io::Result<Vec<Log>> {
     let mut specs: Vec<(MetaSpec, Source)> = Vec::new();
-    let caps = if cfg.page_caps.is_empty() { vec![1000] } else { cfg.page_caps.clone() };
+    let caps = if cfg.page_caps.is_empty() {
+        vec![1000]
+    } else {
+        cfg.page_caps.clone()
+    };
     for i in 0..cfg.rfc6962_logs {
         let spec = rfc_spec(specs.len(), &format!("log{i}"), caps[i % caps.len()].max(1));
         specs.push((spec, Source::Generated));
     }
     for i in 0..cfg.static_logs {
-        specs.push((static_spec(specs.len(), &format!("log{i}")), Source::Generated));
+        specs.push((
+            static_spec(specs.len(), &format!("log{i}")),
+            Source::Generated,
+        ));
     }
     if cfg.replay {
         let rfc = fixtures::rfc_replay(dir)?;
-        specs.push((rfc_spec(specs.len(), "replay", caps[0].max(1)), Source::RfcReplay(rfc)));
+        specs.push((
+            rfc_spec(specs.len(), "replay", caps[0].max(1)),
+            Source::RfcReplay(rfc),
+        ));
         let st = fixtures::static_replay(dir)?;
         specs.push((static_spec(specs.len(), "replay"), Source::StaticReplay(st)));
     }

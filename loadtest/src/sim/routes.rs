@@ -22,7 +22,11 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
     }
     match req.path.as_str() {
         "/log_list.json" => {
-            let body = if req.https { &sim.log_list_https } else { &sim.log_list_http };
+            let body = if req.https {
+                &sim.log_list_https
+            } else {
+                &sim.log_list_http
+            };
             return Response::new(200, "application/json", body.as_bytes());
         }
         "/sim/state" => return Response::new(200, "application/json", sim.state_json().as_bytes()),
@@ -76,7 +80,8 @@ fn get_entries(sim: &Sim, log: &Log, req: &Request) -> Response {
         return Response::text(400, "start and end must be decimal integers\n");
     };
     let size = log.state().published.size;
-    let Some((first, last)) = served_range(start, end, size, log.meta.page_cap, sim.cfg.align_pages)
+    let Some((first, last)) =
+        served_range(start, end, size, log.meta.page_cap, sim.cfg.align_pages)
     else {
         return Response::text(400, "invalid range (start > end or start >= tree_size)\n");
     };
@@ -143,7 +148,11 @@ fn static_ct(sim: &Sim, log: &Log, rest: &str, req: &Request) -> Response {
     if rest == "checkpoint" {
         let state = log.state();
         let cps = &state.published.checkpoints;
-        let cp = if req.https { cps.get(1).or(cps.first()) } else { cps.first() };
+        let cp = if req.https {
+            cps.get(1).or(cps.first())
+        } else {
+            cps.first()
+        };
         return match cp {
             Some(cp) => {
                 let mut r = Response::new(200, "text/plain; charset=utf-8", cp.as_bytes());
@@ -172,7 +181,11 @@ fn static_ct(sim: &Sim, log: &Log, rest: &str, req: &Request) -> Response {
 }
 
 fn issuer(sim: &Sim, hex: &str) -> Response {
-    if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if hex.len() != 64
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Response::not_found();
     }
     let mut fp = [0u8; 32];
@@ -212,10 +225,15 @@ fn data_tile(sim: &Sim, log: &Log, n: u64, width: Option<u16>) -> Response {
 fn build_data_tile(sim: &Sim, log: &Log, n: u64, width: Option<u16>) -> Vec<u8> {
     let count = width.map_or(TILE_WIDTH, u64::from);
     match &log.meta.source {
-        Source::StaticReplay(r) => r.data_tiles.get(n as usize).map(|t| t.to_vec()).unwrap_or_default(),
+        Source::StaticReplay(r) => r
+            .data_tiles
+            .get(n as usize)
+            .map(|t| t.to_vec())
+            .unwrap_or_default(),
         _ => {
             let first = n * TILE_WIDTH;
-            let timestamps = log.state().timestamps[first as usize..(first + count) as usize].to_vec();
+            let timestamps =
+                log.state().timestamps[first as usize..(first + count) as usize].to_vec();
             let mut out = Vec::with_capacity(count as usize * 1600);
             for (ts, index) in timestamps.iter().zip(first..) {
                 let g = sim.generator.generate(log.meta.idx as u32, index, *ts);

@@ -32,12 +32,15 @@ impl TlsMaterial {
             .distinguished_name
             .push(DnType::CommonName, "ctlog-sim test CA");
         ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(rc)?).map_err(rc)?;
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().map_err(rc)?)
+            .map_err(rc)?;
         let mut params = CertificateParams::new(vec!["localhost".to_owned()]).map_err(rc)?;
         params
             .subject_alt_names
             .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        params.distinguished_name.push(DnType::CommonName, "127.0.0.1");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "127.0.0.1");
         let key = KeyPair::generate().map_err(rc)?;
         let cert = params.signed_by(&key, &ca).map_err(rc)?;
         Ok(TlsMaterial {
