@@ -63,6 +63,10 @@ struct Args {
     /// HTTP port on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 0)]
     listen_port: u16,
+    /// Measure single-thread entry generation over N entries, print `{"entries_per_sec":..}`
+    /// and exit (no servers are started).
+    #[arg(long, value_name = "N")]
+    bench_generation: Option<u64>,
     /// Exit when stdin is closed (lets a parent process tie the simulator's lifetime to its own).
     #[arg(long)]
     exit_on_stdin_eof: bool,
@@ -112,6 +116,21 @@ fn ready_line(handle: &sim::SimHandle) -> String {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
+    if let Some(count) = args.bench_generation {
+        return match sim::measure_generation(count.max(1), args.seed) {
+            Ok(rate) => {
+                println!(
+                    "{}",
+                    serde_json::json!({"entries": count, "entries_per_sec": rate.round()})
+                );
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ctlog-sim: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let mut handle = match sim::start(args.config()) {
         Ok(h) => h,
         Err(e) => {

@@ -20,6 +20,8 @@
 //! logs, storing per entry only its timestamp and leaf hash, and publishes STHs every
 //! `sth_interval` / checkpoints every `checkpoint_interval`. HTTP handlers regenerate entry
 //! bytes on demand from `(seed, log, index, timestamp)`, so memory stays at ~40 bytes/entry.
+//! Generation cost: ≈83,000 entries/s on one core in release (`ctlog-sim --bench-generation
+//! 50000`), ≈4,000/s in debug builds.
 //!
 //! # URLs
 //! RFC 6962 log i: `<base>/rfc6962/log<i>/`; static log i: monitoring `<base>/static/log<i>/`,
