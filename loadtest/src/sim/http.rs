@@ -1,0 +1,272 @@
+//! Hand-written HTTP/1.1 server over tokio (plain TCP and rustls), keep-alive, GET only.
+//!
+//! Real CT front ends answer with either `Content-Length` or chunked bodies; get-entries is sent
+//! chunked (as Go's net/http does for large streamed bodies), everything else with a length.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::{
+    io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
+    net::TcpListener,
+    sync::watch,
+};
+
+use super::{routes, Sim};
+
+/// Largest request head accepted (requests are tiny GETs).
+const REQUEST_HEAD_MAX: usize = 16 * 1024;
+/// Idle keep-alive connections are closed after this long.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Chunk size for chunked transfer encoding.
+const CHUNK_SIZE: usize = 16 * 1024;
+
+/// A parsed request: only what routing needs.
+#[derive(Debug)]
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub query: String,
+    pub accept_gzip: bool,
+    pub keep_alive: bool,
+    pub https: bool,
+}
+
+/// A response; `gzipped` means `body` is already gzip-compressed.
+pub struct Response {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: Arc<[u8]>,
+    pub gzipped: bool,
+    pub chunked: bool,
+    pub cache_control: Option<&'static str>,
+}
+
+impl Response {
+    pub fn new(status: u16, content_type: &'static str, body: impl Into<Arc<[u8]>>) -> Self {
+        Response {
+            status,
+            content_type,
+            body: body.into(),
+            gzipped: false,
+            chunked: false,
+            cache_control: None,
+        }
+    }
+
+    pub fn text(status: u16, body: &str) -> Self {
+        Response::new(status, "text/plain; charset=utf-8", body.as_bytes())
+    }
+
+    pub fn not_found() -> Self {
+        Response::text(404, "404 page not found\n")
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        431 => "Request Header Fields Too Large",
+        _ => "Internal Server Error",
+    }
+}
+
+/// Accepts connections until `stop` flips; each connection runs on its own task.
+pub async fn accept_loop(
+    listener: TcpListener,
+    sim: Arc<Sim>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    mut stop: watch::Receiver<bool>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = stop.changed() => return,
+        };
+        let Ok((stream, _)) = accepted else {
+            // Transient accept errors (EMFILE, aborted handshakes): back off briefly.
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let sim = sim.clone();
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                Some(acceptor) => {
+                    if let Ok(Ok(s)) =
+                        tokio::time::timeout(IDLE_TIMEOUT, acceptor.accept(stream)).await
+                    {
+                        serve(s, sim, true).await;
+                    }
+                }
+                None => serve(stream, sim, false).await,
+            }
+        });
+    }
+}
+
+/// Serves requests on one connection until close, error or idle timeout.
+async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, sim: Arc<Sim>, https: bool) {
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    loop {
+        let request = match read_request(&mut stream, &mut buf, https).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(status) => {
+                let _ =
+                    write_response(&mut stream, &Response::text(status, "bad request\n"), false)
+                        .await;
+                return;
+            }
+        };
+        let keep_alive = request.keep_alive;
+        let sim2 = sim.clone();
+        // Routing generates certificates and compresses: keep it off the async workers.
+        let Ok(response) =
+            tokio::task::spawn_blocking(move || routes::handle(&sim2, &request)).await
+        else {
+            return;
+        };
+        if write_response(&mut stream, &response, keep_alive)
+            .await
+            .is_err()
+            || !keep_alive
+        {
+            let _ = stream.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// Reads one request head. `Ok(None)` = clean EOF / idle timeout; `Err(status)` = reject.
+async fn read_request<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut Vec<u8>,
+    https: bool,
+) -> Result<Option<Request>, u16> {
+    loop {
+        if let Some((request, used)) = parse_head(buf, https)? {
+            buf.drain(..used);
+            return Ok(Some(request));
+        }
+        if buf.len() >= REQUEST_HEAD_MAX {
+            return Err(431);
+        }
+        let mut chunk = [0u8; 4096];
+        let n = match tokio::time::timeout(IDLE_TIMEOUT, stream.read(&mut chunk)).await {
+            Ok(Ok(n)) => n,
+            _ => return Ok(None),
+        };
+        if n == 0 {
+            return Ok(None);
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+}
+
+fn parse_head(buf: &[u8], https: bool) -> Result<Option<(Request, usize)>, u16> {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut req = httparse::Request::new(&mut headers);
+    let used = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(_) => return Err(400),
+    };
+    let target = req.path.unwrap_or("/");
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
+    };
+    let accept_gzip = header("accept-encoding").is_some_and(|v| v.contains("gzip"));
+    let connection = header("connection").unwrap_or_default();
+    let keep_alive = if req.version == Some(0) {
+        connection.contains("keep-alive")
+    } else {
+        !connection.contains("close")
+    };
+    if header("content-length").is_some_and(|v| v.trim() != "0")
+        || header("transfer-encoding").is_some()
+    {
+        return Err(400); // request bodies are never needed; refusing avoids desync
+    }
+    Ok(Some((
+        Request {
+            method: req.method.unwrap_or("").to_owned(),
+            path: path.to_owned(),
+            query: query.to_owned(),
+            accept_gzip,
+            keep_alive,
+            https,
+        },
+        used,
+    )))
+}
+
+async fn write_response<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    r: &Response,
+    keep_alive: bool,
+) -> std::io::Result<()> {
+    let mut head = format!(
+        "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nDate: {}\r\n",
+        r.status,
+        reason(r.status),
+        r.content_type,
+        http_date(),
+    );
+    if r.gzipped {
+        head.push_str("Content-Encoding: gzip\r\n");
+    }
+    if let Some(cc) = r.cache_control {
+        head.push_str(&format!("Cache-Control: {cc}\r\n"));
+    }
+    if !keep_alive {
+        head.push_str("Connection: close\r\n");
+    }
+    if r.chunked {
+        head.push_str("Transfer-Encoding: chunked\r\n\r\n");
+        stream.write_all(head.as_bytes()).await?;
+        for chunk in r.body.chunks(CHUNK_SIZE) {
+            stream
+                .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+                .await?;
+            stream.write_all(chunk).await?;
+            stream.write_all(b"\r\n").await?;
+        }
+        stream.write_all(b"0\r\n\r\n").await?;
+    } else {
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", r.body.len()));
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(&r.body).await?;
+    }
+    stream.flush().await
+}
+
+/// RFC 7231 IMF-fixdate of now.
+fn http_date() -> String {
+    let secs = super::certgen::unix_now_secs();
+    let days = secs.div_euclid(86_400);
+    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
+    let time = super::certgen::x509_time(secs);
+    // x509_time gives YYMMDDHHMMSSZ; reuse its calendar math.
+    let t = String::from_utf8_lossy(&time[2..]).into_owned();
+    let (yy, rest) = t.split_at(2);
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let month = rest[0..2].parse::<usize>().unwrap_or(1).clamp(1, 12);
+    format!(
+        "{weekday}, {} {} 20{yy} {}:{}:{} GMT",
+        &rest[2..4],
+        months[month - 1],
+        &rest[4..6],
+        &rest[6..8],
+        &rest[8..10]
+    )
+}

@@ -1,0 +1,277 @@
+//! Request routing: log list, admin state, RFC 6962 `ct/v1/*`, static-ct-api monitoring paths.
+
+use std::{io::Write, sync::Arc};
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use flate2::{write::GzEncoder, Compression};
+
+use super::{
+    encode::{self, parse_decimal},
+    http::{Request, Response},
+    log::{Log, LogType, Source, TILE_WIDTH},
+    Sim,
+};
+
+/// Trillian CTFE cache headers for full vs short get-entries pages.
+const CACHE_FULL: &str = "public, max-age=86400";
+const CACHE_PARTIAL: &str = "public, max-age=60";
+
+pub fn handle(sim: &Sim, req: &Request) -> Response {
+    if req.method != "GET" {
+        return Response::text(405, "method not allowed\n");
+    }
+    match req.path.as_str() {
+        "/log_list.json" => {
+            let body = if req.https {
+                &sim.log_list_https
+            } else {
+                &sim.log_list_http
+            };
+            return Response::new(200, "application/json", body.as_bytes());
+        }
+        "/sim/state" => return Response::new(200, "application/json", sim.state_json().as_bytes()),
+        _ => {}
+    }
+    let Some(log) = sim.logs.iter().find(|l| req.path.starts_with(&l.meta.path)) else {
+        return Response::not_found();
+    };
+    let rest = &req.path[log.meta.path.len()..];
+    match log.meta.kind {
+        LogType::Rfc6962 => rfc6962(sim, log, rest, req),
+        LogType::Static => static_ct(sim, log, rest, req),
+    }
+}
+
+fn rfc6962(sim: &Sim, log: &Log, rest: &str, req: &Request) -> Response {
+    match rest {
+        "ct/v1/get-sth" => {
+            let sth = log.state().published.sth_json.clone();
+            Response::new(200, "application/json", sth.as_bytes())
+        }
+        "ct/v1/get-entries" => get_entries(sim, log, req),
+        _ => Response::not_found(),
+    }
+}
+
+fn query_param<'a>(query: &'a str, name: &str) -> Option<&'a str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+/// The inclusive range actually served, per RFC 6962 §4.6 and Trillian CTFE
+/// `parseGetEntriesRange`: cap, optional alignment, then clip to the tree size.
+pub fn served_range(start: u64, end: u64, size: u64, cap: u64, align: bool) -> Option<(u64, u64)> {
+    if start > end || start >= size || cap == 0 {
+        return None;
+    }
+    let mut last = end.min(start.saturating_add(cap - 1));
+    if align && last - start + 1 == cap {
+        last = last.min((start / cap + 1) * cap - 1);
+    }
+    Some((start, last.min(size - 1)))
+}
+
+fn get_entries(sim: &Sim, log: &Log, req: &Request) -> Response {
+    let parse = |name| query_param(&req.query, name).and_then(parse_decimal);
+    let (Some(start), Some(end)) = (parse("start"), parse("end")) else {
+        return Response::text(400, "start and end must be decimal integers\n");
+    };
+    let size = log.state().published.size;
+    let Some((first, last)) =
+        served_range(start, end, size, log.meta.page_cap, sim.cfg.align_pages)
+    else {
+        return Response::text(400, "invalid range (start > end or start >= tree_size)\n");
+    };
+    let mut body = String::with_capacity(((last - first + 1) * 4096) as usize);
+    body.push_str("{\"entries\":[");
+    for (k, (leaf_input, extra_data)) in entry_strings(sim, log, first, last).iter().enumerate() {
+        if k > 0 {
+            body.push(',');
+        }
+        body.push_str("{\"leaf_input\":\"");
+        body.push_str(leaf_input);
+        body.push_str("\",\"extra_data\":\"");
+        body.push_str(extra_data);
+        body.push_str("\"}");
+    }
+    body.push_str("]}");
+    let full = last - first + 1 == log.meta.page_cap;
+    let mut response = if req.accept_gzip {
+        let mut r = Response::new(200, "application/json", gzip(body.as_bytes()));
+        r.gzipped = true;
+        r
+    } else {
+        Response::new(200, "application/json", body.into_bytes())
+    };
+    response.chunked = true;
+    response.cache_control = Some(if full { CACHE_FULL } else { CACHE_PARTIAL });
+    response
+}
+
+/// Base64 `leaf_input`/`extra_data` for entries `first..=last` (all sequenced).
+fn entry_strings(sim: &Sim, log: &Log, first: u64, last: u64) -> Vec<(String, String)> {
+    match &log.meta.source {
+        Source::RfcReplay(entries) => entries[first as usize..=last as usize]
+            .iter()
+            .map(|e| (e.leaf_input.clone(), e.extra_data.clone()))
+            .collect(),
+        Source::Generated => {
+            let timestamps = log.state().timestamps[first as usize..=last as usize].to_vec();
+            timestamps
+                .iter()
+                .zip(first..)
+                .map(|(ts, index)| {
+                    let g = sim.generator.generate(log.meta.idx as u32, index, *ts);
+                    let bytes = sim.generator.bytes(&g, *ts);
+                    (
+                        STANDARD.encode(encode::merkle_tree_leaf(&bytes, &[])),
+                        STANDARD.encode(encode::extra_data(&bytes)),
+                    )
+                })
+                .collect()
+        }
+        Source::StaticReplay(_) => Vec::new(),
+    }
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut enc = GzEncoder::new(Vec::with_capacity(data.len() / 3), Compression::fast());
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(data);
+    enc.finish().unwrap_or_default()
+}
+
+fn static_ct(sim: &Sim, log: &Log, rest: &str, req: &Request) -> Response {
+    if rest == "checkpoint" {
+        let state = log.state();
+        let cps = &state.published.checkpoints;
+        let cp = if req.https {
+            cps.get(1).or(cps.first())
+        } else {
+            cps.first()
+        };
+        return match cp {
+            Some(cp) => {
+                let mut r = Response::new(200, "text/plain; charset=utf-8", cp.as_bytes());
+                r.cache_control = Some("no-store");
+                r
+            }
+            None => Response::not_found(),
+        };
+    }
+    if let Some(hex) = rest.strip_prefix("issuer/") {
+        return issuer(sim, hex);
+    }
+    if let Some(path) = rest.strip_prefix("tile/data/") {
+        return match encode::parse_tile_path(path) {
+            Some((n, width)) => data_tile(sim, log, n, width),
+            None => Response::not_found(),
+        };
+    }
+    if let Some(path) = rest.strip_prefix("tile/0/") {
+        return match encode::parse_tile_path(path) {
+            Some((n, width)) => hash_tile(log, n, width),
+            None => Response::not_found(),
+        };
+    }
+    Response::not_found()
+}
+
+fn issuer(sim: &Sim, hex: &str) -> Response {
+    if hex.len() != 64
+        || !hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Response::not_found();
+    }
+    let mut fp = [0u8; 32];
+    for (i, byte) in fp.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0);
+    }
+    match sim.issuers.get(&fp) {
+        Some(der) => {
+            let mut r = Response::new(200, "application/pkix-cert", der.clone());
+            r.cache_control = Some("public, max-age=604800, immutable");
+            r
+        }
+        None => Response::not_found(),
+    }
+}
+
+fn data_tile(sim: &Sim, log: &Log, n: u64, width: Option<u16>) -> Response {
+    if !log.state().tile_visible(n, width) {
+        return Response::not_found();
+    }
+    let key = (log.meta.idx, n, width.unwrap_or(0));
+    let gz = match sim.tile_cache.get(&key) {
+        Some(gz) => gz,
+        None => {
+            let raw = build_data_tile(sim, log, n, width);
+            let gz: Arc<[u8]> = gzip(&raw).into();
+            sim.tile_cache.insert(key, gz.clone());
+            gz
+        }
+    };
+    let mut r = Response::new(200, "application/octet-stream", gz);
+    r.gzipped = true; // static-ct-api: gzip without negotiation
+    r.cache_control = Some("public, max-age=604800, immutable");
+    r
+}
+
+fn build_data_tile(sim: &Sim, log: &Log, n: u64, width: Option<u16>) -> Vec<u8> {
+    let count = width.map_or(TILE_WIDTH, u64::from);
+    match &log.meta.source {
+        Source::StaticReplay(r) => r
+            .data_tiles
+            .get(n as usize)
+            .map(|t| t.to_vec())
+            .unwrap_or_default(),
+        _ => {
+            let first = n * TILE_WIDTH;
+            let timestamps =
+                log.state().timestamps[first as usize..(first + count) as usize].to_vec();
+            let mut out = Vec::with_capacity(count as usize * 1600);
+            for (ts, index) in timestamps.iter().zip(first..) {
+                let g = sim.generator.generate(log.meta.idx as u32, index, *ts);
+                encode::push_tile_leaf(&mut out, &sim.generator.bytes(&g, *ts), index);
+            }
+            out
+        }
+    }
+}
+
+fn hash_tile(log: &Log, n: u64, width: Option<u16>) -> Response {
+    let state = log.state();
+    if !state.tile_visible(n, width) {
+        return Response::not_found();
+    }
+    let first = (n * TILE_WIDTH) as usize;
+    let count = width.map_or(TILE_WIDTH as usize, usize::from);
+    let body: Vec<u8> = state.leaf_hashes[first..first + count].concat();
+    let mut r = Response::new(200, "application/octet-stream", body);
+    r.cache_control = Some("public, max-age=604800, immutable");
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::served_range;
+
+    #[test]
+    fn ranges_follow_rfc6962_and_trillian() {
+        // LE Oak example: max 256, start=10&end=400 → 10..255.
+        assert_eq!(served_range(10, 400, 10_000, 256, true), Some((10, 255)));
+        assert_eq!(served_range(10, 400, 10_000, 256, false), Some((10, 265)));
+        // Requests below the cap are not aligned.
+        assert_eq!(served_range(10, 100, 10_000, 256, true), Some((10, 100)));
+        // Partial response past the tree end.
+        assert_eq!(served_range(90, 200, 100, 1000, true), Some((90, 99)));
+        assert_eq!(served_range(100, 200, 100, 1000, true), None);
+        assert_eq!(served_range(5, 4, 100, 1000, true), None);
+        assert_eq!(served_range(0, 0, 1, 32, true), Some((0, 0)));
+    }
+}
