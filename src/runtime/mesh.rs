@@ -7,7 +7,10 @@
 
 use std::sync::Arc;
 
-use glommio::channels::shared_channel::{self, SharedReceiver, SharedSender};
+use glommio::{
+    channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender},
+    spawn_local,
+};
 
 use crate::{ct::log_list::LogInfo, frame::Frames, limits, metrics::CoreSnapshot};
 
@@ -73,5 +76,60 @@ impl Wiring {
 
     pub fn into_cores(self) -> Vec<CoreEnds> {
         self.cores
+    }
+}
+
+/// The ring ends of one executor after `connect()`: `!Send`, bound to this executor.
+pub struct ConnectedEnds {
+    pub frames_out: Vec<ConnectedSender<FrameBatch>>,
+    pub frames_in: Vec<ConnectedReceiver<FrameBatch>>,
+    pub snapshots_out: Vec<ConnectedSender<Arc<CoreSnapshot>>>,
+    pub snapshots_in: Vec<ConnectedReceiver<Arc<CoreSnapshot>>>,
+    /// Indexed by core; `None` at this core's own index (and everywhere on cores other than 0).
+    pub control_out: Vec<Option<ConnectedSender<Control>>>,
+    pub control_in: Option<ConnectedReceiver<Control>>,
+    pub cores: usize,
+}
+
+impl CoreEnds {
+    /// Connects every end. A `connect()` completes only once the peer executor connected the
+    /// other end, so all receivers connect concurrently in tasks while the senders connect in
+    /// turn; connecting one by one in a fixed order would deadlock two executors waiting on
+    /// each other.
+    pub async fn connect(self) -> ConnectedEnds {
+        let frames_in: Vec<_> = self.frames_in.into_iter().map(|rx| spawn_local(rx.connect())).collect();
+        let snapshots_in: Vec<_> = self.snapshots_in.into_iter().map(|rx| spawn_local(rx.connect())).collect();
+        let control_in = self.control_in.map(|rx| spawn_local(rx.connect()));
+        let mut out = ConnectedEnds {
+            frames_out: Vec::new(),
+            frames_in: Vec::new(),
+            snapshots_out: Vec::new(),
+            snapshots_in: Vec::new(),
+            control_out: Vec::new(),
+            control_in: None,
+            cores: self.cores,
+        };
+        for tx in self.frames_out.into_iter().flatten() {
+            out.frames_out.push(tx.connect().await);
+        }
+        for tx in self.snapshots_out.into_iter().flatten() {
+            out.snapshots_out.push(tx.connect().await);
+        }
+        for tx in self.control_out {
+            out.control_out.push(match tx {
+                Some(tx) => Some(tx.connect().await),
+                None => None,
+            });
+        }
+        for t in frames_in {
+            out.frames_in.push(t.await);
+        }
+        for t in snapshots_in {
+            out.snapshots_in.push(t.await);
+        }
+        if let Some(t) = control_in {
+            out.control_in = Some(t.await);
+        }
+        out
     }
 }

@@ -173,11 +173,8 @@ pub async fn run(core: usize, config: Config, listen: SocketAddr, ends: CoreEnds
     let tls = tls_config(config.ca_file.as_deref()).map_err(|e| BootError::Config(e.to_string()))?;
     let hub = Rc::new(ws::Hub::with_default_limits());
     let stats = Rc::new(CoreStats::default());
-    let mut peers = Vec::new();
-    for tx in ends.frames_out.into_iter().flatten() {
-        peers.push(tx.connect().await);
-    }
-    let publisher = Rc::new(Publisher { core, hub: hub.clone(), peers, stats: stats.clone() });
+    let ends = ends.connect().await;
+    let publisher = Rc::new(Publisher { core, hub: hub.clone(), peers: ends.frames_out, stats: stats.clone() });
     let env = Rc::new(PollerEnv {
         http: Rc::new(HttpClient::new(tls)),
         sink: publisher,
@@ -197,25 +194,18 @@ pub async fn run(core: usize, config: Config, listen: SocketAddr, ends: CoreEnds
         ws_ctx: RefCell::new(None),
     });
     for rx in ends.frames_in {
-        spawn_local(pump(rx.connect().await, shard.clone())).detach();
+        spawn_local(pump(rx, shard.clone())).detach();
     }
-    start_snapshots(&shard, ends.snapshots_out, ends.snapshots_in).await;
+    start_snapshots(&shard, ends.snapshots_out, ends.snapshots_in);
     let listener = TcpListener::bind(listen).map_err(|e| BootError::Listen(listen, std::io::Error::other(e.to_string())))?;
     let ws_ctx = Rc::new(ws_context(&shard));
     *shard.ws_ctx.borrow_mut() = Some(ws_ctx.clone());
     let server = spawn_local(ws::serve(listener, ws_ctx.clone())).detach();
     if let Some(rx) = ends.control_in {
-        spawn_local(follow_control(rx.connect().await, shard.clone())).detach();
+        spawn_local(follow_control(rx, shard.clone())).detach();
     }
     if core == 0 {
-        let mut outs = Vec::new();
-        for tx in ends.control_out {
-            outs.push(match tx {
-                Some(tx) => Some(tx.connect().await),
-                None => None,
-            });
-        }
-        spawn_local(coordinator::run(shard.clone(), outs)).detach();
+        spawn_local(coordinator::run(shard.clone(), ends.control_out)).detach();
     }
     wait_for_shutdown().await;
     shard.stop_all_pollers();
@@ -269,17 +259,8 @@ pub fn apply_control(shard: &Shard, msg: Control) {
     }
 }
 
-async fn start_snapshots(
-    shard: &Rc<Shard>,
-    outs: Vec<Option<glommio::channels::shared_channel::SharedSender<Arc<CoreSnapshot>>>>,
-    ins: Vec<glommio::channels::shared_channel::SharedReceiver<Arc<CoreSnapshot>>>,
-) {
-    let mut senders = Vec::new();
-    for tx in outs.into_iter().flatten() {
-        senders.push(tx.connect().await);
-    }
+fn start_snapshots(shard: &Rc<Shard>, senders: Vec<ConnectedSender<Arc<CoreSnapshot>>>, ins: Vec<ConnectedReceiver<Arc<CoreSnapshot>>>) {
     for rx in ins {
-        let rx = rx.connect().await;
         let shard = shard.clone();
         spawn_local(async move {
             while let Some(snap) = rx.recv().await {
