@@ -13,8 +13,8 @@
 //!
 //! # How one entry is encoded
 //!
-//! The leaf DER is hashed and parsed exactly once into a [`CertInfo`]; each chain DER is
-//! parsed, hashed and serialized once per core by [`chain_cache`]. The lite message is
+//! The leaf DER is hashed and parsed exactly once into a `CertInfo`; each chain DER is
+//! parsed, hashed and serialized once per core by `chain_cache`. The lite message is
 //! serialized with sonic-rs straight into the buffer that becomes its frame: the buffer starts
 //! with [`FRAME_HEADER_MAX`] reserved bytes, the JSON follows, and the real header is written
 //! right-aligned into the reserved space once the payload length is known; the returned `Bytes`
