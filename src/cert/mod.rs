@@ -16,7 +16,7 @@
 //! The leaf DER is hashed and parsed exactly once into a `CertInfo`; each chain DER is
 //! parsed, hashed and serialized once per core by `chain_cache`. The lite message is
 //! serialized with sonic-rs straight into the buffer that becomes its frame: the buffer starts
-//! with [`FRAME_HEADER_MAX`] reserved bytes, the JSON follows, and the real header is written
+//! with `FRAME_HEADER_MAX` (10) reserved bytes, the JSON follows, and the real header is written
 //! right-aligned into the reserved space once the payload length is known; the returned `Bytes`
 //! is a slice of that buffer, so the payload is never copied. The full message is assembled from
 //! the lite bytes (leaf fields and tail copied, not re-serialized) plus the leaf's `as_der`,
