@@ -150,6 +150,10 @@ pub const USER_AGENT: &str = concat!(
 pub const CHAIN_CERTS_MAX: usize = 16;
 /// Domains listed per certificate in `all_domains` (real ones reach a few hundred).
 pub const DOMAINS_PER_CERT_MAX: usize = 4096;
+/// Chain certificates whose serialized JSON each core keeps for reuse (`cert::chain_cache`).
+/// The public logs share well under a hundred intermediates and roots; 512 entries of a few KB
+/// bound the cache to a few MB per core while keeping the hit rate near 100%.
+pub const CHAIN_CACHE_CERTS_MAX: usize = 512;
 
 const _: () = assert!(CLIENT_QUEUE_FRAMES_MAX < HUB_HISTORY_FRAMES);
 const _: () = assert!(LATEST_MESSAGES <= HUB_HISTORY_FRAMES);

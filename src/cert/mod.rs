@@ -7,17 +7,21 @@
 //! |---|---|
 //! | `mod.rs` | [`encode_entry`] / [`encode_heartbeat`]: the message shapes and the framing |
 //! | `parse.rs` | DER → decoded fields (lenient, field by field) |
+//! | `chain_cache.rs` | per-core cache of serialized chain elements (intermediates repeat) |
 //! | `der.rs` | the minimal TLV reader the parser walks with |
 //! | `text.rs` | hex, ASN.1 strings, times, IP addresses in their wire-format text forms |
 //!
 //! # How one entry is encoded
 //!
-//! Each DER (leaf and every chain element) is hashed and parsed exactly once into a
-//! [`CertInfo`]. The three messages are then serialized from those values with sonic-rs, each
-//! straight into the buffer that becomes its frame: the buffer starts with
-//! [`FRAME_HEADER_MAX`] reserved bytes, the JSON is written after them, and the real header is
-//! written right-aligned into the reserved space once the payload length is known. The returned
-//! `Bytes` is a slice of that buffer, so the payload is never copied.
+//! The leaf DER is hashed and parsed exactly once into a `CertInfo`; each chain DER is
+//! parsed, hashed and serialized once per core by `chain_cache`. The lite message is
+//! serialized with sonic-rs straight into the buffer that becomes its frame: the buffer starts
+//! with `FRAME_HEADER_MAX` (10) reserved bytes, the JSON follows, and the real header is written
+//! right-aligned into the reserved space once the payload length is known; the returned `Bytes`
+//! is a slice of that buffer, so the payload is never copied. The full message is assembled from
+//! the lite bytes (leaf fields and tail copied, not re-serialized) plus the leaf's `as_der`,
+//! base64-encoded straight into the buffer, and the cached chain elements. The domains message
+//! is serialized on its own.
 //!
 //! # Invariants worth naming
 //!
@@ -29,15 +33,15 @@
 //! - At most [`limits::CHAIN_CERTS_MAX`] chain elements and
 //!   [`limits::DOMAINS_PER_CERT_MAX`] domains per certificate are serialized.
 
+mod chain_cache;
 mod der;
 mod parse;
 mod text;
 
+use std::{ops::Range, rc::Rc};
+
 use bytes::Bytes;
-use serde::{
-    ser::{SerializeSeq, SerializeStruct},
-    Serialize, Serializer,
-};
+use serde::{ser::SerializeStruct, Serialize, Serializer};
 use sha1::Digest as _;
 
 use crate::{
@@ -117,25 +121,15 @@ pub fn encode_entry(
 ) -> Result<Frames, EncodeError> {
     let leaf =
         CertInfo::new(&entry.leaf_der).map_err(|reason| EncodeError::Undecodable { reason })?;
-    let chain: Vec<CertInfo<'_>> = entry
+    let chain = entry
         .chain
         .iter()
         .take(limits::CHAIN_CERTS_MAX)
-        .map(|der| CertInfo::lenient(der))
-        .collect();
-    let mut message = UpdateMessage {
-        entry,
-        source,
-        seen: micros(seen_unix_secs),
-        leaf: &leaf,
-        chain: None,
-    };
-    let lite_estimate = 1024 + leaf.der.len();
-    let lite = write_frame(lite_estimate, "lite", &message)?;
-    message.chain = Some(&chain);
-    let der_total: usize = leaf.der.len() + chain.iter().map(|c| c.der.len()).sum::<usize>();
-    let full_estimate = lite.len() + der_total * 4 / 3 + chain.len() * 1024 + 64;
-    let full = write_frame(full_estimate, "full", &message)?;
+        .map(|der| chain_cache::element_json(der))
+        .collect::<Result<Vec<_>, _>>()?;
+    let (lite_buf, leaf_range) = write_lite(entry, source, micros(seen_unix_secs), &leaf)?;
+    let full = assemble_full(&lite_buf, leaf_range, leaf.der, &chain);
+    let lite = finish_frame(lite_buf);
     let domains_msg = DomainsMessage {
         domains: leaf.domains(),
     };
@@ -191,10 +185,17 @@ fn write_frame<T: Serialize>(
         form,
         message: e.to_string(),
     })?;
-    let payload_len = buf.len() - FRAME_HEADER_MAX;
+    Ok(finish_frame(buf))
+}
+
+/// Writes the header of a final text frame right-aligned into the [`FRAME_HEADER_MAX`]
+/// reserved bytes at the front of `buf` and returns the frame, without copying the payload.
+fn finish_frame(mut buf: Vec<u8>) -> Bytes {
+    debug_assert!(buf.len() >= FRAME_HEADER_MAX);
+    let payload_len = buf.len().saturating_sub(FRAME_HEADER_MAX);
     let start = FRAME_HEADER_MAX - frame::header_len(payload_len);
     write_header_at(&mut buf[start..FRAME_HEADER_MAX], payload_len);
-    Ok(Bytes::from(buf).slice(start..))
+    Bytes::from(buf).slice(start..)
 }
 
 /// Fills `header` (exactly `frame::header_len(payload_len)` bytes) with the header of a final
@@ -215,75 +216,95 @@ fn write_header_at(header: &mut [u8], payload_len: usize) {
     }
 }
 
-/// `certificate_update`: lite when `chain` is `None`, full (with `as_der` and `chain`) otherwise.
-struct UpdateMessage<'a, 's> {
-    entry: &'a LogEntry,
-    source: &'a EntrySource<'s>,
+/// Serializes the lite `certificate_update` after [`FRAME_HEADER_MAX`] reserved bytes.
+/// Returns the buffer and the byte range of the `leaf_cert` object in it, which
+/// [`assemble_full`] reuses. The envelope keys are constants written as bytes; every value goes
+/// through sonic-rs.
+fn write_lite(
+    entry: &LogEntry,
+    source: &EntrySource,
     seen: f64,
-    leaf: &'a CertInfo<'a>,
-    chain: Option<&'a [CertInfo<'a>]>,
+    leaf: &CertInfo<'_>,
+) -> Result<(Vec<u8>, Range<usize>), EncodeError> {
+    let mut buf = Vec::with_capacity(FRAME_HEADER_MAX + 1024 + leaf.der.len());
+    buf.resize(FRAME_HEADER_MAX, 0);
+    buf.extend_from_slice(br#"{"message_type":"certificate_update","data":{"update_type":"#);
+    json_into(&mut buf, entry.kind.update_type())?;
+    buf.extend_from_slice(br#","leaf_cert":"#);
+    let leaf_start = buf.len();
+    json_into(
+        &mut buf,
+        &CertJson {
+            cert: leaf,
+            with_der: false,
+        },
+    )?;
+    let leaf_end = buf.len();
+    buf.extend_from_slice(br#","cert_index":"#);
+    json_into(&mut buf, &entry.index)?;
+    buf.extend_from_slice(br#","cert_link":"#);
+    json_into(&mut buf, source.cert_link)?;
+    buf.extend_from_slice(br#","seen":"#);
+    json_into(&mut buf, &seen)?;
+    buf.extend_from_slice(br#","source":"#);
+    json_into(
+        &mut buf,
+        &SourceJson {
+            url: source.url,
+            name: source.name,
+        },
+    )?;
+    buf.extend_from_slice(b"}}");
+    Ok((buf, leaf_start..leaf_end))
 }
 
-impl Serialize for UpdateMessage<'_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut msg = s.serialize_struct("message", 2)?;
-        msg.serialize_field("message_type", "certificate_update")?;
-        msg.serialize_field("data", &UpdateData(self))?;
-        msg.end()
-    }
+fn json_into<T: Serialize + ?Sized>(buf: &mut Vec<u8>, value: &T) -> Result<(), EncodeError> {
+    sonic_rs::to_writer(&mut *buf, value).map_err(|e| EncodeError::Serialize {
+        form: "lite",
+        message: e.to_string(),
+    })
 }
 
-struct UpdateData<'m, 'a, 's>(&'m UpdateMessage<'a, 's>);
-
-impl Serialize for UpdateData<'_, '_, '_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let m = self.0;
-        let full = m.chain.is_some();
-        let mut data = s.serialize_struct("data", 7)?;
-        data.serialize_field("update_type", m.entry.kind.update_type())?;
-        data.serialize_field(
-            "leaf_cert",
-            &CertJson {
-                cert: m.leaf,
-                with_der: full,
-            },
-        )?;
-        if let Some(chain) = m.chain {
-            data.serialize_field("chain", &ChainJson(chain))?;
+/// The full frame from the (not yet framed) lite buffer: the same bytes with the leaf's
+/// `as_der` appended inside `leaf_cert` and the `chain` array inserted after it. Nothing is
+/// serialized twice: the leaf fields and the tail are copied, `as_der` is base64 written
+/// straight into the buffer (it never needs JSON escaping), and the chain elements come
+/// pre-serialized from [`chain_cache`].
+fn assemble_full(lite: &[u8], leaf: Range<usize>, der: &[u8], chain: &[Rc<str>]) -> Bytes {
+    // The leaf object was serialized from a struct, so it ends with `}`; cut before it.
+    let leaf_open = leaf.end.saturating_sub(1).max(leaf.start);
+    let b64_len = base64::encoded_len(der.len(), true).unwrap_or(0);
+    let chain_len: usize = chain.iter().map(|c| c.len() + 1).sum();
+    let mut buf = Vec::with_capacity(lite.len() + b64_len + chain_len + 32);
+    buf.extend_from_slice(&lite[..leaf_open]);
+    buf.extend_from_slice(br#","as_der":""#);
+    push_base64(&mut buf, der, b64_len);
+    buf.extend_from_slice(br#""},"chain":["#);
+    for (i, element) in chain.iter().enumerate() {
+        if i > 0 {
+            buf.push(b',');
         }
-        data.serialize_field("cert_index", &m.entry.index)?;
-        data.serialize_field("cert_link", m.source.cert_link)?;
-        data.serialize_field("seen", &m.seen)?;
-        data.serialize_field(
-            "source",
-            &SourceJson {
-                url: m.source.url,
-                name: m.source.name,
-            },
-        )?;
-        data.end()
+        buf.extend_from_slice(element.as_bytes());
     }
+    buf.push(b']');
+    buf.extend_from_slice(&lite[leaf.end..]);
+    finish_frame(buf)
+}
+
+fn push_base64(buf: &mut Vec<u8>, bytes: &[u8], encoded_len: usize) {
+    use base64::Engine as _;
+    let start = buf.len();
+    buf.resize(start + encoded_len, 0);
+    let written = base64::engine::general_purpose::STANDARD
+        .encode_slice(bytes, &mut buf[start..])
+        .unwrap_or(0);
+    buf.truncate(start + written);
 }
 
 #[derive(Serialize)]
 struct SourceJson<'a> {
     url: &'a str,
     name: &'a str,
-}
-
-struct ChainJson<'a>(&'a [CertInfo<'a>]);
-
-impl Serialize for ChainJson<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(self.0.len()))?;
-        for cert in self.0 {
-            seq.serialize_element(&CertJson {
-                cert,
-                with_der: true,
-            })?;
-        }
-        seq.end()
-    }
 }
 
 /// One cert object (`leaf_cert` or a chain element).
