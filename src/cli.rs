@@ -2,11 +2,11 @@
 //! loadtest crate builds for its end-to-end tests): parse the configuration, set up logging, run
 //! the executors until SIGINT or SIGTERM.
 
-use clap::Parser;
 use crate::{
     config::{Config, LogFormat},
     runtime,
 };
+use clap::Parser;
 
 /// Runs the server as the `certstream` command.
 pub fn main() {
@@ -29,9 +29,13 @@ pub fn main() {
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),

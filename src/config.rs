@@ -114,7 +114,10 @@ impl Config {
             ));
         }
         if self.workers > 1024 {
-            return Err(format!("workers must be at most 1024, got {}", self.workers));
+            return Err(format!(
+                "workers must be at most 1024, got {}",
+                self.workers
+            ));
         }
         if self.log_list.trim().is_empty() {
             return Err("log-list must be a URL or a path, got an empty string".into());
@@ -140,7 +143,8 @@ mod tests {
 
     #[test]
     fn flags_override_defaults_and_bad_values_are_rejected() {
-        let c = Config::try_parse_from(["certstream", "--workers", "2", "--backfill", "all"]).unwrap();
+        let c =
+            Config::try_parse_from(["certstream", "--workers", "2", "--backfill", "all"]).unwrap();
         assert_eq!(c.workers, 2);
         assert_eq!(c.backfill, Backfill::All);
         assert!(Config::try_parse_from(["certstream", "--listen", "nonsense"]).is_err());

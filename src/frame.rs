@@ -90,7 +90,7 @@ mod tests {
 
     #[test]
     fn headers_match_tungstenite_for_each_length_class() {
-        use tungstenite::protocol::frame::{coding::OpCode, coding::Data, Frame};
+        use tungstenite::protocol::frame::{coding::Data, coding::OpCode, Frame};
         for len in [0usize, 1, 125, 126, 127, 65535, 65536, 70000] {
             let body = vec![b'x'; len];
             let ours = encode(OPCODE_TEXT, &body);

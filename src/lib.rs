@@ -43,8 +43,8 @@
 pub mod cert;
 pub mod cli;
 pub mod config;
-pub mod frame;
 pub mod ct;
+pub mod frame;
 pub mod limits;
 pub mod metrics;
 pub mod runtime;

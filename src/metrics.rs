@@ -194,7 +194,9 @@ pub fn read_rss_bytes() -> Option<u64> {
 
 /// Escapes a Prometheus label value.
 fn label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 /// Renders every snapshot in the Prometheus text exposition format (version 0.0.4).
@@ -212,18 +214,40 @@ fn header(out: &mut String, name: &str, kind: &str, help: &str) {
 }
 
 fn render_process(out: &mut String, facts: ProcessFacts) {
-    header(out, "certstream_uptime_seconds", "gauge", "Seconds since the server started.");
+    header(
+        out,
+        "certstream_uptime_seconds",
+        "gauge",
+        "Seconds since the server started.",
+    );
     let _ = writeln!(out, "certstream_uptime_seconds {:.3}", facts.uptime_secs);
-    header(out, "certstream_resident_memory_bytes", "gauge", "Resident set size (VmRSS).");
+    header(
+        out,
+        "certstream_resident_memory_bytes",
+        "gauge",
+        "Resident set size (VmRSS).",
+    );
     let _ = writeln!(out, "certstream_resident_memory_bytes {}", facts.rss_bytes);
 }
 
 fn render_cores(out: &mut String, snaps: &[CoreSnapshot]) {
     type Field = fn(&CoreSnapshot) -> u64;
     let metrics: [(&str, &str, Field); 3] = [
-        ("certstream_frames_published_total", "Certificates published to this core's clients.", |s| s.frames_published),
-        ("certstream_ring_drops_total", "Batches dropped because a cross-core ring was full.", |s| s.ring_drops),
-        ("certstream_ring_dropped_frames_total", "Certificates inside dropped ring batches.", |s| s.ring_dropped_frames),
+        (
+            "certstream_frames_published_total",
+            "Certificates published to this core's clients.",
+            |s| s.frames_published,
+        ),
+        (
+            "certstream_ring_drops_total",
+            "Batches dropped because a cross-core ring was full.",
+            |s| s.ring_drops,
+        ),
+        (
+            "certstream_ring_dropped_frames_total",
+            "Certificates inside dropped ring batches.",
+            |s| s.ring_dropped_frames,
+        ),
     ];
     for (name, help, field) in metrics {
         header(out, name, "counter", help);
@@ -246,10 +270,24 @@ fn render_logs(out: &mut String, snaps: &[CoreSnapshot], facts: ProcessFacts) {
     let logs: Vec<&LogSnapshot> = snaps.iter().flat_map(|s| s.logs.iter()).collect();
     type Field = fn(&LogSnapshot) -> u64;
     let gauges: [(&str, &str, Field); 4] = [
-        ("certstream_log_tree_size", "Latest verified tree size.", |l| l.tree_size),
-        ("certstream_log_cursor", "Next index to stream.", |l| l.cursor),
-        ("certstream_log_lag_entries", "Entries in the log not yet streamed.", |l| l.tree_size.saturating_sub(l.cursor)),
-        ("certstream_log_pacing_milliseconds", "Minimum interval between requests chosen by the pacer.", |l| l.pacing_ms),
+        (
+            "certstream_log_tree_size",
+            "Latest verified tree size.",
+            |l| l.tree_size,
+        ),
+        ("certstream_log_cursor", "Next index to stream.", |l| {
+            l.cursor
+        }),
+        (
+            "certstream_log_lag_entries",
+            "Entries in the log not yet streamed.",
+            |l| l.tree_size.saturating_sub(l.cursor),
+        ),
+        (
+            "certstream_log_pacing_milliseconds",
+            "Minimum interval between requests chosen by the pacer.",
+            |l| l.pacing_ms,
+        ),
     ];
     for (name, help, field) in gauges {
         header(out, name, "gauge", help);
@@ -257,15 +295,38 @@ fn render_logs(out: &mut String, snaps: &[CoreSnapshot], facts: ProcessFacts) {
             let _ = writeln!(out, "{name}{{{}}} {}", log_labels(l), field(l));
         }
     }
-    header(out, "certstream_log_head_age_seconds", "gauge", "Age of the latest verified tree head.");
+    header(
+        out,
+        "certstream_log_head_age_seconds",
+        "gauge",
+        "Age of the latest verified tree head.",
+    );
     for l in &logs {
-        let age = if l.head_timestamp_ms == 0 { 0.0 } else { facts.now_ms.saturating_sub(l.head_timestamp_ms) as f64 / 1000.0 };
-        let _ = writeln!(out, "certstream_log_head_age_seconds{{{}}} {age:.3}", log_labels(l));
+        let age = if l.head_timestamp_ms == 0 {
+            0.0
+        } else {
+            facts.now_ms.saturating_sub(l.head_timestamp_ms) as f64 / 1000.0
+        };
+        let _ = writeln!(
+            out,
+            "certstream_log_head_age_seconds{{{}}} {age:.3}",
+            log_labels(l)
+        );
     }
     let counters: [(&str, &str, Field); 3] = [
-        ("certstream_log_fetches_total", "Successful HTTP fetches.", |l| l.fetches),
-        ("certstream_log_entries_total", "Entries streamed.", |l| l.entries),
-        ("certstream_log_entries_skipped_total", "Entries that could not be decoded, counted and skipped.", |l| l.entries_skipped),
+        (
+            "certstream_log_fetches_total",
+            "Successful HTTP fetches.",
+            |l| l.fetches,
+        ),
+        ("certstream_log_entries_total", "Entries streamed.", |l| {
+            l.entries
+        }),
+        (
+            "certstream_log_entries_skipped_total",
+            "Entries that could not be decoded, counted and skipped.",
+            |l| l.entries_skipped,
+        ),
     ];
     for (name, help, field) in counters {
         header(out, name, "counter", help);
@@ -273,7 +334,12 @@ fn render_logs(out: &mut String, snaps: &[CoreSnapshot], facts: ProcessFacts) {
             let _ = writeln!(out, "{name}{{{}}} {}", log_labels(l), field(l));
         }
     }
-    header(out, "certstream_log_errors_total", "counter", "Failed fetches by kind.");
+    header(
+        out,
+        "certstream_log_errors_total",
+        "counter",
+        "Failed fetches by kind.",
+    );
     for l in &logs {
         for kind in FetchErrorKind::ALL {
             let _ = writeln!(
@@ -288,7 +354,12 @@ fn render_logs(out: &mut String, snaps: &[CoreSnapshot], facts: ProcessFacts) {
 }
 
 fn log_labels(l: &LogSnapshot) -> String {
-    format!("log=\"{}\",url=\"{}\",type=\"{}\"", label(&l.name), label(&l.url), l.kind)
+    format!(
+        "log=\"{}\",url=\"{}\",type=\"{}\"",
+        label(&l.name),
+        label(&l.url),
+        l.kind
+    )
 }
 
 #[cfg(test)]
@@ -304,7 +375,14 @@ mod tests {
         let core = CoreStats::default();
         bump(&core.frames_published);
         let snap = CoreSnapshot::capture(1, &core, &[stats]);
-        let text = render(&[snap], ProcessFacts { uptime_secs: 1.0, rss_bytes: 5, now_ms: 0 });
+        let text = render(
+            &[snap],
+            ProcessFacts {
+                uptime_secs: 1.0,
+                rss_bytes: 5,
+                now_ms: 0,
+            },
+        );
         assert!(text.contains("certstream_log_lag_entries{log=\"Example \\\"A\\\" log\",url=\"https://ct.example/a/\",type=\"rfc6962\"} 10"));
         assert!(text.contains("kind=\"rate_limited\"} 1"));
         assert!(text.contains("certstream_frames_published_total{core=\"1\"} 1"));

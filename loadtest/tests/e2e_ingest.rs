@@ -12,7 +12,13 @@ use loadtest::sim::{self, SimConfig, SimHandle};
 
 /// Lets the simulator grow for `grow`, freezes it, and waits until `collector` holds every
 /// index of every log, or panics with what is missing.
-fn collect_everything(sim: &SimHandle, server: &Server, collector: &Collector, grow: Duration, urls: &[String]) -> Arrivals {
+fn collect_everything(
+    sim: &SimHandle,
+    server: &Server,
+    collector: &Collector,
+    grow: Duration,
+    urls: &[String],
+) -> Arrivals {
     let mut arrivals = Arrivals::default();
     let until = Instant::now() + grow;
     while Instant::now() < until {
@@ -25,9 +31,17 @@ fn collect_everything(sim: &SimHandle, server: &Server, collector: &Collector, g
     std::thread::sleep(Duration::from_millis(2500));
     let sizes: Vec<u64> = (0..urls.len()).map(|i| sim.tree_size(i)).collect();
     let deadline = Instant::now() + Duration::from_secs(90);
-    while !urls.iter().zip(&sizes).all(|(u, &s)| arrivals.complete(u, s)) {
+    while !urls
+        .iter()
+        .zip(&sizes)
+        .all(|(u, &s)| arrivals.complete(u, s))
+    {
         if Instant::now() > deadline {
-            let have: Vec<(String, usize, u64)> = urls.iter().zip(&sizes).map(|(u, &s)| (u.clone(), arrivals.by_log.get(u).map_or(0, |v| v.len()), s)).collect();
+            let have: Vec<(String, usize, u64)> = urls
+                .iter()
+                .zip(&sizes)
+                .map(|(u, &s)| (u.clone(), arrivals.by_log.get(u).map_or(0, |v| v.len()), s))
+                .collect();
             panic!("not everything arrived (url, received, tree size): {have:?}\nserver log tail: {:#?}", tail(server));
         }
         if let Ok(v) = collector.rx.recv_timeout(Duration::from_millis(100)) {
@@ -37,7 +51,11 @@ fn collect_everything(sim: &SimHandle, server: &Server, collector: &Collector, g
     for (url, &size) in urls.iter().zip(&sizes) {
         let got = &arrivals.by_log[url];
         let expected: Vec<u64> = (0..size).collect();
-        assert_eq!(&got[..size as usize], &expected[..], "log {url}: every index once, in order");
+        assert_eq!(
+            &got[..size as usize],
+            &expected[..],
+            "log {url}: every index once, in order"
+        );
         assert!(size > 0, "log {url} produced entries");
     }
     arrivals
@@ -51,28 +69,50 @@ fn tail(server: &Server) -> Vec<String> {
 /// Every delivered message carries the certificate the simulator put at that index.
 fn check_messages(sim: &SimHandle, arrivals: &Arrivals, log_urls: &[String]) {
     for (idx, url) in log_urls.iter().enumerate() {
-        for ((u, index), msg) in arrivals.messages.range((url.clone(), 0)..(url.clone(), u64::MAX)) {
+        for ((u, index), msg) in arrivals
+            .messages
+            .range((url.clone(), 0)..(url.clone(), u64::MAX))
+        {
             assert_eq!(u, url);
             let data = &msg["data"];
             let fp = sim.entry_fingerprint(idx, *index).expect("sequenced entry");
             let sha256 = colon_hex(data["leaf_cert"]["sha256"].as_str().expect("sha256"));
-            assert_eq!(sha256, fp, "log {url} index {index}: the leaf is the certificate at that index");
+            assert_eq!(
+                sha256, fp,
+                "log {url} index {index}: the leaf is the certificate at that index"
+            );
             let kind = sim.entry_kind(idx, *index).expect("sequenced entry");
             let generated = matches!(kind, sim::EntryKind::X509 | sim::EntryKind::Precert);
             let expect_type = match kind {
-                sim::EntryKind::X509 | sim::EntryKind::Real { .. } | sim::EntryKind::Replay { precert: false } => "X509LogEntry",
-                sim::EntryKind::Precert | sim::EntryKind::Replay { precert: true } => "PrecertLogEntry",
+                sim::EntryKind::X509
+                | sim::EntryKind::Real { .. }
+                | sim::EntryKind::Replay { precert: false } => "X509LogEntry",
+                sim::EntryKind::Precert | sim::EntryKind::Replay { precert: true } => {
+                    "PrecertLogEntry"
+                }
             };
             assert_eq!(data["update_type"], expect_type, "log {url} index {index}");
             if expect_type == "PrecertLogEntry" {
-                assert_eq!(data["leaf_cert"]["extensions"]["ctlPoisonByte"], true, "log {url} index {index}");
+                assert_eq!(
+                    data["leaf_cert"]["extensions"]["ctlPoisonByte"], true,
+                    "log {url} index {index}"
+                );
             }
-            assert!(data["leaf_cert"]["as_der"].is_string(), "full stream carries as_der");
+            assert!(
+                data["leaf_cert"]["as_der"].is_string(),
+                "full stream carries as_der"
+            );
             let chain = data["chain"].as_array().expect("chain");
-            assert!(!generated || !chain.is_empty(), "log {url} index {index}: chain present");
+            assert!(
+                !generated || !chain.is_empty(),
+                "log {url} index {index}: chain present"
+            );
             assert_eq!(data["source"]["url"], url.as_str());
             let link = data["cert_link"].as_str().expect("cert_link");
-            assert!(link.starts_with(url.as_str()), "cert_link {link} is under the log URL {url}");
+            assert!(
+                link.starts_with(url.as_str()),
+                "cert_link {link} is under the log URL {url}"
+            );
             assert!(data["seen"].as_f64().expect("seen") > 1.7e9);
         }
     }
@@ -94,13 +134,25 @@ fn http_logs_of_both_kinds_deliver_every_index_once() {
     .expect("simulator starts");
     let logs = sim.logs();
     let urls: Vec<String> = logs.iter().map(|l| l.url.clone()).collect();
-    let server = Server::start(&["--log-list", &sim.log_list_url, "--backfill", "all", "--workers", "2", "--poll-interval-ms", "250"]);
+    let server = Server::start(&[
+        "--log-list",
+        &sim.log_list_url,
+        "--backfill",
+        "all",
+        "--workers",
+        "2",
+        "--poll-interval-ms",
+        "250",
+    ]);
     let collector = Collector::connect(&server.ws_url("/full-stream"));
     let arrivals = collect_everything(&sim, &server, &collector, Duration::from_secs(4), &urls);
     check_messages(&sim, &arrivals, &urls);
     let (status, metrics) = server.http_get("/metrics");
     assert_eq!(status, 200);
-    assert!(metrics.contains("certstream_log_cursor"), "metrics list the log cursors");
+    assert!(
+        metrics.contains("certstream_log_cursor"),
+        "metrics list the log cursors"
+    );
 }
 
 #[test]
@@ -117,10 +169,24 @@ fn https_logs_deliver_every_index_once() {
     })
     .expect("simulator starts");
     let logs = sim.logs();
-    let urls: Vec<String> = logs.iter().map(|l| l.https_url.clone().expect("https url")).collect();
+    let urls: Vec<String> = logs
+        .iter()
+        .map(|l| l.https_url.clone().expect("https url"))
+        .collect();
     let list = sim.https_log_list_url.clone().expect("https log list");
     let ca = sim.ca_file.clone().expect("CA file");
-    let server = Server::start(&["--log-list", &list, "--ca-file", ca.to_str().unwrap(), "--backfill", "all", "--workers", "2", "--poll-interval-ms", "250"]);
+    let server = Server::start(&[
+        "--log-list",
+        &list,
+        "--ca-file",
+        ca.to_str().unwrap(),
+        "--backfill",
+        "all",
+        "--workers",
+        "2",
+        "--poll-interval-ms",
+        "250",
+    ]);
     let collector = Collector::connect(&server.ws_url("/full-stream"));
     let arrivals = collect_everything(&sim, &server, &collector, Duration::from_secs(3), &urls);
     check_messages(&sim, &arrivals, &urls);

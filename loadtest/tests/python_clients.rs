@@ -10,33 +10,66 @@ use loadtest::sim::{self, SimConfig};
 
 /// Installs loadtest/python/requirements.txt when the packages are missing.
 fn ensure_python_packages(dir: &Path) {
-    let probe = Command::new("python3").args(["-c", "import certstream, websockets, pytest"]).status();
+    let probe = Command::new("python3")
+        .args(["-c", "import certstream, websockets, pytest"])
+        .status();
     if matches!(probe, Ok(s) if s.success()) {
         return;
     }
     let status = Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .args([
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-r",
+        ])
         .arg(dir.join("requirements.txt"))
         .status()
         .expect("python3 is required for the client interoperability tests");
-    assert!(status.success(), "pip install -r loadtest/python/requirements.txt failed");
+    assert!(
+        status.success(),
+        "pip install -r loadtest/python/requirements.txt failed"
+    );
 }
 
 #[test]
 fn python_clients_interoperate() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("python");
     ensure_python_packages(&dir);
-    let sim = sim::start(SimConfig { rfc6962_logs: 2, static_logs: 1, rate_per_sec: 50.0, initial_entries: 50, seed: 3, ..SimConfig::default() })
-        .expect("simulator starts");
-    let server = Server::start(&["--log-list", &sim.log_list_url, "--workers", "2", "--poll-interval-ms", "250"]);
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 2,
+        static_logs: 1,
+        rate_per_sec: 50.0,
+        initial_entries: 50,
+        seed: 3,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let server = Server::start(&[
+        "--log-list",
+        &sim.log_list_url,
+        "--workers",
+        "2",
+        "--poll-interval-ms",
+        "250",
+    ]);
     let out = Command::new("python3")
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(&dir)
         .env("CERTSTREAM_ADDR", server.addr.to_string())
         .output()
         .expect("running pytest");
-    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     println!("{text}");
     assert!(out.status.success(), "python client tests failed:\n{text}");
-    assert!(text.contains("passed") && !text.contains("failed"), "pytest ran tests: {text}");
+    assert!(
+        text.contains("passed") && !text.contains("failed"),
+        "pytest ran tests: {text}"
+    );
 }

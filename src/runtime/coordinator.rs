@@ -25,7 +25,10 @@ pub struct Assignment {
 
 impl Assignment {
     pub fn new(cores: usize) -> Assignment {
-        Assignment { owner: HashMap::new(), load: vec![0; cores.max(1)] }
+        Assignment {
+            owner: HashMap::new(),
+            load: vec![0; cores.max(1)],
+        }
     }
 
     /// The owner of a new log: the executor with the fewest logs (lowest index on ties), so
@@ -34,7 +37,9 @@ impl Assignment {
         if let Some(&core) = self.owner.get(&log_id) {
             return core;
         }
-        let core = (0..self.load.len()).min_by_key(|&c| (self.load[c], c)).unwrap_or(0);
+        let core = (0..self.load.len())
+            .min_by_key(|&c| (self.load[c], c))
+            .unwrap_or(0);
         self.load[core] += 1;
         self.owner.insert(log_id, core);
         core
@@ -58,11 +63,13 @@ pub fn select_logs(list: &LogList, kinds: LogKinds) -> Vec<LogInfo> {
         .logs
         .iter()
         .filter(|l| l.is_polled())
-        .filter(|l| match (kinds, l.kind) {
-            (LogKinds::Both, _) => true,
-            (LogKinds::Rfc6962, LogKind::Rfc6962) => true,
-            (LogKinds::Static, LogKind::StaticCt) => true,
-            _ => false,
+        .filter(|l| {
+            matches!(
+                (kinds, l.kind),
+                (LogKinds::Both, _)
+                    | (LogKinds::Rfc6962, LogKind::Rfc6962)
+                    | (LogKinds::Static, LogKind::StaticCt)
+            )
         })
         .cloned()
         .collect();
@@ -79,7 +86,8 @@ pub async fn load_list(shard: &Shard) -> Result<LogList, String> {
             Ok(list) => return Ok(list),
             Err(e) => {
                 tracing::warn!(url = %source, "cannot fetch the log list ({e}); using the embedded copy");
-                return parse_log_list(EMBEDDED_LOG_LIST).map_err(|e| format!("embedded log list: {e}"));
+                return parse_log_list(EMBEDDED_LOG_LIST)
+                    .map_err(|e| format!("embedded log list: {e}"));
             }
         }
     }
@@ -118,9 +126,18 @@ pub async fn run(shard: Rc<Shard>, outs: Vec<Option<ConnectedSender<Control>>>) 
 }
 
 /// Sends AddLog for new logs and RetireLog for logs that left the list.
-fn apply_list(shard: &Shard, outs: &[Option<ConnectedSender<Control>>], assignment: &mut Assignment, logs: Vec<LogInfo>) {
+fn apply_list(
+    shard: &Shard,
+    outs: &[Option<ConnectedSender<Control>>],
+    assignment: &mut Assignment,
+    logs: Vec<LogInfo>,
+) {
     let listed: std::collections::HashSet<[u8; 32]> = logs.iter().map(|l| l.log_id).collect();
-    let gone: Vec<[u8; 32]> = assignment.followed().filter(|id| !listed.contains(*id)).copied().collect();
+    let gone: Vec<[u8; 32]> = assignment
+        .followed()
+        .filter(|id| !listed.contains(*id))
+        .copied()
+        .collect();
     for log_id in gone {
         if let Some(core) = assignment.retire(&log_id) {
             send(shard, outs, core, Control::RetireLog { log_id });
@@ -131,7 +148,15 @@ fn apply_list(shard: &Shard, outs: &[Option<ConnectedSender<Control>>], assignme
             continue;
         }
         let core = assignment.assign(info.log_id);
-        send(shard, outs, core, Control::AddLog { info: Box::new(info), start_at: None });
+        send(
+            shard,
+            outs,
+            core,
+            Control::AddLog {
+                info: Box::new(info),
+                start_at: None,
+            },
+        );
     }
 }
 

@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use glommio::{
-    channels::shared_channel::{self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender},
+    channels::shared_channel::{
+        self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender,
+    },
     spawn_local,
 };
 
@@ -21,7 +23,10 @@ pub type FrameBatch = Arc<[Arc<Frames>]>;
 #[derive(Debug)]
 pub enum Control {
     /// Start following this log; `start_at` is a saved cursor, if any.
-    AddLog { info: Box<LogInfo>, start_at: Option<u64> },
+    AddLog {
+        info: Box<LogInfo>,
+        start_at: Option<u64>,
+    },
     /// The log left the list: stop following it.
     RetireLog { log_id: [u8; 32] },
 }
@@ -97,8 +102,16 @@ impl CoreEnds {
     /// turn; connecting one by one in a fixed order would deadlock two executors waiting on
     /// each other.
     pub async fn connect(self) -> ConnectedEnds {
-        let frames_in: Vec<_> = self.frames_in.into_iter().map(|rx| spawn_local(rx.connect())).collect();
-        let snapshots_in: Vec<_> = self.snapshots_in.into_iter().map(|rx| spawn_local(rx.connect())).collect();
+        let frames_in: Vec<_> = self
+            .frames_in
+            .into_iter()
+            .map(|rx| spawn_local(rx.connect()))
+            .collect();
+        let snapshots_in: Vec<_> = self
+            .snapshots_in
+            .into_iter()
+            .map(|rx| spawn_local(rx.connect()))
+            .collect();
         let control_in = self.control_in.map(|rx| spawn_local(rx.connect()));
         let mut out = ConnectedEnds {
             frames_out: Vec::new(),

@@ -102,17 +102,27 @@ pub fn run(config: Config) -> Result<(), BootError> {
 /// For port 0 the kernel picks a port once, here, so that every executor binds the same one:
 /// the returned socket is bound (not listening) with SO_REUSEPORT and only holds the port until
 /// the executors have bound it too.
-fn reserve_listen_addr(addr: SocketAddr) -> Result<(SocketAddr, Option<socket2::Socket>), BootError> {
+fn reserve_listen_addr(
+    addr: SocketAddr,
+) -> Result<(SocketAddr, Option<socket2::Socket>), BootError> {
     if addr.port() != 0 {
         return Ok((addr, None));
     }
     let err = |e| BootError::Listen(addr, e);
-    let sock = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None).map_err(err)?;
+    let sock = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        None,
+    )
+    .map_err(err)?;
     sock.set_reuse_port(true).map_err(err)?;
     sock.set_reuse_address(true).map_err(err)?;
     sock.bind(&addr.into()).map_err(err)?;
     let bound = sock.local_addr().map_err(err)?.as_socket().ok_or_else(|| {
-        BootError::Listen(addr, std::io::Error::other("bound address is not an IP socket"))
+        BootError::Listen(
+            addr,
+            std::io::Error::other("bound address is not an IP socket"),
+        )
     })?;
     Ok((bound, Some(sock)))
 }

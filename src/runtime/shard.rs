@@ -71,7 +71,11 @@ impl Publisher {
         let mut out: Vec<Arc<Frames>> = Vec::with_capacity(entries.len());
         for entry in entries {
             let link = log.cert_link(entry.index);
-            let source = EntrySource { url: &log.info.url, name: &log.info.description, cert_link: &link };
+            let source = EntrySource {
+                url: &log.info.url,
+                name: &log.info.description,
+                cert_link: &link,
+            };
             match cert::encode_entry(entry, &source, seen) {
                 Ok(frames) => {
                     out.push(Arc::new(frames));
@@ -97,9 +101,14 @@ impl Publisher {
 
 /// Unix seconds with microsecond precision, for `seen`.
 fn seen_now() -> Option<f64> {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).ok()?;
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?;
     Some(d.as_micros() as f64 / 1e6)
 }
+
+/// A running poller: how to stop it and its counters.
+type Poller = (Rc<StopFlag>, Rc<LogStats>);
 
 /// The executor's mutable state.
 pub struct Shard {
@@ -110,7 +119,7 @@ pub struct Shard {
     pub hub: Rc<ws::Hub>,
     pub stats: Rc<CoreStats>,
     pub env: Rc<PollerEnv>,
-    pollers: RefCell<HashMap<[u8; 32], (Rc<StopFlag>, Rc<LogStats>)>>,
+    pollers: RefCell<HashMap<[u8; 32], Poller>>,
     peer_snapshots: RefCell<Vec<Option<Arc<CoreSnapshot>>>>,
     pub ws_ctx: RefCell<Option<Rc<ws::ServerContext>>>,
 }
@@ -128,7 +137,9 @@ impl Shard {
         let stats = LogStats::new(&info.url, &info.description, kind);
         let stop = Rc::new(StopFlag::default());
         tracing::info!(log = %info.description, url = %info.url, core = self.core, "following log");
-        self.pollers.borrow_mut().insert(info.log_id, (stop.clone(), stats.clone()));
+        self.pollers
+            .borrow_mut()
+            .insert(info.log_id, (stop.clone(), stats.clone()));
         let ctx = Rc::new(LogCtx { info, stats });
         let env = self.env.clone();
         spawn_local(poller::run(env, ctx, start_at, stop)).detach();
@@ -150,7 +161,12 @@ impl Shard {
 
     /// This core's counters, now.
     pub fn snapshot(&self) -> CoreSnapshot {
-        let logs: Vec<Rc<LogStats>> = self.pollers.borrow().values().map(|(_, s)| s.clone()).collect();
+        let logs: Vec<Rc<LogStats>> = self
+            .pollers
+            .borrow()
+            .values()
+            .map(|(_, s)| s.clone())
+            .collect();
         let mut snap = CoreSnapshot::capture(self.core, &self.stats, &logs);
         if let Some(ctx) = self.ws_ctx.borrow().as_ref() {
             snap.ws = ctx.snapshot();
@@ -161,7 +177,13 @@ impl Shard {
     /// The whole process's counters: this core's fresh, the others' latest snapshots.
     pub fn metrics_text(&self) -> String {
         let mut all = vec![self.snapshot()];
-        all.extend(self.peer_snapshots.borrow().iter().flatten().map(|s| (**s).clone()));
+        all.extend(
+            self.peer_snapshots
+                .borrow()
+                .iter()
+                .flatten()
+                .map(|s| (**s).clone()),
+        );
         all.sort_by_key(|s| s.core);
         metrics::render(&all, metrics::ProcessFacts::read(self.started))
     }
@@ -169,12 +191,24 @@ impl Shard {
 
 /// The executor's main future: wires the rings, starts the listener, pumps and pollers, and
 /// returns after shutdown.
-pub async fn run(core: usize, config: Config, listen: SocketAddr, ends: CoreEnds, started: Instant) -> Result<(), BootError> {
-    let tls = tls_config(config.ca_file.as_deref()).map_err(|e| BootError::Config(e.to_string()))?;
+pub async fn run(
+    core: usize,
+    config: Config,
+    listen: SocketAddr,
+    ends: CoreEnds,
+    started: Instant,
+) -> Result<(), BootError> {
+    let tls =
+        tls_config(config.ca_file.as_deref()).map_err(|e| BootError::Config(e.to_string()))?;
     let hub = Rc::new(ws::Hub::with_default_limits());
     let stats = Rc::new(CoreStats::default());
     let ends = ends.connect().await;
-    let publisher = Rc::new(Publisher { core, hub: hub.clone(), peers: ends.frames_out, stats: stats.clone() });
+    let publisher = Rc::new(Publisher {
+        core,
+        hub: hub.clone(),
+        peers: ends.frames_out,
+        stats: stats.clone(),
+    });
     let env = Rc::new(PollerEnv {
         http: Rc::new(HttpClient::new(tls)),
         sink: publisher,
@@ -197,7 +231,8 @@ pub async fn run(core: usize, config: Config, listen: SocketAddr, ends: CoreEnds
         spawn_local(pump(rx, shard.clone())).detach();
     }
     start_snapshots(&shard, ends.snapshots_out, ends.snapshots_in);
-    let listener = TcpListener::bind(listen).map_err(|e| BootError::Listen(listen, std::io::Error::other(e.to_string())))?;
+    let listener = TcpListener::bind(listen)
+        .map_err(|e| BootError::Listen(listen, std::io::Error::other(e.to_string())))?;
     let ws_ctx = Rc::new(ws_context(&shard));
     *shard.ws_ctx.borrow_mut() = Some(ws_ctx.clone());
     let server = spawn_local(ws::serve(listener, ws_ctx.clone())).detach();
@@ -259,7 +294,11 @@ pub fn apply_control(shard: &Shard, msg: Control) {
     }
 }
 
-fn start_snapshots(shard: &Rc<Shard>, senders: Vec<ConnectedSender<Arc<CoreSnapshot>>>, ins: Vec<ConnectedReceiver<Arc<CoreSnapshot>>>) {
+fn start_snapshots(
+    shard: &Rc<Shard>,
+    senders: Vec<ConnectedSender<Arc<CoreSnapshot>>>,
+    ins: Vec<ConnectedReceiver<Arc<CoreSnapshot>>>,
+) {
     for rx in ins {
         let shard = shard.clone();
         spawn_local(async move {

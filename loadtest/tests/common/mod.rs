@@ -52,11 +52,20 @@ impl Server {
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_else(|_| {
-            let _ = child.kill();
-            panic!("server did not report its listen address: {:?}", tail.lock().unwrap());
-        });
-        Server { child, addr, stderr_tail: tail }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| {
+                let _ = child.kill();
+                panic!(
+                    "server did not report its listen address: {:?}",
+                    tail.lock().unwrap()
+                );
+            });
+        Server {
+            child,
+            addr,
+            stderr_tail: tail,
+        }
     }
 
     pub fn ws_url(&self, path: &str) -> String {
@@ -101,7 +110,11 @@ impl Drop for Server {
 /// Finds `listen=ADDR` in a tracing line.
 fn listen_addr(line: &str) -> Option<SocketAddr> {
     let rest = &line[line.find("listen=")? + "listen=".len()..];
-    rest.split_whitespace().next()?.trim_matches('"').parse().ok()
+    rest.split_whitespace()
+        .next()?
+        .trim_matches('"')
+        .parse()
+        .ok()
 }
 
 /// A one-shot HTTP/1.1 GET; returns status and body.
@@ -109,12 +122,23 @@ pub fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut buf = Vec::new();
     let _ = s.read_to_end(&mut buf);
     let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }
 
@@ -140,7 +164,8 @@ impl Collector {
             }
         };
         if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_mut() {
-            s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+            s.set_read_timeout(Some(Duration::from_millis(200)))
+                .unwrap();
         }
         let (tx, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
@@ -149,19 +174,27 @@ impl Collector {
             while !stop2.load(Ordering::Relaxed) {
                 match ws.read() {
                     Ok(tungstenite::Message::Text(t)) => {
-                        let v: Value = serde_json::from_str(t.as_str()).expect("every message is JSON");
+                        let v: Value =
+                            serde_json::from_str(t.as_str()).expect("every message is JSON");
                         if tx.send(v).is_err() {
                             return;
                         }
                     }
                     Ok(_) => {}
                     Err(tungstenite::Error::Io(e))
-                        if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {}
+                        if matches!(
+                            e.kind(),
+                            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                        ) => {}
                     Err(_) => return,
                 }
             }
         });
-        Collector { rx, stop, thread: Some(thread) }
+        Collector {
+            rx,
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 
@@ -186,7 +219,10 @@ impl Arrivals {
     pub fn add(&mut self, v: Value) {
         match v["message_type"].as_str() {
             Some("certificate_update") => {
-                let url = v["data"]["source"]["url"].as_str().expect("source.url").to_owned();
+                let url = v["data"]["source"]["url"]
+                    .as_str()
+                    .expect("source.url")
+                    .to_owned();
                 let index = v["data"]["cert_index"].as_u64().expect("cert_index");
                 self.by_log.entry(url.clone()).or_default().push(index);
                 self.messages.entry((url, index)).or_insert(v);
@@ -198,11 +234,15 @@ impl Arrivals {
 
     /// Whether log `url` has every index below `size`.
     pub fn complete(&self, url: &str, size: u64) -> bool {
-        self.by_log.get(url).map_or(size == 0, |v| v.len() as u64 >= size && v.iter().filter(|&&i| i < size).count() as u64 >= size)
+        self.by_log.get(url).map_or(size == 0, |v| {
+            v.len() as u64 >= size && v.iter().filter(|&&i| i < size).count() as u64 >= size
+        })
     }
 }
 
 /// `AA:BB:..` fingerprint text → bytes.
 pub fn colon_hex(s: &str) -> Vec<u8> {
-    s.split(':').map(|h| u8::from_str_radix(h, 16).expect("hex pair")).collect()
+    s.split(':')
+        .map(|h| u8::from_str_radix(h, 16).expect("hex pair"))
+        .collect()
 }

@@ -88,7 +88,10 @@ impl LogClient {
         {
             let mut pacer = self.pacer.borrow_mut();
             pacer.on_response(resp.status, retry_after, std::time::Instant::now());
-            self.log.stats.pacing_ms.set(pacer.current_interval().as_millis() as u64);
+            self.log
+                .stats
+                .pacing_ms
+                .set(pacer.current_interval().as_millis() as u64);
         }
         match resp.status {
             200 => {

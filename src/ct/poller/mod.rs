@@ -39,7 +39,9 @@ impl LogCtx {
     /// The `cert_link` of the entry at `index`.
     pub fn cert_link(&self, index: u64) -> String {
         match self.info.kind {
-            crate::ct::log_list::LogKind::Rfc6962 => crate::ct::rfc6962::cert_link(&self.info.url, index),
+            crate::ct::log_list::LogKind::Rfc6962 => {
+                crate::ct::rfc6962::cert_link(&self.info.url, index)
+            }
             crate::ct::log_list::LogKind::StaticCt => {
                 crate::ct::static_ct::data_tile_url(&self.info.url, index / 256, 256)
             }
@@ -72,8 +74,10 @@ impl StopFlag {
 /// restart does not hit every log in the same instant.
 pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, stop: Rc<StopFlag>) {
     let spread = crate::limits::FETCHER_START_STAGGER.as_millis() as u64;
-    let offset = u64::from(u16::from_le_bytes([log.info.log_id[0], log.info.log_id[1]])) % spread.max(1);
-    glommio::timer::sleep(crate::limits::FETCHER_START_DELAY_MIN + Duration::from_millis(offset)).await;
+    let offset =
+        u64::from(u16::from_le_bytes([log.info.log_id[0], log.info.log_id[1]])) % spread.max(1);
+    glommio::timer::sleep(crate::limits::FETCHER_START_DELAY_MIN + Duration::from_millis(offset))
+        .await;
     match log.info.kind {
         crate::ct::log_list::LogKind::Rfc6962 => rfc6962::run(env, log, start_at, stop).await,
         crate::ct::log_list::LogKind::StaticCt => tiled::run(env, log, start_at, stop).await,

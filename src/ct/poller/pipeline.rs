@@ -40,7 +40,10 @@ where
     let mut planned = cursor;
     loop {
         while pending.len() < in_flight.max(1) && planned < target {
-            let w = Window { start: planned, end: plan(planned).clamp(planned, target - 1) };
+            let w = Window {
+                start: planned,
+                end: plan(planned).clamp(planned, target - 1),
+            };
             pending.push_back((w, spawn_local(fetch(w)).detach()));
             planned = w.end + 1;
         }
@@ -80,7 +83,11 @@ fn split_rest(next: u64, end: u64, parts: usize, plan: &impl Fn(u64) -> u64) -> 
     let mut rest = Vec::new();
     let mut s = next;
     while s <= end {
-        let e = if rest.len() + 1 == parts { end } else { plan(s).clamp(s, end) };
+        let e = if rest.len() + 1 == parts {
+            end
+        } else {
+            plan(s).clamp(s, end)
+        };
         rest.push(Window { start: s, end: e });
         s = e + 1;
     }
@@ -126,18 +133,26 @@ mod tests {
                 async move {
                     *calls.borrow_mut() += 1;
                     let n = *calls.borrow();
-                    let cap = if n % 3 == 0 { 7 } else { 32 };
+                    let cap = if n.is_multiple_of(3) { 7 } else { 32 };
                     let len = (w.end - w.start + 1).min(cap);
-                    glommio::timer::sleep(std::time::Duration::from_micros(u64::from(n % 5) * 100)).await;
+                    glommio::timer::sleep(std::time::Duration::from_micros(u64::from(n % 5) * 100))
+                        .await;
                     Ok::<_, FetchError>((w.start..w.start + len).collect::<Vec<u64>>())
                 }
             };
             let seen2 = seen.clone();
-            let end = run_ordered(5, 1000, 3, |s| aligned_end(s, 50), fetch, |w, v: Vec<u64>| {
-                assert_eq!(v[0], w.start);
-                seen2.borrow_mut().extend_from_slice(&v);
-                Ok(w.start + v.len() as u64)
-            })
+            let end = run_ordered(
+                5,
+                1000,
+                3,
+                |s| aligned_end(s, 50),
+                fetch,
+                |w, v: Vec<u64>| {
+                    assert_eq!(v[0], w.start);
+                    seen2.borrow_mut().extend_from_slice(&v);
+                    Ok(w.start + v.len() as u64)
+                },
+            )
             .await
             .unwrap();
             assert_eq!(end, 1000);
@@ -155,7 +170,15 @@ mod tests {
                     Ok(w.end - w.start + 1)
                 }
             };
-            let r = run_ordered(0, 100, 2, |s| aligned_end(s, 10), fetch, |w, n: u64| Ok(w.start + n)).await;
+            let r = run_ordered(
+                0,
+                100,
+                2,
+                |s| aligned_end(s, 10),
+                fetch,
+                |w, n: u64| Ok(w.start + n),
+            )
+            .await;
             assert!(matches!(r, Err(FetchError::Stopped)));
         });
     }

@@ -11,7 +11,9 @@ use crate::{
     ct::{
         entry::LogEntry,
         log_list::LogState,
-        rfc6962::{get_entries_url, get_sth_url, parse_get_entries, parse_sth, verify_sth, SignedTreeHead},
+        rfc6962::{
+            get_entries_url, get_sth_url, parse_get_entries, parse_sth, verify_sth, SignedTreeHead,
+        },
     },
     limits,
     metrics::{add, FetchErrorKind},
@@ -23,7 +25,9 @@ pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, sto
     let page = Rc::new(Cell::new(limits::GET_ENTRIES_BATCH));
     let mut cursor = start_at;
     while !stop.is_stopped() {
-        let Some(size) = poll_head(&client).await else { break };
+        let Some(size) = poll_head(&client).await else {
+            break;
+        };
         let next = *cursor.get_or_insert_with(|| env.backfill.start_index(size));
         log.stats.cursor.set(next);
         if next < size {
@@ -55,7 +59,12 @@ async fn poll_head(client: &LogClient) -> Option<u64> {
     let url = get_sth_url(&log.info.url);
     loop {
         let sth = client
-            .get_with_retry("get-sth", &url, |body| parse_sth(&body).map_err(|e| e.to_string()), |_| false)
+            .get_with_retry(
+                "get-sth",
+                &url,
+                |body| parse_sth(&body).map_err(|e| e.to_string()),
+                |_| false,
+            )
             .await
             .ok()?;
         match accept_sth(log, &sth) {
@@ -85,7 +94,12 @@ fn accept_sth(log: &LogCtx, sth: &SignedTreeHead) -> Result<u64, String> {
 }
 
 /// Streams `[cursor, size)`; returns the new cursor.
-async fn catch_up(client: &Rc<LogClient>, page: &Rc<Cell<u64>>, cursor: u64, size: u64) -> Result<u64, FetchError> {
+async fn catch_up(
+    client: &Rc<LogClient>,
+    page: &Rc<Cell<u64>>,
+    cursor: u64,
+    size: u64,
+) -> Result<u64, FetchError> {
     let plan_page = page.clone();
     let fetch_client = client.clone();
     let fetch_page = page.clone();
@@ -96,13 +110,22 @@ async fn catch_up(client: &Rc<LogClient>, page: &Rc<Cell<u64>>, cursor: u64, siz
     };
     let log = client.log.clone();
     let env = client.env.clone();
-    let consume = move |w: Window, results: Vec<Result<LogEntry, crate::ct::rfc6962::EntryError>>| {
-        let n = results.len() as u64;
-        emit_page(&env, &log, results);
-        log.stats.cursor.set(w.start + n);
-        Ok(w.start + n)
-    };
-    run_ordered(cursor, size, limits::FETCHES_IN_FLIGHT_PER_LOG, move |s| aligned_end(s, plan_page.get()), fetch, consume).await
+    let consume =
+        move |w: Window, results: Vec<Result<LogEntry, crate::ct::rfc6962::EntryError>>| {
+            let n = results.len() as u64;
+            emit_page(&env, &log, results);
+            log.stats.cursor.set(w.start + n);
+            Ok(w.start + n)
+        };
+    run_ordered(
+        cursor,
+        size,
+        limits::FETCHES_IN_FLIGHT_PER_LOG,
+        move |s| aligned_end(s, plan_page.get()),
+        fetch,
+        consume,
+    )
+    .await
 }
 
 /// Fetches one window, retrying until it yields at least one entry.
@@ -114,7 +137,12 @@ async fn fetch_window(
     let url = get_entries_url(&client.log.info.url, w.start, w.end);
     let requested = w.end - w.start + 1;
     let results = client
-        .get_with_retry("get-entries", &url, |body| parse_get_entries(&body, w.start, requested).map_err(|e| e.to_string()), |_| false)
+        .get_with_retry(
+            "get-entries",
+            &url,
+            |body| parse_get_entries(&body, w.start, requested).map_err(|e| e.to_string()),
+            |_| false,
+        )
         .await?;
     learn_page_size(page, requested, results.len() as u64);
     Ok(results)
@@ -131,7 +159,11 @@ fn learn_page_size(page: &Cell<u64>, requested: u64, got: u64) {
 }
 
 /// Hands decodable entries to the sink; counts and logs undecodable ones by index.
-fn emit_page(env: &PollerEnv, log: &LogCtx, results: Vec<Result<LogEntry, crate::ct::rfc6962::EntryError>>) {
+fn emit_page(
+    env: &PollerEnv,
+    log: &LogCtx,
+    results: Vec<Result<LogEntry, crate::ct::rfc6962::EntryError>>,
+) {
     let mut entries = Vec::with_capacity(results.len());
     for r in results {
         match r {
@@ -159,7 +191,11 @@ mod tests {
         learn_page_size(&page, 32, 32);
         assert_eq!(page.get(), 64);
         learn_page_size(&page, 10, 10);
-        assert_eq!(page.get(), 64, "a small window that was filled says nothing about the cap");
+        assert_eq!(
+            page.get(),
+            64,
+            "a small window that was filled says nothing about the cap"
+        );
         learn_page_size(&page, 64, 0);
         assert_eq!(page.get(), 1);
     }

@@ -14,7 +14,10 @@ use crate::{
     ct::{
         entry::LogEntry,
         log_list::LogState,
-        static_ct::{data_tile_url, issuer_url, origin_from_submission_url, parse_checkpoint, parse_data_tile, TileLeaf},
+        static_ct::{
+            data_tile_url, issuer_url, origin_from_submission_url, parse_checkpoint,
+            parse_data_tile, TileLeaf,
+        },
     },
     limits,
     metrics::FetchErrorKind,
@@ -33,10 +36,13 @@ type MissingIssuers = std::collections::HashSet<[u8; 32]>;
 pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, stop: Rc<StopFlag>) {
     let client = LogClient::new(env.clone(), log.clone(), stop.clone());
     let issuers: Rc<IssuerCache> = Rc::default();
-    let origin = origin_from_submission_url(log.info.submission_url.as_deref().unwrap_or(&log.info.url));
+    let origin =
+        origin_from_submission_url(log.info.submission_url.as_deref().unwrap_or(&log.info.url));
     let mut cursor = start_at;
     while !stop.is_stopped() {
-        let Some(size) = poll_checkpoint(&client, &origin).await else { break };
+        let Some(size) = poll_checkpoint(&client, &origin).await else {
+            break;
+        };
         let next = *cursor.get_or_insert_with(|| env.backfill.start_index(size));
         log.stats.cursor.set(next);
         if next < size {
@@ -46,7 +52,8 @@ pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, sto
                 Err(e) => tracing::error!(log = %log.info.description, "catch-up aborted: {e}"),
             }
         }
-        if matches!(log.info.state, LogState::Readonly { final_tree_size } if cursor.unwrap_or(0) >= final_tree_size) {
+        if matches!(log.info.state, LogState::Readonly { final_tree_size } if cursor.unwrap_or(0) >= final_tree_size)
+        {
             tracing::info!(log = %log.info.description, "read-only log fully streamed; poller idle");
             break;
         }
@@ -59,7 +66,10 @@ async fn poll_checkpoint(client: &LogClient, origin: &str) -> Option<u64> {
     let log = &client.log;
     let url = format!("{}checkpoint", with_slash(&log.info.url));
     loop {
-        let text = client.get_with_retry("checkpoint", &url, Ok, |_| false).await.ok()?;
+        let text = client
+            .get_with_retry("checkpoint", &url, Ok, |_| false)
+            .await
+            .ok()?;
         match parse_checkpoint(&text, origin, &log.info.key) {
             Ok(cp) => {
                 if cp.tree_size > log.stats.tree_size.get() {
@@ -89,7 +99,12 @@ pub(crate) fn with_slash(url: &str) -> String {
 }
 
 /// Streams `[cursor, size)` tile by tile; returns the new cursor.
-async fn catch_up(client: &Rc<LogClient>, issuers: &Rc<IssuerCache>, cursor: u64, size: u64) -> Result<u64, FetchError> {
+async fn catch_up(
+    client: &Rc<LogClient>,
+    issuers: &Rc<IssuerCache>,
+    cursor: u64,
+    size: u64,
+) -> Result<u64, FetchError> {
     let fetch_client = client.clone();
     let fetch_issuers = issuers.clone();
     let fetch = move |w: Window| {
@@ -110,29 +125,56 @@ async fn catch_up(client: &Rc<LogClient>, issuers: &Rc<IssuerCache>, cursor: u64
         Ok(next)
     };
     let plan = |s: u64| s - s % TILE_WIDTH + TILE_WIDTH - 1;
-    run_ordered(cursor, size, limits::FETCHES_IN_FLIGHT_PER_LOG, plan, fetch, consume).await
+    run_ordered(
+        cursor,
+        size,
+        limits::FETCHES_IN_FLIGHT_PER_LOG,
+        plan,
+        fetch,
+        consume,
+    )
+    .await
 }
 
 /// Fetches the data tile holding window `w` (the partial tile for the window's width, falling
 /// back to the full tile when the partial one is gone) and resolves its issuers.
-async fn fetch_tile(client: &LogClient, issuers: &IssuerCache, w: Window) -> Result<Vec<LogEntry>, FetchError> {
+async fn fetch_tile(
+    client: &LogClient,
+    issuers: &IssuerCache,
+    w: Window,
+) -> Result<Vec<LogEntry>, FetchError> {
     let tile = w.start / TILE_WIDTH;
     let width = (w.end % TILE_WIDTH + 1) as u16;
     let log = &client.log;
+    let parse = |want: u16| {
+        move |body: Bytes| parse_data_tile(&body, tile, want as usize).map_err(|e| e.to_string())
+    };
+    let partial = width < 256;
     let leaves = loop {
-        let parse = |want: u16| move |body: Bytes| parse_data_tile(&body, tile, want as usize).map_err(|e| e.to_string());
-        let partial_url = data_tile_url(&log.info.url, tile, width);
-        let first = client.get_with_retry("data tile", &partial_url, parse(width), |e| matches!(e, FetchError::NotFound) && width < 256).await;
-        match first {
-            Ok(l) => break l,
+        let url = data_tile_url(&log.info.url, tile, width);
+        let not_found = |e: &FetchError| partial && matches!(e, FetchError::NotFound);
+        match client
+            .get_with_retry("data tile", &url, parse(width), not_found)
+            .await
+        {
+            Err(FetchError::NotFound) => {}
+            other => break other?,
+        }
+        // Logs may delete a partial tile once the full tile exists.
+        let full_url = data_tile_url(&log.info.url, tile, 256);
+        match client
+            .get_with_retry("full data tile", &full_url, parse(256), |e| {
+                matches!(e, FetchError::NotFound)
+            })
+            .await
+        {
             Err(FetchError::NotFound) => {
-                let full_url = data_tile_url(&log.info.url, tile, 256);
-                match client.get_with_retry("full data tile", &full_url, parse(256), |_| false).await {
-                    Ok(l) => break l,
-                    Err(e) => return Err(e),
-                }
+                // Neither exists (yet): back off and ask for the partial tile again.
+                client
+                    .after_failure("data tile", &FetchError::NotFound)
+                    .await;
             }
-            Err(e) => return Err(e),
+            other => break other?,
         }
     };
     let mut out = Vec::with_capacity(leaves.len());
@@ -161,10 +203,20 @@ async fn resolve(
             missing.insert(*fp);
         }
     }
-    Ok(LogEntry { index: leaf.index, timestamp_ms: leaf.timestamp_ms, kind: leaf.kind, leaf_der: leaf.leaf_der, chain })
+    Ok(LogEntry {
+        index: leaf.index,
+        timestamp_ms: leaf.timestamp_ms,
+        kind: leaf.kind,
+        leaf_der: leaf.leaf_der,
+        chain,
+    })
 }
 
-async fn issuer(client: &LogClient, issuers: &IssuerCache, fp: &[u8; 32]) -> Result<Option<Bytes>, FetchError> {
+async fn issuer(
+    client: &LogClient,
+    issuers: &IssuerCache,
+    fp: &[u8; 32],
+) -> Result<Option<Bytes>, FetchError> {
     if let Some(hit) = issuers.borrow().get(fp) {
         return Ok(Some(hit.clone()));
     }
@@ -177,7 +229,10 @@ async fn issuer(client: &LogClient, issuers: &IssuerCache, fp: &[u8; 32]) -> Res
             Err("issuer certificate does not match its fingerprint".to_owned())
         }
     };
-    let der = match client.get_with_retry("issuer", &url, check, |e| matches!(e, FetchError::NotFound)).await {
+    let der = match client
+        .get_with_retry("issuer", &url, check, |e| matches!(e, FetchError::NotFound))
+        .await
+    {
         Ok(der) => der,
         Err(FetchError::NotFound) => {
             client.log.stats.count_error(FetchErrorKind::Status);
