@@ -6,9 +6,14 @@ use std::time::Duration;
 
 // ---- Cross-core rings and per-core hub -------------------------------------------------------
 
-/// Frames the per-core hub keeps for its sessions. A session's cursor may lag the head by at most
-/// this many frames; this is the client's bounded queue.
-pub const HUB_HISTORY_FRAMES: usize = 16384;
+/// Most frames the per-core hub ever holds. The hub releases every frame all of its sessions have
+/// sent, so it normally holds only the slowest client's backlog (at most
+/// [`CLIENT_QUEUE_FRAMES_MAX`]); this is the hard cap behind that.
+pub const HUB_HISTORY_FRAMES: usize = 8192;
+
+/// Newest hub entries kept even when every session has sent them: `/latest.json` and the
+/// `example.json` endpoints are served from them (heartbeats are entries too, hence the margin).
+pub const HUB_RETAIN_ENTRIES: usize = 64;
 
 /// A client whose backlog passes this many frames loses its oldest frames (counted as
 /// `client_queue_full`) and keeps streaming from the newest ones it can still hold.
@@ -157,6 +162,8 @@ pub const CHAIN_CACHE_CERTS_MAX: usize = 512;
 
 const _: () = assert!(CLIENT_QUEUE_FRAMES_MAX < HUB_HISTORY_FRAMES);
 const _: () = assert!(LATEST_MESSAGES <= HUB_HISTORY_FRAMES);
+const _: () =
+    assert!(LATEST_MESSAGES < HUB_RETAIN_ENTRIES && HUB_RETAIN_ENTRIES < CLIENT_QUEUE_FRAMES_MAX);
 const _: () = assert!(CLIENT_WRITE_BUFFER_RETAIN_BYTES <= CLIENT_WRITE_BYTES_MAX);
 // A queued pong and a close frame (at most 127 bytes each) must always fit.
 const _: () = assert!(CLIENT_CONTROL_BYTES_MAX >= 2 * 127);

@@ -57,6 +57,9 @@ pub(crate) struct WriterSignal {
     waker: RefCell<Option<Waker>>,
     /// True while this signal sits in the hub's waiting list; keeps it there at most once.
     queued: Cell<bool>,
+    /// The session's cursor, published by its writer so the hub can release entries every
+    /// session has sent.
+    cursor: Cell<u64>,
 }
 
 impl WriterSignal {
@@ -67,6 +70,11 @@ impl WriterSignal {
             Some(old) if old.will_wake(waker) => {}
             _ => *slot = Some(waker.clone()),
         }
+    }
+
+    /// Records the writer's cursor (the next sequence number it will send).
+    pub(crate) fn set_cursor(&self, cursor: u64) {
+        self.cursor.set(cursor);
     }
 
     /// Wakes the sleeping writer, if any. Waking twice is harmless: the waker is taken.
@@ -99,6 +107,8 @@ pub struct Hub {
     /// Waiting-list length at which dead signals are swept out.
     compact_at: Cell<usize>,
     latest_messages: usize,
+    /// Every live session's signal: their cursors say which entries are still needed.
+    sessions: RefCell<Vec<Rc<WriterSignal>>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -122,13 +132,14 @@ impl Hub {
     pub fn new(history_frames: usize, latest_messages: usize) -> Self {
         let history_frames_max = history_frames.max(latest_messages).max(1);
         Self {
-            history: RefCell::new(VecDeque::with_capacity(history_frames_max)),
+            history: RefCell::new(VecDeque::new()),
             history_frames_max,
             head_seq: Cell::new(0),
             waiting: RefCell::new(Vec::new()),
             waking: RefCell::new(Vec::new()),
             compact_at: Cell::new(WAITING_COMPACT_MIN),
             latest_messages,
+            sessions: RefCell::new(Vec::new()),
         }
     }
 
@@ -162,8 +173,47 @@ impl Hub {
         self.head_seq.set(self.head_seq.get() + 1);
     }
 
-    /// Wakes every writer that went to sleep waiting for new entries, once each.
+    /// Starts tracking a new session whose writer begins at the head.
+    pub(crate) fn attach(&self, signal: &Rc<WriterSignal>) {
+        signal.set_cursor(self.head_seq());
+        self.sessions.borrow_mut().push(Rc::clone(signal));
+    }
+
+    /// Releases the entries every session has already sent, keeping the newest
+    /// [`crate::limits::HUB_RETAIN_ENTRIES`] for the example and latest endpoints. The history
+    /// then holds only what the slowest client still needs (itself bounded by the client queue
+    /// bound and `history_frames`), not a fixed window of frames: memory follows lag, not rate.
+    /// O(sessions), once per flush.
+    pub fn trim(&self) {
+        let mut sessions = self.sessions.borrow_mut();
+        sessions.retain(|s| Rc::strong_count(s) > 1);
+        let head = self.head_seq();
+        let needed = sessions
+            .iter()
+            .map(|s| s.cursor.get())
+            .min()
+            .unwrap_or(head);
+        let keep_from = needed.min(head.saturating_sub(crate::limits::HUB_RETAIN_ENTRIES as u64));
+        let mut history = self.history.borrow_mut();
+        let oldest = head - history.len() as u64;
+        let release = keep_from.saturating_sub(oldest).min(history.len() as u64);
+        history.drain(..release as usize);
+        // Give back the ring's memory after a burst (a slow client caught up or left).
+        let want = 2 * history.len().max(crate::limits::HUB_RETAIN_ENTRIES);
+        if history.capacity() > 2 * want {
+            history.shrink_to(want);
+        }
+    }
+
+    /// Sessions being tracked (dead ones included until the next trim).
+    pub fn sessions(&self) -> usize {
+        self.sessions.borrow().len()
+    }
+
+    /// Wakes every writer that went to sleep waiting for new entries, once each, then releases
+    /// entries no session needs any more.
     pub fn flush(&self) {
+        self.trim();
         let mut waking = self.waking.borrow_mut();
         std::mem::swap(&mut *waking, &mut *self.waiting.borrow_mut());
         for signal in waking.drain(..) {
@@ -298,6 +348,45 @@ mod tests {
         fn wake(self: Arc<Self>) {
             self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }
+    }
+
+    #[test]
+    fn trim_keeps_what_the_slowest_session_needs_and_no_more() {
+        let hub = Hub::new(4096, 25);
+        let slow = Rc::new(WriterSignal::default());
+        let gone = Rc::new(WriterSignal::default());
+        hub.attach(&slow);
+        hub.attach(&gone);
+        drop(gone);
+        for i in 0..1000 {
+            hub.publish(frames(i));
+        }
+        slow.set_cursor(500);
+        hub.flush();
+        assert_eq!(
+            hub.oldest_seq(),
+            500,
+            "entries the slow session has not sent stay"
+        );
+        assert_eq!(hub.sessions(), 1, "a finished session is forgotten");
+        slow.set_cursor(1000);
+        hub.flush();
+        assert_eq!(hub.history_len(), crate::limits::HUB_RETAIN_ENTRIES);
+        assert_eq!(
+            hub.latest_lite_payloads().len(),
+            25,
+            "/latest.json is still served"
+        );
+        drop(slow);
+        for i in 0..10 {
+            hub.publish(frames(i));
+        }
+        hub.flush();
+        assert_eq!(
+            hub.history_len(),
+            crate::limits::HUB_RETAIN_ENTRIES,
+            "no session: only the retained tail"
+        );
     }
 
     #[test]

@@ -198,6 +198,7 @@ impl<'a> Writer<'a> {
     fn new(session: &'a Session, stream: SharedStream) -> Self {
         // New clients start at the head: they get what is published after they connect.
         let cursor = session.ctx.hub.head_seq();
+        session.ctx.hub.attach(&session.signal);
         Self {
             session,
             stream,
@@ -232,6 +233,7 @@ impl<'a> Writer<'a> {
                 config.client_write_bytes_max,
             );
             self.session.ctx.metrics.frames_sent(copied.frames);
+            self.session.signal.set_cursor(self.cursor);
             if let Err(reason) = self.send().await {
                 return reason;
             }
@@ -272,6 +274,7 @@ impl<'a> Writer<'a> {
         }
         let skipped = keep_from - self.cursor;
         self.cursor = keep_from;
+        self.session.signal.set_cursor(self.cursor);
         let metrics = &self.session.ctx.metrics;
         metrics.frames_dropped(DropReason::ClientQueueFull, skipped);
         let since = *self.lagging_since.get_or_insert(now);
