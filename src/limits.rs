@@ -190,5 +190,9 @@ pub const RING_BATCHES_MAX: usize = 1024;
 /// Control messages (log assignments) queued towards one executor.
 pub const CONTROL_RING_MAX: usize = 4096;
 
+/// At shutdown, how long writers get to send the final 1001 close frame; the whole stop stays
+/// well under a second.
+pub const SHUTDOWN_FLUSH_GRACE: Duration = Duration::from_millis(300);
+
 /// How often each executor sends its counters to the others for `/metrics`.
 pub const METRICS_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);

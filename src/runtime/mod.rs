@@ -11,7 +11,7 @@ pub mod shard;
 
 use std::{
     net::SocketAddr,
-    sync::atomic::{AtomicBool, Ordering},
+    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -21,6 +21,15 @@ use crate::config::Config;
 
 /// Set once by the signal thread; every executor polls it and winds down.
 pub static SHUTDOWN: AtomicBool = AtomicBool::new(false);
+
+/// Executors whose listener is bound; `run` announces the address only when all are.
+static LISTENERS_BOUND: AtomicUsize = AtomicUsize::new(0);
+
+/// Called by an executor once its listener is bound (or once it failed to start, so that the
+/// wait ends and the failure is reported).
+pub fn listener_bound() {
+    LISTENERS_BOUND.fetch_add(1, Ordering::AcqRel);
+}
 
 /// Asks every executor to stop.
 pub fn request_shutdown() {
@@ -81,14 +90,20 @@ pub fn run(config: Config) -> Result<(), BootError> {
         let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("certstream-{core}"))
             .io_memory(crate::limits::EXECUTOR_IO_MEMORY_BYTES)
-            .spawn(move || async move { shard::run(core, cfg, listen, ends, started).await })
+            .spawn(move || async move {
+                let result = shard::run(core, cfg, listen, ends, started).await;
+                if result.is_err() {
+                    listener_bound();
+                }
+                result
+            })
             .map_err(|e| BootError::Executor(e.to_string()))?;
         handles.push(handle);
     }
+    wait_until_bound(cpus.len());
+    drop(port_guard);
     tracing::info!(%listen, executors = cpus.len(), ?cpus, "listening");
     let mut failed = None;
-    std::thread::sleep(Duration::from_millis(200));
-    drop(port_guard);
     for h in handles {
         match h.join() {
             Ok(Ok(())) => {}
@@ -97,6 +112,15 @@ pub fn run(config: Config) -> Result<(), BootError> {
         }
     }
     failed.map_or(Ok(()), Err)
+}
+
+/// Waits (bounded) until every executor bound its listener, so that "listening" is only said
+/// once connections are accepted; an executor that failed to start ends the wait early.
+fn wait_until_bound(executors: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while LISTENERS_BOUND.load(Ordering::Acquire) < executors && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// For port 0 the kernel picks a port once, here, so that every executor binds the same one:

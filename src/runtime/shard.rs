@@ -233,6 +233,7 @@ pub async fn run(
     start_snapshots(&shard, ends.snapshots_out, ends.snapshots_in);
     let listener = TcpListener::bind(listen)
         .map_err(|e| BootError::Listen(listen, std::io::Error::other(e.to_string())))?;
+    super::listener_bound();
     let ws_ctx = Rc::new(ws_context(&shard));
     *shard.ws_ctx.borrow_mut() = Some(ws_ctx.clone());
     let server = spawn_local(ws::serve(listener, ws_ctx.clone())).detach();
@@ -244,6 +245,11 @@ pub async fn run(
     }
     wait_for_shutdown().await;
     shard.stop_all_pollers();
+    // Every client gets what was published so far, then a 1001 close; writers get a moment
+    // to send it before the executor (and with it every connection) ends.
+    hub.publish_going_away();
+    hub.flush();
+    sleep(limits::SHUTDOWN_FLUSH_GRACE).await;
     server.cancel();
     Ok(())
 }

@@ -164,6 +164,14 @@ impl Hub {
         self.push(Entry::Broadcast(bytes));
     }
 
+    /// Appends a close frame (1001, going away) that every session sends after everything
+    /// before it: the last entry at shutdown.
+    pub fn publish_going_away(&self) {
+        let mut payload = 1001u16.to_be_bytes().to_vec();
+        payload.extend_from_slice(b"server shutting down");
+        self.push(Entry::Broadcast(frame::encode(0x8, &payload)));
+    }
+
     fn push(&self, entry: Entry) {
         let mut history = self.history.borrow_mut();
         if history.len() == self.history_frames_max {

@@ -115,9 +115,13 @@ async fn catch_up(
     let log = client.log.clone();
     let env = client.env.clone();
     let consume = move |w: Window, leaves: Vec<LogEntry>| {
-        let skip = leaves.iter().take_while(|e| e.index < w.start).count();
-        let entries: Vec<LogEntry> = leaves.into_iter().skip(skip).collect();
-        let next = entries.last().map(|e| e.index + 1).unwrap_or(w.end + 1);
+        // A tile starts before the window (entries already streamed) and, when the full tile
+        // replaced a vanished partial one, may reach past it (those come with the next window).
+        let entries: Vec<LogEntry> = leaves.into_iter().filter(|e| (w.start..=w.end).contains(&e.index)).collect();
+        let Some(last) = entries.last() else {
+            return Err(FetchError::BadResponse(format!("tile holds nothing of {}..={}", w.start, w.end)));
+        };
+        let next = last.index + 1;
         log.stats.cursor.set(next);
         if !entries.is_empty() {
             env.sink.emit(&log, entries);
