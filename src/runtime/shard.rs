@@ -180,6 +180,7 @@ pub async fn run(core: usize, config: Config, listen: SocketAddr, ends: CoreEnds
         sink: publisher,
         backfill: config.backfill,
         poll_interval: Duration::from_millis(config.poll_interval_ms),
+        timing: poller::PollerTiming::default(),
     });
     let shard = Rc::new(Shard {
         core,

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::{
     fetch::{FetchError, LogClient},
-    pipeline::{run_ordered, Window},
+    pipeline::{run_ordered, Aborted, Window},
     LogCtx, PollerEnv, StopFlag,
 };
 use crate::{
@@ -42,8 +42,11 @@ pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, sto
         if next < size {
             match catch_up(&client, &issuers, next, size).await {
                 Ok(c) => cursor = Some(c),
-                Err(FetchError::Stopped) => break,
-                Err(e) => tracing::error!(log = %log.info.description, "catch-up aborted: {e}"),
+                Err(Aborted { error: FetchError::Stopped, .. }) => break,
+                Err(Aborted { cursor: reached, error }) => {
+                    cursor = Some(reached);
+                    tracing::error!(log = %log.info.description, "catch-up aborted at {reached}: {error}");
+                }
             }
         }
         if matches!(log.info.state, LogState::Readonly { final_tree_size } if cursor.unwrap_or(0) >= final_tree_size) {
@@ -88,8 +91,8 @@ pub(crate) fn with_slash(url: &str) -> String {
     }
 }
 
-/// Streams `[cursor, size)` tile by tile; returns the new cursor.
-async fn catch_up(client: &Rc<LogClient>, issuers: &Rc<IssuerCache>, cursor: u64, size: u64) -> Result<u64, FetchError> {
+/// Streams `[cursor, size)` tile by tile; returns the new cursor (or how far it got).
+async fn catch_up(client: &Rc<LogClient>, issuers: &Rc<IssuerCache>, cursor: u64, size: u64) -> Result<u64, Aborted> {
     let fetch_client = client.clone();
     let fetch_issuers = issuers.clone();
     let fetch = move |w: Window| {
@@ -100,13 +103,15 @@ async fn catch_up(client: &Rc<LogClient>, issuers: &Rc<IssuerCache>, cursor: u64
     let log = client.log.clone();
     let env = client.env.clone();
     let consume = move |w: Window, leaves: Vec<LogEntry>| {
-        let skip = leaves.iter().take_while(|e| e.index < w.start).count();
-        let entries: Vec<LogEntry> = leaves.into_iter().skip(skip).collect();
-        let next = entries.last().map(|e| e.index + 1).unwrap_or(w.end + 1);
+        // Only the window's own leaves: the tile may start before it, and a full tile fetched
+        // because the partial one was gone holds leaves past it, past the verified tree size.
+        // Those are streamed by a later window, once a checkpoint covers them.
+        let entries: Vec<LogEntry> = leaves.into_iter().filter(|e| (w.start..=w.end).contains(&e.index)).collect();
+        let Some(next) = entries.last().map(|e| e.index + 1) else {
+            return Err(FetchError::BadResponse(format!("tile holds no leaf of {}..={}", w.start, w.end)));
+        };
         log.stats.cursor.set(next);
-        if !entries.is_empty() {
-            env.sink.emit(&log, entries);
-        }
+        env.sink.emit(&log, entries);
         Ok(next)
     };
     let plan = |s: u64| s - s % TILE_WIDTH + TILE_WIDTH - 1;
