@@ -135,7 +135,7 @@ mod tests {
                 async move {
                     *calls.borrow_mut() += 1;
                     let n = *calls.borrow();
-                    let cap = if n % 3 == 0 { 7 } else { 32 };
+                    let cap = if n.is_multiple_of(3) { 7 } else { 32 };
                     let len = (w.end - w.start + 1).min(cap);
                     glommio::timer::sleep(std::time::Duration::from_micros(u64::from(n % 5) * 100)).await;
                     Ok::<_, FetchError>((w.start..w.start + len).collect::<Vec<u64>>())

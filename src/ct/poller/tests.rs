@@ -122,13 +122,19 @@ fn rfc_expected() -> Vec<Seen> {
                 chain.push(sha(&certs[3..3 + len]));
                 certs = &certs[3 + len..];
             }
-            Seen { index: i as u64, leaf, chain }
+            Seen {
+                index: i as u64,
+                leaf,
+                chain,
+            }
         })
         .collect()
 }
 
 fn tile(n: u64) -> Bytes {
-    Bytes::from(fixture(&format!("static-ct/navigli2025h2/tile/data/{n:03}")))
+    Bytes::from(fixture(&format!(
+        "static-ct/navigli2025h2/tile/data/{n:03}"
+    )))
 }
 
 /// The first `width` entries of tile `n`, cut at the entry boundary: where entry `width` starts
@@ -141,7 +147,11 @@ fn tile_prefix(n: u64, width: usize) -> Vec<u8> {
 fn tile_expected() -> Vec<Seen> {
     (0..3)
         .flat_map(|n| parse_data_tile(&tile(n), n, 256).unwrap())
-        .map(|l| Seen { index: l.index, leaf: sha(&l.leaf_der), chain: l.chain_fingerprints.clone() })
+        .map(|l| Seen {
+            index: l.index,
+            leaf: sha(&l.leaf_der),
+            chain: l.chain_fingerprints.clone(),
+        })
         .collect()
 }
 
@@ -152,7 +162,10 @@ fn issuers() -> HashMap<String, Vec<u8>> {
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
-            (e.file_name().into_string().unwrap(), std::fs::read(e.path()).unwrap())
+            (
+                e.file_name().into_string().unwrap(),
+                std::fs::read(e.path()).unwrap(),
+            )
         })
         .collect()
 }
@@ -165,7 +178,9 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 
 /// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) for a `Retry-After` header.
 fn http_date(t: SystemTime) -> String {
-    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
     const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     let secs = t.duration_since(UNIX_EPOCH).unwrap().as_secs();
     let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
@@ -199,11 +214,25 @@ fn fixtures_agree_with_each_other() {
     assert_eq!(tiles.len() as u64, TILE_ENTRIES);
     assert_eq!(rfc[..], tiles[..RFC_ENTRIES as usize]);
     let known = issuers();
-    assert!(tiles.iter().flat_map(|s| &s.chain).all(|fp| known.contains_key(&hex(fp))));
+    assert!(tiles
+        .iter()
+        .flat_map(|s| &s.chain)
+        .all(|fp| known.contains_key(&hex(fp))));
     // Cutting a tile at entry boundaries gives tiles that parse to exactly that many entries.
-    assert_eq!(parse_data_tile(&Bytes::from(tile_prefix(1, 44)), 1, 44).unwrap().len(), 44);
-    assert_eq!(http_date(UNIX_EPOCH + Duration::from_secs(784_111_777)), "Sun, 06 Nov 1994 08:49:37 GMT");
-    assert_eq!(http_date(UNIX_EPOCH + Duration::from_secs(1_709_164_800)), "Thu, 29 Feb 2024 00:00:00 GMT");
+    assert_eq!(
+        parse_data_tile(&Bytes::from(tile_prefix(1, 44)), 1, 44)
+            .unwrap()
+            .len(),
+        44
+    );
+    assert_eq!(
+        http_date(UNIX_EPOCH + Duration::from_secs(784_111_777)),
+        "Sun, 06 Nov 1994 08:49:37 GMT"
+    );
+    assert_eq!(
+        http_date(UNIX_EPOCH + Duration::from_secs(1_709_164_800)),
+        "Thu, 29 Feb 2024 00:00:00 GMT"
+    );
 }
 
 // ---- The fake log's key --------------------------------------------------------------------------
@@ -219,11 +248,12 @@ impl Signer {
     fn new() -> Signer {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, &rng).unwrap();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng).unwrap();
+        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_ASN1_SIGNING, pkcs8.as_ref(), &rng)
+            .unwrap();
         // SubjectPublicKeyInfo { id-ecPublicKey, prime256v1 } BIT STRING { uncompressed point }.
         let mut spki = vec![
-            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a, 0x86,
-            0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+            0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06,
+            0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
         ];
         spki.extend_from_slice(pair.public_key().as_ref());
         let key = LogKey::from_spki_der(&spki).unwrap();
@@ -249,7 +279,11 @@ impl Signer {
     fn head_signature(&self, size: u64, good: bool) -> (u64, [u8; 32], Vec<u8>) {
         let (ts, root) = Signer::head(size);
         let signed_size = if good { size } else { size + 1 };
-        (ts, root, self.digitally_signed(&tree_head_signed_data(ts, signed_size, &root)))
+        (
+            ts,
+            root,
+            self.digitally_signed(&tree_head_signed_data(ts, signed_size, &root)),
+        )
     }
 
     fn sth(&self, size: u64, good: bool) -> Vec<u8> {
@@ -270,7 +304,12 @@ impl Signer {
         let mut blob = key_id[..4].to_vec();
         blob.extend_from_slice(&ts.to_be_bytes());
         blob.extend_from_slice(&sig);
-        format!("{origin}\n{size}\n{}\n\n\u{2014} {origin} {}\n", B64.encode(root), B64.encode(blob)).into_bytes()
+        format!(
+            "{origin}\n{size}\n{}\n\n\u{2014} {origin} {}\n",
+            B64.encode(root),
+            B64.encode(blob)
+        )
+        .into_bytes()
     }
 }
 
@@ -286,33 +325,54 @@ struct Req {
 
 impl Req {
     fn param(&self, name: &str) -> Option<u64> {
-        self.query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+        self.query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
     }
 }
 
 /// What the server does with one request.
 enum Reply {
     /// A complete response (Content-Length framing); the connection stays open.
-    Full { status: u16, headers: Vec<(&'static str, String)>, body: Vec<u8> },
+    Full {
+        status: u16,
+        headers: Vec<(&'static str, String)>,
+        body: Vec<u8>,
+    },
     /// 200 announcing `declared` body bytes but sending only `body`, then closing.
     Truncated { declared: usize, body: Vec<u8> },
     /// 200 with the full Content-Length, half of `body`, then a TCP reset.
     Reset { body: Vec<u8> },
     /// No answer at all for this long, then close.
     Hang(Duration),
+    /// The inner reply, then the connection is closed without notice (as servers drop idle
+    /// keep-alive connections): the client's next request on it finds it dead.
+    ThenClose(Box<Reply>),
 }
 
 impl Reply {
     fn ok(body: Vec<u8>) -> Reply {
-        Reply::Full { status: 200, headers: Vec::new(), body }
+        Reply::Full {
+            status: 200,
+            headers: Vec::new(),
+            body,
+        }
     }
 
     fn gzipped(body: &[u8]) -> Reply {
-        Reply::Full { status: 200, headers: vec![("Content-Encoding", "gzip".into())], body: gzip(body) }
+        Reply::Full {
+            status: 200,
+            headers: vec![("Content-Encoding", "gzip".into())],
+            body: gzip(body),
+        }
     }
 
     fn status(status: u16) -> Reply {
-        Reply::Full { status, headers: Vec::new(), body: format!("status {status}\n").into_bytes() }
+        Reply::Full {
+            status,
+            headers: Vec::new(),
+            body: format!("status {status}\n").into_bytes(),
+        }
     }
 
     fn header(mut self, name: &'static str, value: String) -> Reply {
@@ -360,14 +420,22 @@ impl FakeServer {
             while !stop2.load(Ordering::SeqCst) {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        let (script, counts, served) = (script.clone(), counts.clone(), served2.clone());
-                        std::thread::spawn(move || serve_connection(stream, &*script, &counts, &served));
+                        let (script, counts, served) =
+                            (script.clone(), counts.clone(), served2.clone());
+                        std::thread::spawn(move || {
+                            serve_connection(stream, &*script, &counts, &served)
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(2)),
                 }
             }
         });
-        FakeServer { addr, served, stop, thread: Some(thread) }
+        FakeServer {
+            addr,
+            served,
+            stop,
+            thread: Some(thread),
+        }
     }
 
     fn url(&self) -> String {
@@ -376,11 +444,23 @@ impl FakeServer {
 
     /// The requests for `path`, in arrival order.
     fn requests(&self, path: &str) -> Vec<Served> {
-        self.served.lock().unwrap().iter().filter(|s| s.path == path).cloned().collect()
+        self.served
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path == path)
+            .cloned()
+            .collect()
     }
 
     fn requests_under(&self, prefix: &str) -> Vec<Served> {
-        self.served.lock().unwrap().iter().filter(|s| s.path.starts_with(prefix)).cloned().collect()
+        self.served
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.path.starts_with(prefix))
+            .cloned()
+            .collect()
     }
 }
 
@@ -409,9 +489,16 @@ fn read_request_target(stream: &mut TcpStream) -> Option<String> {
     words.next().map(str::to_owned)
 }
 
-fn serve_connection(mut stream: TcpStream, script: &Script, counts: &Mutex<HashMap<String, usize>>, served: &Mutex<Vec<Served>>) {
+fn serve_connection(
+    mut stream: TcpStream,
+    script: &Script,
+    counts: &Mutex<HashMap<String, usize>>,
+    served: &Mutex<Vec<Served>>,
+) {
     stream.set_nonblocking(false).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     while let Some(target) = read_request_target(&mut stream) {
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
         let n = {
@@ -420,8 +507,16 @@ fn serve_connection(mut stream: TcpStream, script: &Script, counts: &Mutex<HashM
             *count += 1;
             *count - 1
         };
-        served.lock().unwrap().push(Served { path: path.to_owned(), query: query.to_owned(), at: Instant::now() });
-        let reply = script(&Req { path: path.to_owned(), query: query.to_owned(), n });
+        served.lock().unwrap().push(Served {
+            path: path.to_owned(),
+            query: query.to_owned(),
+            at: Instant::now(),
+        });
+        let reply = script(&Req {
+            path: path.to_owned(),
+            query: query.to_owned(),
+            n,
+        });
         let head = |status: u16, headers: &[(&str, String)], len: usize| {
             let mut h = format!("HTTP/1.1 {status} Scripted\r\nContent-Length: {len}\r\n");
             for (name, value) in headers {
@@ -430,11 +525,20 @@ fn serve_connection(mut stream: TcpStream, script: &Script, counts: &Mutex<HashM
             h.push_str("\r\n");
             h.into_bytes()
         };
+        let (reply, close) = match reply {
+            Reply::ThenClose(inner) => (*inner, true),
+            other => (other, false),
+        };
         match reply {
-            Reply::Full { status, headers, body } => {
+            Reply::ThenClose(_) => unreachable!("nested ThenClose"),
+            Reply::Full {
+                status,
+                headers,
+                body,
+            } => {
                 let mut out = head(status, &headers, body.len());
                 out.extend_from_slice(&body);
-                if stream.write_all(&out).is_err() {
+                if stream.write_all(&out).is_err() || close {
                     return;
                 }
             }
@@ -501,7 +605,11 @@ impl FakeLog {
 
     /// `{"entries":[...]}` for the fixture entries in `range`, with `edit` applied to each
     /// `(index, leaf_input, extra_data)`.
-    fn entries_json(&self, range: std::ops::Range<u64>, edit: impl Fn(u64, &mut String, &mut String)) -> Vec<u8> {
+    fn entries_json(
+        &self,
+        range: std::ops::Range<u64>,
+        edit: impl Fn(u64, &mut String, &mut String),
+    ) -> Vec<u8> {
         let items: Vec<String> = range
             .map(|i| {
                 let (mut leaf, mut extra) = self.rfc[i as usize].clone();
@@ -526,10 +634,17 @@ impl FakeLog {
         self.entries_edited(req, size, cap, |_, _, _| {})
     }
 
-    fn entries_edited(&self, req: &Req, size: u64, cap: u64, edit: impl Fn(u64, &mut String, &mut String)) -> Reply {
+    fn entries_edited(
+        &self,
+        req: &Req,
+        size: u64,
+        cap: u64,
+        edit: impl Fn(u64, &mut String, &mut String),
+    ) -> Reply {
         match FakeLog::page_range(req, size, cap) {
             Some(range) => {
-                self.entries_served.fetch_add(range.end - range.start, Ordering::SeqCst);
+                self.entries_served
+                    .fetch_add(range.end - range.start, Ordering::SeqCst);
                 Reply::ok(self.entries_json(range, edit))
             }
             None => Reply::status(400),
@@ -567,11 +682,19 @@ impl FakeLog {
             };
         }
         match FakeLog::tile_request(&req.path) {
-            Some((n, width)) if n * 256 + width as u64 <= size && (n as usize) < self.tiles.len() => {
+            Some((n, width))
+                if n * 256 + width as u64 <= size && (n as usize) < self.tiles.len() =>
+            {
                 // Compressed once per shape: a debug-build gzip per request slows every test.
                 let mut cache = self.gzipped_tiles.lock().unwrap();
-                let body = cache.entry((n, width)).or_insert_with(|| gzip(&tile_prefix_of(&self.tiles[n as usize], n, width)));
-                Reply::Full { status: 200, headers: vec![("Content-Encoding", "gzip".into())], body: body.clone() }
+                let body = cache
+                    .entry((n, width))
+                    .or_insert_with(|| gzip(&tile_prefix_of(&self.tiles[n as usize], n, width)));
+                Reply::Full {
+                    status: 200,
+                    headers: vec![("Content-Encoding", "gzip".into())],
+                    body: body.clone(),
+                }
             }
             _ => Reply::status(404),
         }
@@ -599,7 +722,11 @@ impl EntrySink for RecordingSink {
     fn emit(&self, _log: &LogCtx, entries: Vec<LogEntry>) {
         let mut seen = self.seen.borrow_mut();
         for e in entries {
-            seen.push(Seen { index: e.index, leaf: sha(&e.leaf_der), chain: e.chain.iter().map(|c| sha(c)).collect() });
+            seen.push(Seen {
+                index: e.index,
+                leaf: sha(&e.leaf_der),
+                chain: e.chain.iter().map(|c| sha(c)).collect(),
+            });
         }
     }
 }
@@ -617,7 +744,11 @@ fn fast_timing() -> PollerTiming {
 /// Client timeouts well above what a loaded test machine needs to serve a tile; the hanging
 /// connection scenario shortens the read timeout.
 fn test_timeouts() -> Timeouts {
-    Timeouts { connect: Duration::from_secs(2), read: Duration::from_secs(3), request: Duration::from_secs(5) }
+    Timeouts {
+        connect: Duration::from_secs(2),
+        read: Duration::from_secs(3),
+        request: Duration::from_secs(5),
+    }
 }
 
 const POLL_INTERVAL: Duration = Duration::from_millis(20);
@@ -649,7 +780,10 @@ impl Drive {
     }
 
     fn tiled(until: u64) -> Drive {
-        Drive { kind: LogKind::StaticCt, ..Drive::rfc(until) }
+        Drive {
+            kind: LogKind::StaticCt,
+            ..Drive::rfc(until)
+        }
     }
 }
 
@@ -660,6 +794,8 @@ struct Outcome {
     tree_sizes: Vec<u64>,
     cursors: Vec<u64>,
     elapsed: Duration,
+    /// From setting the StopFlag to the poller's return.
+    stop_latency: Duration,
 }
 
 impl Outcome {
@@ -669,19 +805,39 @@ impl Outcome {
 
     /// All error counters, for assertion messages.
     fn counters(&self) -> String {
-        let errors: Vec<String> = FetchErrorKind::ALL.iter().map(|k| format!("{}={}", k.label(), self.errors(*k))).collect();
-        format!("errors [{}], fetches {}, skipped {}", errors.join(" "), self.stats.fetches.get(), self.stats.entries_skipped.get())
+        let errors: Vec<String> = FetchErrorKind::ALL
+            .iter()
+            .map(|k| format!("{}={}", k.label(), self.errors(*k)))
+            .collect();
+        format!(
+            "errors [{}], fetches {}, skipped {}",
+            errors.join(" "),
+            self.stats.fetches.get(),
+            self.stats.entries_skipped.get()
+        )
     }
 
     fn assert_errors(&self, kind: FetchErrorKind, expected: u64) {
-        assert_eq!(self.errors(kind), expected, "{} errors; {}", kind.label(), self.counters());
+        assert_eq!(
+            self.errors(kind),
+            expected,
+            "{} errors; {}",
+            kind.label(),
+            self.counters()
+        );
     }
 
     /// Every error counter except the named ones is zero.
     fn assert_no_other_errors(&self, allowed: &[FetchErrorKind]) {
         for kind in FetchErrorKind::ALL {
             if !allowed.contains(&kind) {
-                assert_eq!(self.errors(kind), 0, "unexpected {} errors; {}", kind.label(), self.counters());
+                assert_eq!(
+                    self.errors(kind),
+                    0,
+                    "unexpected {} errors; {}",
+                    kind.label(),
+                    self.counters()
+                );
             }
         }
     }
@@ -720,7 +876,10 @@ fn drive(server: &FakeServer, key: &LogKey, d: Drive) -> Outcome {
             timing: d.timing,
         });
         let stats = LogStats::new(&info.url, &info.description, "test");
-        let log = Rc::new(LogCtx { info, stats: stats.clone() });
+        let log = Rc::new(LogCtx {
+            info,
+            stats: stats.clone(),
+        });
         let stop = Rc::new(StopFlag::default());
         let task = glommio::spawn_local(run(env, log, d.start_at, stop.clone()));
         let started = Instant::now();
@@ -752,17 +911,30 @@ fn drive(server: &FakeServer, key: &LogKey, d: Drive) -> Outcome {
             },
         )
         .await;
-        assert!(stopped, "the poller did not stop within 3 s of its StopFlag");
-        assert!(stopping.elapsed() < Duration::from_secs(3));
+        assert!(
+            stopped,
+            "the poller did not stop within 3 s of its StopFlag"
+        );
+        let stop_latency = stopping.elapsed();
         let seen = sink.seen.take();
-        Outcome { seen, stats, tree_sizes, cursors, elapsed }
+        Outcome {
+            seen,
+            stats,
+            tree_sizes,
+            cursors,
+            elapsed,
+            stop_latency,
+        }
     })
 }
 
 /// The invariants of every scenario: `expected` (minus `skipped`) from `from` on was emitted
 /// exactly once, in order, with the right leaf and chain; tree size and cursor never went back.
 fn assert_exactly_once(out: &Outcome, expected: &[Seen], from: u64, skipped: &[u64]) {
-    let want: Vec<&Seen> = expected.iter().filter(|e| e.index >= from && !skipped.contains(&e.index)).collect();
+    let want: Vec<&Seen> = expected
+        .iter()
+        .filter(|e| e.index >= from && !skipped.contains(&e.index))
+        .collect();
     let got_idx: Vec<u64> = out.seen.iter().map(|s| s.index).collect();
     let want_idx: Vec<u64> = want.iter().map(|s| s.index).collect();
     if got_idx != want_idx {
@@ -771,12 +943,24 @@ fn assert_exactly_once(out: &Outcome, expected: &[Seen], from: u64, skipped: &[u
             *counts.entry(*i).or_default() += 1;
         }
         let repeated: Vec<u64> = {
-            let mut r: Vec<u64> = counts.iter().filter(|(_, c)| **c > 1).map(|(i, _)| *i).collect();
+            let mut r: Vec<u64> = counts
+                .iter()
+                .filter(|(_, c)| **c > 1)
+                .map(|(i, _)| *i)
+                .collect();
             r.sort_unstable();
             r
         };
-        let missing: Vec<u64> = want_idx.iter().filter(|i| !counts.contains_key(i)).copied().collect();
-        let unexpected: Vec<u64> = got_idx.iter().filter(|i| !want_idx.contains(i)).copied().collect();
+        let missing: Vec<u64> = want_idx
+            .iter()
+            .filter(|i| !counts.contains_key(i))
+            .copied()
+            .collect();
+        let unexpected: Vec<u64> = got_idx
+            .iter()
+            .filter(|i| !want_idx.contains(i))
+            .copied()
+            .collect();
         let first_diff = got_idx.iter().zip(&want_idx).position(|(a, b)| a != b);
         panic!(
             "emitted {} entries, expected {}; repeated {:?}; missing {:?}; unexpected {:?}; first out-of-order position {:?} (cursor {})",
@@ -792,9 +976,21 @@ fn assert_exactly_once(out: &Outcome, expected: &[Seen], from: u64, skipped: &[u
     for (got, want) in out.seen.iter().zip(want) {
         assert_eq!(got, want, "entry {} differs from the fixture", want.index);
     }
-    assert!(out.tree_sizes.windows(2).all(|w| w[0] <= w[1]), "tree size went backwards: {:?}", out.tree_sizes);
-    assert!(out.cursors.windows(2).all(|w| w[0] <= w[1]), "cursor went backwards: {:?}", dedup(&out.cursors));
-    assert_eq!(out.stats.entries_skipped.get(), skipped.len() as u64, "entries_skipped");
+    assert!(
+        out.tree_sizes.windows(2).all(|w| w[0] <= w[1]),
+        "tree size went backwards: {:?}",
+        out.tree_sizes
+    );
+    assert!(
+        out.cursors.windows(2).all(|w| w[0] <= w[1]),
+        "cursor went backwards: {:?}",
+        dedup(&out.cursors)
+    );
+    assert_eq!(
+        out.stats.entries_skipped.get(),
+        skipped.len() as u64,
+        "entries_skipped"
+    );
 }
 
 fn dedup(v: &[u64]) -> Vec<u64> {
@@ -842,7 +1038,10 @@ fn rfc_capped(cap: u64) {
     assert_eq!(log.entries_served.load(Ordering::SeqCst), RFC_ENTRIES);
     let requests = server.requests(ENTRIES).len() as u64;
     assert_eq!(requests, RFC_ENTRIES.div_ceil(cap), "one request per page");
-    assert!(out.stats.fetches.get() > requests, "get-sth and get-entries fetches are counted");
+    assert!(
+        out.stats.fetches.get() > requests,
+        "get-sth and get-entries fetches are counted"
+    );
     assert_eq!(out.stats.tree_size.get(), RFC_ENTRIES);
     assert_eq!(out.stats.cursor.get(), RFC_ENTRIES);
     out.assert_no_other_errors(&[]);
@@ -876,7 +1075,11 @@ fn rfc_varying_page_sizes_on_a_growing_tree() {
     });
     let out = drive(&server, &key, Drive::rfc(RFC_ENTRIES));
     assert_exactly_once(&out, &rfc_expected(), 0, &[]);
-    assert_eq!(log.entries_served.load(Ordering::SeqCst), RFC_ENTRIES, "no entry fetched twice");
+    assert_eq!(
+        log.entries_served.load(Ordering::SeqCst),
+        RFC_ENTRIES,
+        "no entry fetched twice"
+    );
     assert!(server.requests(STH).len() >= 5, "the tree grew in steps");
     out.assert_no_other_errors(&[]);
 }
@@ -893,12 +1096,26 @@ fn rfc_aligned_pages_from_a_mid_page_start() {
         }
         _ => Reply::status(404),
     });
-    let out = drive(&server, &key, Drive { start_at: Some(1), ..Drive::rfc(RFC_ENTRIES) });
+    let out = drive(
+        &server,
+        &key,
+        Drive {
+            start_at: Some(1),
+            ..Drive::rfc(RFC_ENTRIES)
+        },
+    );
     assert_exactly_once(&out, &rfc_expected(), 1, &[]);
     assert_eq!(log.entries_served.load(Ordering::SeqCst), RFC_ENTRIES - 1);
-    let starts: Vec<u64> = server.requests(ENTRIES).iter().map(|r| Req { path: String::new(), query: r.query.clone(), n: 0 }.param("start").unwrap()).collect();
+    let starts: Vec<u64> = server
+        .requests(ENTRIES)
+        .iter()
+        .map(|r| start_of(&r.query))
+        .collect();
     assert_eq!(starts.first(), Some(&1));
-    assert!(starts.iter().all(|s| *s >= 1), "nothing before start_at is fetched: {starts:?}");
+    assert!(
+        starts.iter().all(|s| *s >= 1),
+        "nothing before start_at is fetched: {starts:?}"
+    );
     out.assert_no_other_errors(&[]);
 }
 
@@ -917,9 +1134,15 @@ fn rfc_429_with_retry_after_seconds() {
     let out = drive(&server, &key, Drive::rfc(RFC_ENTRIES));
     assert_exactly_once(&out, &rfc_expected(), 0, &[]);
     let gap = retry_gap(&server);
-    assert!(gap >= Duration::from_millis(950), "Retry-After: 1 was not honoured: {gap:?}");
+    assert!(
+        gap >= Duration::from_millis(950),
+        "Retry-After: 1 was not honoured: {gap:?}"
+    );
     out.assert_errors(FetchErrorKind::RateLimited, 1);
-    assert!(out.stats.pacing_ms.get() > 0, "the pacer widened after the 429");
+    assert!(
+        out.stats.pacing_ms.get() > 0,
+        "the pacer widened after the 429"
+    );
     out.assert_no_other_errors(&[FetchErrorKind::RateLimited]);
 }
 
@@ -927,19 +1150,25 @@ fn rfc_429_with_retry_after_seconds() {
 fn rfc_429_with_retry_after_http_date() {
     let (server, _log, key) = serve(|log, req| match (req.path.as_str(), req.n) {
         // Whole seconds: two seconds from now is 1..2 s away.
-        (ENTRIES, 0) => Reply::status(429).header("Retry-After", http_date(SystemTime::now() + Duration::from_secs(2))),
+        (ENTRIES, 0) => Reply::status(429).header(
+            "Retry-After",
+            http_date(SystemTime::now() + Duration::from_secs(2)),
+        ),
         _ => rfc_honest(log, req, RFC_ENTRIES, 16),
     });
     let out = drive(&server, &key, Drive::rfc(RFC_ENTRIES));
     assert_exactly_once(&out, &rfc_expected(), 0, &[]);
     let gap = retry_gap(&server);
-    assert!(gap >= Duration::from_millis(900), "Retry-After date was not honoured: {gap:?}");
+    assert!(
+        gap >= Duration::from_millis(900),
+        "Retry-After date was not honoured: {gap:?}"
+    );
     out.assert_errors(FetchErrorKind::RateLimited, 1);
     out.assert_no_other_errors(&[FetchErrorKind::RateLimited]);
 }
 
 #[test]
-fn rfc_429_and_503_with_retry_after_but_no_header_on_429() {
+fn rfc_429_without_retry_after_then_503_with_it() {
     // 429 without Retry-After (backoff), then a 503 with Retry-After (a rate limit, too).
     let (server, _log, key) = serve(|log, req| match (req.path.as_str(), req.n) {
         (ENTRIES, 0 | 1) => Reply::status(429),
@@ -998,7 +1227,11 @@ fn rfc_invalid_base64_in_one_entry_skips_only_that_entry() {
     });
     let out = drive(&server, &key, Drive::rfc(RFC_ENTRIES));
     assert_exactly_once(&out, &rfc_expected(), 0, &[5, 9]);
-    assert_eq!(server.requests(ENTRIES).len(), 3, "a bad entry is a skip, not a page retry");
+    assert_eq!(
+        server.requests(ENTRIES).len(),
+        3,
+        "a bad entry is a skip, not a page retry"
+    );
     assert_eq!(out.stats.cursor.get(), RFC_ENTRIES);
     out.assert_no_other_errors(&[]);
 }
@@ -1039,11 +1272,17 @@ fn rfc_truncated_body() {
             // a complete JSON document.
             (ENTRIES, 0) => {
                 let body = full();
-                Reply::Truncated { declared: body.len(), body: body[..body.len() / 3].to_vec() }
+                Reply::Truncated {
+                    declared: body.len(),
+                    body: body[..body.len() / 3].to_vec(),
+                }
             }
             (ENTRIES, 1) => {
                 let body = full();
-                Reply::Truncated { declared: body.len() + 50, body }
+                Reply::Truncated {
+                    declared: body.len() + 50,
+                    body,
+                }
             }
             _ => rfc_honest(log, req, RFC_ENTRIES, 16),
         }
@@ -1058,14 +1297,34 @@ fn rfc_truncated_body() {
 #[test]
 fn rfc_body_reset_midway() {
     let (server, _log, key) = serve(|log, req| match (req.path.as_str(), req.n) {
-        (ENTRIES, 0 | 1) => Reply::Reset { body: log.entries_json(0..RFC_ENTRIES, |_, _, _| {}) },
-        (STH, 1) => Reply::Reset { body: log.signer.sth(RFC_ENTRIES, true) },
+        (ENTRIES, 0 | 1) => Reply::Reset {
+            body: log.entries_json(0..RFC_ENTRIES, |_, _, _| {}),
+        },
+        (STH, 1) => Reply::Reset {
+            body: log.signer.sth(RFC_ENTRIES, true),
+        },
         _ => rfc_honest(log, req, RFC_ENTRIES, 16),
     });
     let out = drive(&server, &key, Drive::rfc(RFC_ENTRIES));
     assert_exactly_once(&out, &rfc_expected(), 0, &[]);
-    assert!(out.errors(FetchErrorKind::Network) >= 2, "{}", out.errors(FetchErrorKind::Network));
+    assert!(
+        out.errors(FetchErrorKind::Network) >= 2,
+        "{}",
+        out.errors(FetchErrorKind::Network)
+    );
     out.assert_no_other_errors(&[FetchErrorKind::Network]);
+}
+
+#[test]
+fn rfc_server_dropping_every_keep_alive_connection() {
+    // Every answer is the last on its connection, without `Connection: close`: each pooled
+    // connection is found dead by the next request, which the client retries on a fresh one.
+    let (server, log, key) =
+        serve(|log, req| Reply::ThenClose(Box::new(rfc_honest(log, req, RFC_ENTRIES, 2))));
+    let out = drive(&server, &key, Drive::rfc(RFC_ENTRIES));
+    assert_exactly_once(&out, &rfc_expected(), 0, &[]);
+    assert_eq!(log.entries_served.load(Ordering::SeqCst), RFC_ENTRIES);
+    out.assert_no_other_errors(&[]);
 }
 
 #[test]
@@ -1080,21 +1339,43 @@ fn rfc_sth_going_backwards_neither_rewinds_nor_repeats() {
     });
     let out = drive(&server, &key, Drive::rfc(RFC_ENTRIES));
     assert_exactly_once(&out, &rfc_expected(), 0, &[]);
-    assert!(server.requests(STH).len() >= 7, "the stale heads were all served");
-    assert!(out.tree_sizes.contains(&10), "the first head was used before the stale ones");
+    assert!(
+        server.requests(STH).len() >= 7,
+        "the stale heads were all served"
+    );
+    assert!(
+        out.tree_sizes.contains(&10),
+        "the first head was used before the stale ones"
+    );
     assert_eq!(out.stats.tree_size.get(), RFC_ENTRIES);
     // Nothing below 10 was asked for again once 0..10 was delivered.
-    let starts: Vec<u64> = server.requests(ENTRIES).iter().map(|r| start_of(&r.query)).collect();
+    let starts: Vec<u64> = server
+        .requests(ENTRIES)
+        .iter()
+        .map(|r| start_of(&r.query))
+        .collect();
     assert_eq!(starts, vec![0, 10], "{starts:?}");
     out.assert_no_other_errors(&[]);
 }
 
 fn start_of(query: &str) -> u64 {
-    Req { path: String::new(), query: query.to_owned(), n: 0 }.param("start").unwrap()
+    Req {
+        path: String::new(),
+        query: query.to_owned(),
+        n: 0,
+    }
+    .param("start")
+    .unwrap()
 }
 
 fn end_of(query: &str) -> u64 {
-    Req { path: String::new(), query: query.to_owned(), n: 0 }.param("end").unwrap()
+    Req {
+        path: String::new(),
+        query: query.to_owned(),
+        n: 0,
+    }
+    .param("end")
+    .unwrap()
 }
 
 #[test]
@@ -1121,10 +1402,18 @@ fn rfc_sth_with_bad_signature_is_ignored() {
     });
     let out = drive(&server, &key, Drive::rfc(RFC_ENTRIES));
     assert_exactly_once(&out, &rfc_expected(), 0, &[]);
-    assert!(!beyond_verified.load(Ordering::SeqCst), "fetched past the verified tree size");
+    assert!(
+        !beyond_verified.load(Ordering::SeqCst),
+        "fetched past the verified tree size"
+    );
     assert!(good_16.load(Ordering::SeqCst));
     out.assert_errors(FetchErrorKind::BadSignature, 2);
-    assert!(!out.tree_sizes.iter().any(|s| *s != 0 && *s != 8 && *s != RFC_ENTRIES), "an unverified size was recorded");
+    assert!(
+        !out.tree_sizes
+            .iter()
+            .any(|s| *s != 0 && *s != 8 && *s != RFC_ENTRIES),
+        "an unverified size was recorded"
+    );
     out.assert_no_other_errors(&[FetchErrorKind::BadSignature]);
 }
 
@@ -1134,13 +1423,30 @@ fn rfc_hanging_connection_hits_the_read_timeout() {
         (ENTRIES, 0) => Reply::Hang(Duration::from_millis(2500)),
         _ => rfc_honest(log, req, RFC_ENTRIES, 16),
     });
-    let timeouts = Timeouts { read: Duration::from_millis(300), ..test_timeouts() };
-    let out = drive(&server, &key, Drive { timeouts, ..Drive::rfc(RFC_ENTRIES) });
+    let timeouts = Timeouts {
+        read: Duration::from_millis(300),
+        ..test_timeouts()
+    };
+    let out = drive(
+        &server,
+        &key,
+        Drive {
+            timeouts,
+            ..Drive::rfc(RFC_ENTRIES)
+        },
+    );
     assert_exactly_once(&out, &rfc_expected(), 0, &[]);
     let gap = retry_gap(&server);
     // The read timeout is 300 ms; without it the retry would wait for the server (2.5 s).
-    assert!(gap >= Duration::from_millis(280) && gap < Duration::from_millis(1500), "{gap:?}");
-    assert!(out.elapsed < Duration::from_millis(2000), "{:?}", out.elapsed);
+    assert!(
+        gap >= Duration::from_millis(280) && gap < Duration::from_millis(1500),
+        "{gap:?}"
+    );
+    assert!(
+        out.elapsed < Duration::from_millis(2000),
+        "{:?}",
+        out.elapsed
+    );
     out.assert_errors(FetchErrorKind::Network, 1);
     out.assert_no_other_errors(&[FetchErrorKind::Network]);
 }
@@ -1160,7 +1466,11 @@ fn tiled_expected(size: u64, missing: &[[u8; 32]]) -> Vec<Seen> {
 }
 
 fn tiles_requested(server: &FakeServer) -> Vec<String> {
-    server.requests_under("/tile/").into_iter().map(|r| r.path).collect()
+    server
+        .requests_under("/tile/")
+        .into_iter()
+        .map(|r| r.path)
+        .collect()
 }
 
 #[test]
@@ -1170,12 +1480,29 @@ fn tiled_full_and_partial_tiles() {
     assert_exactly_once(&out, &tiled_expected(600, &[]), 0, &[]);
     let mut tiles = tiles_requested(&server);
     tiles.sort();
-    assert_eq!(tiles, ["/tile/data/000", "/tile/data/001", "/tile/data/002.p/88"]);
-    // Issuers are fetched once each (cached for good).
-    let mut distinct: Vec<[u8; 32]> = tiled_expected(600, &[]).iter().flat_map(|s| s.chain.clone()).collect();
+    assert_eq!(
+        tiles,
+        ["/tile/data/000", "/tile/data/001", "/tile/data/002.p/88"]
+    );
+    // Issuers are cached for good: each is fetched at most once per tile in flight (the
+    // windows of one catch-up can miss the cache together), and every one is fetched.
+    let mut distinct: Vec<String> = tiled_expected(600, &[])
+        .iter()
+        .flat_map(|s| s.chain.iter().map(|fp| format!("/issuer/{}", hex(fp))))
+        .collect();
     distinct.sort_unstable();
     distinct.dedup();
-    assert_eq!(server.requests_under("/issuer/").len(), distinct.len());
+    for path in &distinct {
+        let n = server.requests(path).len();
+        assert!(
+            (1..=crate::limits::FETCHES_IN_FLIGHT_PER_LOG).contains(&n),
+            "{path} fetched {n} times"
+        );
+    }
+    assert!(server
+        .requests_under("/issuer/")
+        .iter()
+        .all(|r| distinct.contains(&r.path)));
     assert_eq!(out.stats.tree_size.get(), 600);
     out.assert_no_other_errors(&[]);
 }
@@ -1195,11 +1522,43 @@ fn tiled_partial_tile_gone_falls_back_to_the_full_tile() {
     let out = drive(&server, &key, Drive::tiled(TILE_ENTRIES));
     assert_exactly_once(&out, &tiled_expected(TILE_ENTRIES, &[]), 0, &[]);
     let tiles = tiles_requested(&server);
-    assert!(tiles.contains(&"/tile/data/001.p/44".to_owned()), "{tiles:?}");
-    assert!(tiles.contains(&"/tile/data/001.p/144".to_owned()), "{tiles:?}");
+    assert!(
+        tiles.contains(&"/tile/data/001.p/44".to_owned()),
+        "{tiles:?}"
+    );
+    assert!(
+        tiles.contains(&"/tile/data/001.p/144".to_owned()),
+        "{tiles:?}"
+    );
     assert!(tiles.contains(&"/tile/data/001".to_owned()), "{tiles:?}");
-    assert!(out.cursors.contains(&400), "the size-400 checkpoint was streamed up to exactly 400");
+    assert!(
+        out.cursors.contains(&400),
+        "the size-400 checkpoint was streamed up to exactly 400"
+    );
     out.assert_no_other_errors(&[]);
+}
+
+#[test]
+fn tiled_partial_tile_404_while_the_full_tile_does_not_exist_yet() {
+    // A CDN that has not caught up: the partial tile of the tree's edge is 404 twice, and the
+    // full tile cannot exist yet. The poller must go back to the partial tile, not wait for a
+    // full tile that appears only 212 entries later.
+    let (server, _log, key) = serve(|log, req| match (req.path.as_str(), req.n) {
+        ("/tile/data/001.p/44", 0 | 1) => Reply::status(404),
+        _ => log.tiled(req, 300),
+    });
+    let out = drive(
+        &server,
+        &key,
+        Drive {
+            deadline: Duration::from_secs(3),
+            ..Drive::tiled(300)
+        },
+    );
+    assert_exactly_once(&out, &tiled_expected(300, &[]), 0, &[]);
+    assert_eq!(server.requests("/tile/data/001.p/44").len(), 3);
+    out.assert_errors(FetchErrorKind::Status, 2);
+    out.assert_no_other_errors(&[FetchErrorKind::Status]);
 }
 
 #[test]
@@ -1215,7 +1574,9 @@ fn tiled_checkpoint_with_bad_signature_is_ignored() {
             log.checkpoint(TILE_ENTRIES)
         }
         (p, _) => {
-            let past_300 = p.starts_with("/tile/data/002") || p == "/tile/data/001" || p.starts_with("/tile/data/001.p/") && p != "/tile/data/001.p/44";
+            let past_300 = p.starts_with("/tile/data/002")
+                || p == "/tile/data/001"
+                || p.starts_with("/tile/data/001.p/") && p != "/tile/data/001.p/44";
             if past_300 && !seen.load(Ordering::SeqCst) {
                 flag.store(true, Ordering::SeqCst);
             }
@@ -1224,10 +1585,29 @@ fn tiled_checkpoint_with_bad_signature_is_ignored() {
     });
     let out = drive(&server, &key, Drive::tiled(TILE_ENTRIES));
     assert_exactly_once(&out, &tiled_expected(TILE_ENTRIES, &[]), 0, &[]);
-    assert!(!beyond_verified.load(Ordering::SeqCst), "fetched past the verified checkpoint");
+    assert!(
+        !beyond_verified.load(Ordering::SeqCst),
+        "fetched past the verified checkpoint"
+    );
     assert!(good_768.load(Ordering::SeqCst));
     out.assert_errors(FetchErrorKind::BadSignature, 2);
     out.assert_no_other_errors(&[FetchErrorKind::BadSignature]);
+}
+
+#[test]
+fn tiled_malformed_checkpoints_are_bad_responses() {
+    let (server, _log, key) = serve(|log, req| match (req.path.as_str(), req.n) {
+        ("/checkpoint", 0) => Reply::ok(b"<html>503 Service Unavailable</html>".to_vec()),
+        // Another log's checkpoint (wrong origin), correctly signed.
+        ("/checkpoint", 1) => Reply::ok(log.signer.checkpoint("other.example/log", 600, true)),
+        ("/checkpoint", 2) => Reply::status(500),
+        _ => log.tiled(req, 600),
+    });
+    let out = drive(&server, &key, Drive::tiled(600));
+    assert_exactly_once(&out, &tiled_expected(600, &[]), 0, &[]);
+    out.assert_errors(FetchErrorKind::BadResponse, 2);
+    out.assert_errors(FetchErrorKind::Status, 1);
+    out.assert_no_other_errors(&[FetchErrorKind::BadResponse, FetchErrorKind::Status]);
 }
 
 #[test]
@@ -1242,8 +1622,22 @@ fn tiled_checkpoint_going_backwards() {
     assert_exactly_once(&out, &tiled_expected(TILE_ENTRIES, &[]), 0, &[]);
     assert!(server.requests("/checkpoint").len() >= 6);
     let tiles = tiles_requested(&server);
-    assert_eq!(tiles.iter().filter(|t| t.starts_with("/tile/data/000")).count(), 1, "{tiles:?}");
-    assert_eq!(tiles.iter().filter(|t| t.starts_with("/tile/data/001")).count(), 1, "{tiles:?}");
+    assert_eq!(
+        tiles
+            .iter()
+            .filter(|t| t.starts_with("/tile/data/000"))
+            .count(),
+        1,
+        "{tiles:?}"
+    );
+    assert_eq!(
+        tiles
+            .iter()
+            .filter(|t| t.starts_with("/tile/data/001"))
+            .count(),
+        1,
+        "{tiles:?}"
+    );
     out.assert_no_other_errors(&[]);
 }
 
@@ -1261,11 +1655,23 @@ fn tiled_missing_issuer_streams_the_chain_it_has() {
     });
     let out = drive(&server, &key, Drive::tiled(TILE_ENTRIES));
     let want = tiled_expected(TILE_ENTRIES, &[root]);
-    assert!(want.iter().all(|s| !s.chain.is_empty()), "the intermediates still resolve");
+    assert!(
+        want.iter().all(|s| !s.chain.is_empty()),
+        "the intermediates still resolve"
+    );
     assert_exactly_once(&out, &want, 0, &[]);
     // Asked once per tile that references it, not once per entry.
-    let tiles_with_root = (0..3).filter(|n| expected[n * 256..(n + 1) * 256].iter().any(|s| s.chain.contains(&root))).count();
-    assert_eq!(server.requests(&format!("/issuer/{}", hex(&root))).len(), tiles_with_root);
+    let tiles_with_root = (0..3)
+        .filter(|n| {
+            expected[n * 256..(n + 1) * 256]
+                .iter()
+                .any(|s| s.chain.contains(&root))
+        })
+        .count();
+    assert_eq!(
+        server.requests(&format!("/issuer/{}", hex(&root))).len(),
+        tiles_with_root
+    );
     out.assert_errors(FetchErrorKind::Status, tiles_with_root as u64);
     out.assert_no_other_errors(&[FetchErrorKind::Status]);
 }
@@ -1274,7 +1680,8 @@ fn tiled_missing_issuer_streams_the_chain_it_has() {
 fn tiled_garbage_tile_bodies_are_retried() {
     let (server, _log, key) = serve(|log, req| match (req.path.as_str(), req.n) {
         // Claims gzip, is not.
-        ("/tile/data/001", 0) => Reply::ok(b"\x1f\x8b definitely not gzip".to_vec()).header("Content-Encoding", "gzip".into()),
+        ("/tile/data/001", 0) => Reply::ok(b"\x1f\x8b definitely not gzip".to_vec())
+            .header("Content-Encoding", "gzip".into()),
         // Valid gzip of garbage.
         ("/tile/data/001", 1) => Reply::gzipped(&[0xa5; 5000]),
         // A full tile URL answered with only 100 entries.
@@ -1286,7 +1693,11 @@ fn tiled_garbage_tile_bodies_are_retried() {
     let out = drive(&server, &key, Drive::tiled(TILE_ENTRIES));
     assert_exactly_once(&out, &tiled_expected(TILE_ENTRIES, &[]), 0, &[]);
     assert_eq!(server.requests("/tile/data/001").len(), 5);
-    assert_eq!(out.errors(FetchErrorKind::Network), 1, "undecodable gzip is a transport error");
+    assert_eq!(
+        out.errors(FetchErrorKind::Network),
+        1,
+        "undecodable gzip is a transport error"
+    );
     out.assert_errors(FetchErrorKind::BadResponse, 3);
     out.assert_no_other_errors(&[FetchErrorKind::Network, FetchErrorKind::BadResponse]);
 }
@@ -1299,7 +1710,11 @@ fn tile_with_leaf_index(n: u64, position: usize, value: u64) -> Vec<u8> {
     // The extensions are the end of the TimestampedEntry: u16 length 8, then
     // type 0 (leaf_index), u16 length 5, uint40.
     let end = entry.as_ptr() as usize - full.as_ptr() as usize + entry.len();
-    assert_eq!(&full[end - 10..end - 5], &[0, 8, 0, 0, 5], "leaf_index extension layout");
+    assert_eq!(
+        &full[end - 10..end - 5],
+        &[0, 8, 0, 0, 5],
+        "leaf_index extension layout"
+    );
     let mut out = full.to_vec();
     out[end - 5..end].copy_from_slice(&value.to_be_bytes()[3..]);
     out
@@ -1327,24 +1742,54 @@ fn tiled_leaf_index_mismatch_forever_stalls_at_the_tile() {
         "/tile/data/001" => Reply::gzipped(&tile_with_leaf_index(1, 200, 7)),
         _ => log.tiled(req, TILE_ENTRIES),
     });
-    let out = drive(&server, &key, Drive { deadline: Duration::from_millis(800), ..Drive::tiled(TILE_ENTRIES) });
+    let out = drive(
+        &server,
+        &key,
+        Drive {
+            deadline: Duration::from_millis(800),
+            ..Drive::tiled(TILE_ENTRIES)
+        },
+    );
     assert_exactly_once(&out, &tiled_expected(256, &[]), 0, &[]);
     assert_eq!(out.stats.cursor.get(), 256);
-    assert!(server.requests("/tile/data/001").len() >= 3, "the tile is retried");
+    assert!(
+        server.requests("/tile/data/001").len() >= 3,
+        "the tile is retried"
+    );
     out.assert_no_other_errors(&[FetchErrorKind::BadResponse]);
 }
 
 // ---- Busy loops ----------------------------------------------------------------------------------------
 
 /// Runs a log that never makes progress for `run_for` and returns how many requests `path` got.
-fn count_requests_while_stuck(server: &FakeServer, key: &LogKey, kind: LogKind, path_prefix: &str, timing: PollerTiming, run_for: Duration) -> (usize, Outcome) {
-    let out = drive(server, key, Drive { kind, deadline: run_for, timing, ..Drive::rfc(u64::MAX) });
+fn count_requests_while_stuck(
+    server: &FakeServer,
+    key: &LogKey,
+    kind: LogKind,
+    path_prefix: &str,
+    timing: PollerTiming,
+    run_for: Duration,
+) -> (usize, Outcome) {
+    let out = drive(
+        server,
+        key,
+        Drive {
+            kind,
+            deadline: run_for,
+            timing,
+            ..Drive::rfc(u64::MAX)
+        },
+    );
     assert!(out.seen.is_empty());
     (server.requests_under(path_prefix).len(), out)
 }
 
 fn slow_timing() -> PollerTiming {
-    PollerTiming { backoff_min: Duration::from_millis(20), backoff_max: Duration::from_millis(200), ..fast_timing() }
+    PollerTiming {
+        backoff_min: Duration::from_millis(20),
+        backoff_max: Duration::from_millis(200),
+        ..fast_timing()
+    }
 }
 
 #[test]
@@ -1353,12 +1798,23 @@ fn no_busy_loop_on_empty_pages_forever() {
         STH => log.sth(RFC_ENTRIES),
         _ => Reply::ok(br#"{"entries":[]}"#.to_vec()),
     });
-    let (n, out) = count_requests_while_stuck(&server, &key, LogKind::Rfc6962, ENTRIES, slow_timing(), Duration::from_millis(1500));
+    let (n, out) = count_requests_while_stuck(
+        &server,
+        &key,
+        LogKind::Rfc6962,
+        ENTRIES,
+        slow_timing(),
+        Duration::from_millis(1500),
+    );
     // Backoff from 20 ms doubling to 200 ms: about a dozen attempts in 1.5 s; a busy loop
     // would make thousands.
     assert!((3..=40).contains(&n), "{n} get-entries requests in 1.5 s");
     // A request in flight when the poller stopped reached the server but was never counted.
-    assert!((n as u64 - 1..=n as u64).contains(&out.errors(FetchErrorKind::BadResponse)), "{n} requests; {}", out.counters());
+    assert!(
+        (n as u64 - 1..=n as u64).contains(&out.errors(FetchErrorKind::BadResponse)),
+        "{n} requests; {}",
+        out.counters()
+    );
 }
 
 #[test]
@@ -1367,11 +1823,45 @@ fn no_busy_loop_on_429_with_zero_retry_after_forever() {
         STH => log.sth(RFC_ENTRIES),
         _ => Reply::status(429).header("Retry-After", "0".into()),
     });
-    let (n, out) = count_requests_while_stuck(&server, &key, LogKind::Rfc6962, ENTRIES, slow_timing(), Duration::from_millis(1500));
+    let (n, out) = count_requests_while_stuck(
+        &server,
+        &key,
+        LogKind::Rfc6962,
+        ENTRIES,
+        slow_timing(),
+        Duration::from_millis(1500),
+    );
     // Retry-After: 0 asks for no wait at all; the pacer still spaces requests ≥ 50 ms apart.
     assert!((3..=35).contains(&n), "{n} get-entries requests in 1.5 s");
     // A request in flight when the poller stopped reached the server but was never counted.
-    assert!((n as u64 - 1..=n as u64).contains(&out.errors(FetchErrorKind::RateLimited)), "{n} requests; {}", out.counters());
+    assert!(
+        (n as u64 - 1..=n as u64).contains(&out.errors(FetchErrorKind::RateLimited)),
+        "{n} requests; {}",
+        out.counters()
+    );
+}
+
+#[test]
+fn a_long_retry_after_does_not_delay_stopping() {
+    let (server, _log, key) = serve(|log, req| match req.path.as_str() {
+        STH => log.sth(RFC_ENTRIES),
+        _ => Reply::status(429).header("Retry-After", "600".into()),
+    });
+    let (n, out) = count_requests_while_stuck(
+        &server,
+        &key,
+        LogKind::Rfc6962,
+        ENTRIES,
+        fast_timing(),
+        Duration::from_millis(400),
+    );
+    assert_eq!(n, 1, "Retry-After: 600 is honoured");
+    // The wait is cut into short sleeps that check the StopFlag.
+    assert!(
+        out.stop_latency < Duration::from_millis(500),
+        "{:?}",
+        out.stop_latency
+    );
 }
 
 #[test]
@@ -1380,7 +1870,14 @@ fn no_busy_loop_on_missing_tiles_forever() {
         "/checkpoint" => log.checkpoint(600),
         _ => Reply::status(404),
     });
-    let (n, _out) = count_requests_while_stuck(&server, &key, LogKind::StaticCt, "/tile/", slow_timing(), Duration::from_millis(1500));
+    let (n, _out) = count_requests_while_stuck(
+        &server,
+        &key,
+        LogKind::StaticCt,
+        "/tile/",
+        slow_timing(),
+        Duration::from_millis(1500),
+    );
     // Three tiles in flight, each retried with the log's shared backoff.
     assert!((3..=60).contains(&n), "{n} tile requests in 1.5 s");
 }
@@ -1388,11 +1885,22 @@ fn no_busy_loop_on_missing_tiles_forever() {
 #[test]
 fn no_busy_loop_on_bad_signatures_forever() {
     let (server, _log, key) = serve(|log, req| log.bad_sth(RFC_ENTRIES).or_404(req, STH));
-    let (n, out) = count_requests_while_stuck(&server, &key, LogKind::Rfc6962, STH, slow_timing(), Duration::from_millis(1000));
+    let (n, out) = count_requests_while_stuck(
+        &server,
+        &key,
+        LogKind::Rfc6962,
+        STH,
+        slow_timing(),
+        Duration::from_millis(1000),
+    );
     // Bad heads are polled once per poll interval (20 ms here), not in a loop.
     assert!((3..=60).contains(&n), "{n} get-sth requests in 1 s");
     // A request in flight when the poller stopped reached the server but was never counted.
-    assert!((n as u64 - 1..=n as u64).contains(&out.errors(FetchErrorKind::BadSignature)), "{n} requests; {}", out.counters());
+    assert!(
+        (n as u64 - 1..=n as u64).contains(&out.errors(FetchErrorKind::BadSignature)),
+        "{n} requests; {}",
+        out.counters()
+    );
     assert_eq!(server.requests(ENTRIES).len(), 0);
 }
 

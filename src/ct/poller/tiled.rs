@@ -14,7 +14,7 @@ use crate::{
     ct::{
         entry::LogEntry,
         log_list::LogState,
-        static_ct::{data_tile_url, issuer_url, origin_from_submission_url, parse_checkpoint, parse_data_tile, TileLeaf},
+        static_ct::{data_tile_url, issuer_url, CheckpointError, origin_from_submission_url, parse_checkpoint, parse_data_tile, TileLeaf},
     },
     limits,
     metrics::FetchErrorKind,
@@ -72,7 +72,13 @@ async fn poll_checkpoint(client: &LogClient, origin: &str) -> Option<u64> {
                 return Some(log.stats.tree_size.get());
             }
             Err(e) => {
-                log.stats.count_error(FetchErrorKind::BadSignature);
+                // Only a signature problem is `bad_signature`; a body that is not a checkpoint
+                // of this log at all is a bad response, like an unparsable STH.
+                let kind = match e {
+                    CheckpointError::BadLogSignature(_) | CheckpointError::NoLogSignature => FetchErrorKind::BadSignature,
+                    _ => FetchErrorKind::BadResponse,
+                };
+                log.stats.count_error(kind);
                 tracing::warn!(log = %log.info.description, "checkpoint not used: {e}");
                 client.sleep_unless_stopped(client.env.poll_interval).await;
                 if client.stop.is_stopped() {
@@ -119,7 +125,8 @@ async fn catch_up(client: &Rc<LogClient>, issuers: &Rc<IssuerCache>, cursor: u64
 }
 
 /// Fetches the data tile holding window `w` (the partial tile for the window's width, falling
-/// back to the full tile when the partial one is gone) and resolves its issuers.
+/// back to the full tile when the partial one is gone, and to the partial one again when both
+/// are missing) and resolves its issuers.
 async fn fetch_tile(client: &LogClient, issuers: &IssuerCache, w: Window) -> Result<Vec<LogEntry>, FetchError> {
     let tile = w.start / TILE_WIDTH;
     let width = (w.end % TILE_WIDTH + 1) as u16;
@@ -130,10 +137,15 @@ async fn fetch_tile(client: &LogClient, issuers: &IssuerCache, w: Window) -> Res
         let first = client.get_with_retry("data tile", &partial_url, parse(width), |e| matches!(e, FetchError::NotFound) && width < 256).await;
         match first {
             Ok(l) => break l,
+            // The partial tile is gone because the tile filled up; or it is not visible yet
+            // (a CDN lagging the checkpoint) and then neither is the full tile, which may be
+            // hours away on a slow log: back off and ask for the partial tile again.
             Err(FetchError::NotFound) => {
                 let full_url = data_tile_url(&log.info.url, tile, 256);
-                match client.get_with_retry("full data tile", &full_url, parse(256), |_| false).await {
+                let not_found = |e: &FetchError| matches!(e, FetchError::NotFound);
+                match client.get_with_retry("full data tile", &full_url, parse(256), not_found).await {
                     Ok(l) => break l,
+                    Err(FetchError::NotFound) => client.after_failure("partial and full data tile", &FetchError::NotFound).await,
                     Err(e) => return Err(e),
                 }
             }
