@@ -43,16 +43,35 @@ fn vm_rss_kb(pid: u32) -> u64 {
 }
 
 fn metric(text: &str, prefix: &str) -> u64 {
-    text.lines().filter(|l| l.starts_with(prefix)).filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok()).sum()
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
 }
 
 #[test]
 fn a_client_that_never_reads_is_dropped_and_the_others_lose_nothing() {
-    let sim = sim::start(SimConfig { rfc6962_logs: 2, static_logs: 1, rate_per_sec: 600.0, initial_entries: 0, seed: 5, ..SimConfig::default() })
-        .expect("simulator starts");
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 2,
+        static_logs: 1,
+        rate_per_sec: 600.0,
+        initial_entries: 0,
+        seed: 5,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
     let urls: Vec<String> = sim.logs().iter().map(|l| l.url.clone()).collect();
-    let server = Server::start(&["--log-list", &sim.log_list_url, "--workers", "2", "--poll-interval-ms", "200"]);
-    let readers: Vec<Collector> = (0..3).map(|_| Collector::connect(&server.ws_url("/"))).collect();
+    let server = Server::start(&[
+        "--log-list",
+        &sim.log_list_url,
+        "--workers",
+        "2",
+        "--poll-interval-ms",
+        "200",
+    ]);
+    let readers: Vec<Collector> = (0..3)
+        .map(|_| Collector::connect(&server.ws_url("/")))
+        .collect();
     let _slow = silent_client(&server, "/full-stream");
     let mut arrivals: Vec<Arrivals> = (0..3).map(|_| Arrivals::default()).collect();
     let mut rss_max = 0;
@@ -66,12 +85,24 @@ fn a_client_that_never_reads_is_dropped_and_the_others_lose_nothing() {
         }
         rss_max = rss_max.max(vm_rss_kb(server.child.id()));
         let (_, metrics) = server.http_get("/metrics");
-        closed_slow = metric(&metrics, "certstream_ws_clients_closed_total{reason=\"lagging\"}") >= 1;
+        closed_slow = metric(
+            &metrics,
+            "certstream_ws_clients_closed_total{reason=\"lagging\"}",
+        ) >= 1;
         std::thread::sleep(Duration::from_millis(250));
     }
     let (_, metrics) = server.http_get("/metrics");
-    assert!(closed_slow, "the silent client was closed for lagging: {metrics}");
-    assert!(metric(&metrics, "certstream_ws_frames_dropped_total{reason=\"client_queue_full\"}") > 0, "its frames were dropped and counted");
+    assert!(
+        closed_slow,
+        "the silent client was closed for lagging: {metrics}"
+    );
+    assert!(
+        metric(
+            &metrics,
+            "certstream_ws_frames_dropped_total{reason=\"client_queue_full\"}"
+        ) > 0,
+        "its frames were dropped and counted"
+    );
     sim.pause_growth();
     std::thread::sleep(Duration::from_millis(2500));
     let sizes: Vec<u64> = (0..urls.len()).map(|i| sim.tree_size(i)).collect();
@@ -90,24 +121,41 @@ fn a_client_that_never_reads_is_dropped_and_the_others_lose_nothing() {
             let expected: Vec<u64> = (first..size).collect();
             let diverge = got.iter().zip(&expected).position(|(a, b)| a != b);
             assert_eq!(got.len(), expected.len(), "a reading client got every index of {url} once, in order (first difference at {diverge:?})");
-            assert_eq!(got, expected, "a reading client got every index of {url} once, in order");
+            assert_eq!(
+                got, expected,
+                "a reading client got every index of {url} once, in order"
+            );
         }
     }
     // The bound: one slow client may pin at most CLIENT_QUEUE_FRAMES_MAX full frames (a few KB
     // each) in the hub, on top of the idle footprint.
-    assert!(rss_max < 150 * 1024, "server RSS stayed bounded: peak {rss_max} KB");
+    assert!(
+        rss_max < 150 * 1024,
+        "server RSS stayed bounded: peak {rss_max} KB"
+    );
 }
 
 #[test]
 fn sigterm_closes_every_client_with_1001_and_exits_promptly() {
-    let sim = sim::start(SimConfig { rfc6962_logs: 1, static_logs: 1, rate_per_sec: 50.0, seed: 9, ..SimConfig::default() }).expect("simulator starts");
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 1,
+        static_logs: 1,
+        rate_per_sec: 50.0,
+        seed: 9,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
     let mut server = Server::start(&["--log-list", &sim.log_list_url, "--workers", "2"]);
     let (mut ws, _) = tungstenite::connect(server.ws_url("/")).expect("connect");
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();
     let status = server.terminate().expect("the server exits after SIGTERM");
     assert!(status.success(), "clean exit: {status:?}");
-    assert!(started.elapsed() < Duration::from_secs(2), "stopped within {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "stopped within {:?}",
+        started.elapsed()
+    );
     let code = loop {
         match ws.read() {
             Ok(tungstenite::Message::Close(frame)) => break frame.map(|f| u16::from(f.code)),

@@ -214,6 +214,7 @@ pub async fn run(
         sink: publisher,
         backfill: config.backfill,
         poll_interval: Duration::from_millis(config.poll_interval_ms),
+        timing: poller::PollerTiming::default(),
     });
     let shard = Rc::new(Shard {
         core,

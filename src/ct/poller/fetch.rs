@@ -67,12 +67,13 @@ pub struct LogClient {
 impl LogClient {
     pub fn new(env: Rc<PollerEnv>, log: Rc<LogCtx>, stop: Rc<StopFlag>) -> Rc<LogClient> {
         let seed = u64::from_le_bytes(log.info.log_id[..8].try_into().unwrap_or([7; 8]));
+        let backoff = Backoff::with_bounds(env.timing.backoff_min, env.timing.backoff_max, seed);
         Rc::new(LogClient {
             env,
             log,
             stop,
             pacer: RefCell::new(Pacer::new()),
-            backoff: RefCell::new(Backoff::new(seed)),
+            backoff: RefCell::new(backoff),
         })
     }
 

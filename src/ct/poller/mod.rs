@@ -15,6 +15,9 @@ pub mod pipeline;
 pub mod rfc6962;
 pub mod tiled;
 
+#[cfg(test)]
+mod tests;
+
 use std::{cell::Cell, rc::Rc, time::Duration};
 
 use crate::{
@@ -55,6 +58,30 @@ pub struct PollerEnv {
     pub sink: Rc<dyn EntrySink>,
     pub backfill: Backfill,
     pub poll_interval: Duration,
+    pub timing: PollerTiming,
+}
+
+/// The pollers' fixed delays; [`Default`] takes them from [`crate::limits`]. Only tests pick
+/// others, so that a scenario with a dozen failures runs in milliseconds instead of minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollerTiming {
+    /// Bounds of the error backoff ([`crate::ct::pacing::Backoff`]).
+    pub backoff_min: Duration,
+    pub backoff_max: Duration,
+    /// Delay before a poller's first request, plus a per-log offset below `start_stagger`.
+    pub start_delay_min: Duration,
+    pub start_stagger: Duration,
+}
+
+impl Default for PollerTiming {
+    fn default() -> Self {
+        PollerTiming {
+            backoff_min: crate::limits::BACKOFF_MIN,
+            backoff_max: crate::limits::BACKOFF_MAX,
+            start_delay_min: crate::limits::FETCHER_START_DELAY_MIN,
+            start_stagger: crate::limits::FETCHER_START_STAGGER,
+        }
+    }
 }
 
 /// Cancels a poller: set by the executor when the log leaves the list or at shutdown.
@@ -73,11 +100,10 @@ impl StopFlag {
 /// Runs the poller of `log` until `stop` is set. Pollers start staggered (by log id) so that a
 /// restart does not hit every log in the same instant.
 pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, stop: Rc<StopFlag>) {
-    let spread = crate::limits::FETCHER_START_STAGGER.as_millis() as u64;
+    let spread = env.timing.start_stagger.as_millis() as u64;
     let offset =
         u64::from(u16::from_le_bytes([log.info.log_id[0], log.info.log_id[1]])) % spread.max(1);
-    glommio::timer::sleep(crate::limits::FETCHER_START_DELAY_MIN + Duration::from_millis(offset))
-        .await;
+    glommio::timer::sleep(env.timing.start_delay_min + Duration::from_millis(offset)).await;
     match log.info.kind {
         crate::ct::log_list::LogKind::Rfc6962 => rfc6962::run(env, log, start_at, stop).await,
         crate::ct::log_list::LogKind::StaticCt => tiled::run(env, log, start_at, stop).await,

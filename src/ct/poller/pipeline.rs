@@ -14,6 +14,15 @@ pub struct Window {
     pub end: u64,
 }
 
+/// Why [`run_ordered`] stopped before the target, and the cursor it had reached: windows
+/// consumed before the failure were emitted, so the caller must resume from `cursor`, not from
+/// where it started, or it would emit them again.
+#[derive(Debug)]
+pub struct Aborted {
+    pub cursor: u64,
+    pub error: FetchError,
+}
+
 /// Fetches every index in `[cursor, target)` with at most `in_flight` requests outstanding.
 ///
 /// - `plan(start)` gives the end (inclusive, `< target`) of the window starting at `start`.
@@ -23,7 +32,7 @@ pub struct Window {
 ///   entry it used (`> window.start`); anything left in the window is fetched again before any
 ///   later window is consumed.
 ///
-/// Returns the new cursor.
+/// Returns the new cursor, or how far it got when aborted.
 pub async fn run_ordered<T, Fut>(
     mut cursor: u64,
     target: u64,
@@ -31,7 +40,7 @@ pub async fn run_ordered<T, Fut>(
     plan: impl Fn(u64) -> u64,
     fetch: impl Fn(Window) -> Fut,
     mut consume: impl FnMut(Window, T) -> Result<u64, FetchError>,
-) -> Result<u64, FetchError>
+) -> Result<u64, Aborted>
 where
     T: 'static,
     Fut: Future<Output = Result<T, FetchError>> + 'static,
@@ -55,19 +64,22 @@ where
             Some(r) => r,
             None => Err(FetchError::Stopped),
         };
-        let next = match result {
-            Ok(value) => consume(w, value)?,
-            Err(e) => {
+        let next = match result.and_then(|value| consume(w, value)) {
+            Ok(next) => next,
+            Err(error) => {
                 cancel_all(pending);
-                return Err(e);
+                return Err(Aborted { cursor, error });
             }
         };
         if next <= w.start || next > w.end + 1 {
             cancel_all(pending);
-            return Err(FetchError::BadResponse(format!(
+            // `consume` may have emitted up to `next`, but a window it overran is a bug in
+            // the caller; resuming at the window's start could repeat, resuming past it skip.
+            let error = FetchError::BadResponse(format!(
                 "window {}..={} consumed up to {next}",
                 w.start, w.end
-            )));
+            ));
+            return Err(Aborted { cursor, error });
         }
         cursor = next;
         let rest = split_rest(next, w.end, in_flight.max(1), &plan);
@@ -179,7 +191,43 @@ mod tests {
                 |w, n: u64| Ok(w.start + n),
             )
             .await;
-            assert!(matches!(r, Err(FetchError::Stopped)));
+            assert!(
+                matches!(
+                    r,
+                    Err(Aborted {
+                        cursor: 20,
+                        error: FetchError::Stopped
+                    })
+                ),
+                "{r:?}"
+            );
+        });
+    }
+
+    /// A failure after some windows were consumed reports how far they got, so that the
+    /// caller resumes there instead of emitting them again.
+    #[test]
+    fn an_abort_reports_the_cursor_reached() {
+        glommio::LocalExecutor::default().run(async {
+            let fetch = |w: Window| async move { Ok::<_, FetchError>(w) };
+            let consume = |w: Window, _: Window| {
+                if w.start >= 30 {
+                    Err(FetchError::BadResponse("undecodable".into()))
+                } else {
+                    Ok(w.end + 1)
+                }
+            };
+            let r = run_ordered(5, 100, 3, |s| aligned_end(s, 10), fetch, consume).await;
+            assert!(
+                matches!(
+                    r,
+                    Err(Aborted {
+                        cursor: 30,
+                        error: FetchError::BadResponse(_)
+                    })
+                ),
+                "{r:?}"
+            );
         });
     }
 }

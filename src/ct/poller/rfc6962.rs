@@ -4,7 +4,7 @@ use std::{cell::Cell, rc::Rc};
 
 use super::{
     fetch::{FetchError, LogClient},
-    pipeline::{aligned_end, run_ordered, Window},
+    pipeline::{aligned_end, run_ordered, Aborted, Window},
     LogCtx, PollerEnv, StopFlag,
 };
 use crate::{
@@ -33,9 +33,16 @@ pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, sto
         if next < size {
             match catch_up(&client, &page, next, size).await {
                 Ok(c) => cursor = Some(c),
-                Err(FetchError::Stopped) => break,
-                Err(e) => {
-                    tracing::error!(log = %log.info.description, "catch-up aborted: {e}");
+                Err(Aborted {
+                    error: FetchError::Stopped,
+                    ..
+                }) => break,
+                Err(Aborted {
+                    cursor: reached,
+                    error,
+                }) => {
+                    cursor = Some(reached);
+                    tracing::error!(log = %log.info.description, "catch-up aborted at {reached}: {error}");
                 }
             }
         }
@@ -93,13 +100,13 @@ fn accept_sth(log: &LogCtx, sth: &SignedTreeHead) -> Result<u64, String> {
     Ok(log.stats.tree_size.get().max(sth.tree_size))
 }
 
-/// Streams `[cursor, size)`; returns the new cursor.
+/// Streams `[cursor, size)`; returns the new cursor (or how far it got).
 async fn catch_up(
     client: &Rc<LogClient>,
     page: &Rc<Cell<u64>>,
     cursor: u64,
     size: u64,
-) -> Result<u64, FetchError> {
+) -> Result<u64, Aborted> {
     let plan_page = page.clone();
     let fetch_client = client.clone();
     let fetch_page = page.clone();

@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::{
     fetch::{FetchError, LogClient},
-    pipeline::{run_ordered, Window},
+    pipeline::{run_ordered, Aborted, Window},
     LogCtx, PollerEnv, StopFlag,
 };
 use crate::{
@@ -16,7 +16,7 @@ use crate::{
         log_list::LogState,
         static_ct::{
             data_tile_url, issuer_url, origin_from_submission_url, parse_checkpoint,
-            parse_data_tile, TileLeaf,
+            parse_data_tile, CheckpointError, TileLeaf,
         },
     },
     limits,
@@ -48,8 +48,17 @@ pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, sto
         if next < size {
             match catch_up(&client, &issuers, next, size).await {
                 Ok(c) => cursor = Some(c),
-                Err(FetchError::Stopped) => break,
-                Err(e) => tracing::error!(log = %log.info.description, "catch-up aborted: {e}"),
+                Err(Aborted {
+                    error: FetchError::Stopped,
+                    ..
+                }) => break,
+                Err(Aborted {
+                    cursor: reached,
+                    error,
+                }) => {
+                    cursor = Some(reached);
+                    tracing::error!(log = %log.info.description, "catch-up aborted at {reached}: {error}");
+                }
             }
         }
         if matches!(log.info.state, LogState::Readonly { final_tree_size } if cursor.unwrap_or(0) >= final_tree_size)
@@ -79,7 +88,15 @@ async fn poll_checkpoint(client: &LogClient, origin: &str) -> Option<u64> {
                 return Some(log.stats.tree_size.get());
             }
             Err(e) => {
-                log.stats.count_error(FetchErrorKind::BadSignature);
+                // Only a signature problem is `bad_signature`; a body that is not a checkpoint
+                // of this log at all is a bad response, like an unparsable STH.
+                let kind = match e {
+                    CheckpointError::BadLogSignature(_) | CheckpointError::NoLogSignature => {
+                        FetchErrorKind::BadSignature
+                    }
+                    _ => FetchErrorKind::BadResponse,
+                };
+                log.stats.count_error(kind);
                 tracing::warn!(log = %log.info.description, "checkpoint not used: {e}");
                 client.sleep_unless_stopped(client.env.poll_interval).await;
                 if client.stop.is_stopped() {
@@ -98,13 +115,13 @@ pub(crate) fn with_slash(url: &str) -> String {
     }
 }
 
-/// Streams `[cursor, size)` tile by tile; returns the new cursor.
+/// Streams `[cursor, size)` tile by tile; returns the new cursor (or how far it got).
 async fn catch_up(
     client: &Rc<LogClient>,
     issuers: &Rc<IssuerCache>,
     cursor: u64,
     size: u64,
-) -> Result<u64, FetchError> {
+) -> Result<u64, Aborted> {
     let fetch_client = client.clone();
     let fetch_issuers = issuers.clone();
     let fetch = move |w: Window| {
@@ -115,17 +132,21 @@ async fn catch_up(
     let log = client.log.clone();
     let env = client.env.clone();
     let consume = move |w: Window, leaves: Vec<LogEntry>| {
-        // A tile starts before the window (entries already streamed) and, when the full tile
-        // replaced a vanished partial one, may reach past it (those come with the next window).
-        let entries: Vec<LogEntry> = leaves.into_iter().filter(|e| (w.start..=w.end).contains(&e.index)).collect();
-        let Some(last) = entries.last() else {
-            return Err(FetchError::BadResponse(format!("tile holds nothing of {}..={}", w.start, w.end)));
+        // Only the window's own leaves: the tile may start before it, and a full tile fetched
+        // because the partial one was gone holds leaves past it, past the verified tree size.
+        // Those are streamed by a later window, once a checkpoint covers them.
+        let entries: Vec<LogEntry> = leaves
+            .into_iter()
+            .filter(|e| (w.start..=w.end).contains(&e.index))
+            .collect();
+        let Some(next) = entries.last().map(|e| e.index + 1) else {
+            return Err(FetchError::BadResponse(format!(
+                "tile holds no leaf of {}..={}",
+                w.start, w.end
+            )));
         };
-        let next = last.index + 1;
         log.stats.cursor.set(next);
-        if !entries.is_empty() {
-            env.sink.emit(&log, entries);
-        }
+        env.sink.emit(&log, entries);
         Ok(next)
     };
     let plan = |s: u64| s - s % TILE_WIDTH + TILE_WIDTH - 1;
@@ -141,7 +162,8 @@ async fn catch_up(
 }
 
 /// Fetches the data tile holding window `w` (the partial tile for the window's width, falling
-/// back to the full tile when the partial one is gone) and resolves its issuers.
+/// back to the full tile when the partial one is gone, and to the partial one again when both
+/// are missing) and resolves its issuers.
 async fn fetch_tile(
     client: &LogClient,
     issuers: &IssuerCache,
@@ -150,35 +172,40 @@ async fn fetch_tile(
     let tile = w.start / TILE_WIDTH;
     let width = (w.end % TILE_WIDTH + 1) as u16;
     let log = &client.log;
-    let parse = |want: u16| {
-        move |body: Bytes| parse_data_tile(&body, tile, want as usize).map_err(|e| e.to_string())
-    };
-    let partial = width < 256;
     let leaves = loop {
-        let url = data_tile_url(&log.info.url, tile, width);
-        let not_found = |e: &FetchError| partial && matches!(e, FetchError::NotFound);
-        match client
-            .get_with_retry("data tile", &url, parse(width), not_found)
-            .await
-        {
-            Err(FetchError::NotFound) => {}
-            other => break other?,
-        }
-        // Logs may delete a partial tile once the full tile exists.
-        let full_url = data_tile_url(&log.info.url, tile, 256);
-        match client
-            .get_with_retry("full data tile", &full_url, parse(256), |e| {
-                matches!(e, FetchError::NotFound)
-            })
-            .await
-        {
-            Err(FetchError::NotFound) => {
-                // Neither exists (yet): back off and ask for the partial tile again.
-                client
-                    .after_failure("data tile", &FetchError::NotFound)
-                    .await;
+        let parse = |want: u16| {
+            move |body: Bytes| {
+                parse_data_tile(&body, tile, want as usize).map_err(|e| e.to_string())
             }
-            other => break other?,
+        };
+        let partial_url = data_tile_url(&log.info.url, tile, width);
+        let first = client
+            .get_with_retry("data tile", &partial_url, parse(width), |e| {
+                matches!(e, FetchError::NotFound) && width < 256
+            })
+            .await;
+        match first {
+            Ok(l) => break l,
+            // The partial tile is gone because the tile filled up; or it is not visible yet
+            // (a CDN lagging the checkpoint) and then neither is the full tile, which may be
+            // hours away on a slow log: back off and ask for the partial tile again.
+            Err(FetchError::NotFound) => {
+                let full_url = data_tile_url(&log.info.url, tile, 256);
+                let not_found = |e: &FetchError| matches!(e, FetchError::NotFound);
+                match client
+                    .get_with_retry("full data tile", &full_url, parse(256), not_found)
+                    .await
+                {
+                    Ok(l) => break l,
+                    Err(FetchError::NotFound) => {
+                        client
+                            .after_failure("partial and full data tile", &FetchError::NotFound)
+                            .await
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
         }
     };
     let mut out = Vec::with_capacity(leaves.len());
