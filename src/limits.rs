@@ -26,6 +26,10 @@ pub const CLIENT_LAGGING_CLOSE_AFTER: Duration = Duration::from_secs(10);
 /// several writes. Keeps one client's write buffer bounded.
 pub const CLIENT_WRITE_BYTES_MAX: usize = 1 << 20;
 
+/// Most frames the cross-core pump publishes between two flushes (then it yields to the
+/// writers). Well under [`CLIENT_QUEUE_FRAMES_MAX`], so a burst never skips a reading client.
+pub const PUMP_FLUSH_FRAMES: usize = 1024;
+
 /// Messages kept for `/latest.json`.
 pub const LATEST_MESSAGES: usize = 25;
 
@@ -161,6 +165,7 @@ pub const DOMAINS_PER_CERT_MAX: usize = 4096;
 pub const CHAIN_CACHE_CERTS_MAX: usize = 512;
 
 const _: () = assert!(CLIENT_QUEUE_FRAMES_MAX < HUB_HISTORY_FRAMES);
+const _: () = assert!(PUMP_FLUSH_FRAMES * 2 <= CLIENT_QUEUE_FRAMES_MAX);
 const _: () = assert!(LATEST_MESSAGES <= HUB_HISTORY_FRAMES);
 const _: () =
     assert!(LATEST_MESSAGES < HUB_RETAIN_ENTRIES && HUB_RETAIN_ENTRIES < CLIENT_QUEUE_FRAMES_MAX);

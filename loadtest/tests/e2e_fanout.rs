@@ -114,13 +114,23 @@ fn a_client_that_never_reads_is_dropped_and_the_others_lose_nothing() {
             }
         }
     }
+    let (_, metrics) = server.http_get("/metrics");
+    let diagnostics: Vec<&str> = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("certstream_log_lag")
+                || l.starts_with("certstream_ws_frames_dropped")
+                || l.starts_with("certstream_ws_clients_closed")
+                || l.starts_with("certstream_ring")
+        })
+        .collect();
     for a in &arrivals {
         for (url, &size) in urls.iter().zip(&sizes) {
             let got = a.by_log.get(url).cloned().unwrap_or_default();
             let first = *got.first().expect("entries arrived");
             let expected: Vec<u64> = (first..size).collect();
             let diverge = got.iter().zip(&expected).position(|(a, b)| a != b);
-            assert_eq!(got.len(), expected.len(), "a reading client got every index of {url} once, in order (first difference at {diverge:?})");
+            assert_eq!(got.len(), expected.len(), "a reading client got every index of {url} once, in order (first difference at {diverge:?}); server: {diagnostics:#?}");
             assert_eq!(
                 got, expected,
                 "a reading client got every index of {url} once, in order"

@@ -267,16 +267,22 @@ async fn wait_for_shutdown() {
     }
 }
 
-/// Drains one incoming ring into the local hub; flushes once per drained burst so that writers
-/// wake once per burst, not once per certificate.
+/// Drains one incoming ring into the local hub. Writers wake once per flush, not once per
+/// certificate; a flush happens at the latest every [`limits::PUMP_FLUSH_FRAMES`] frames, and
+/// the pump then yields so the writers run before the next batch: a catch-up burst must never
+/// pile up past a client's queue bound while its writer could not run.
 async fn pump(rx: ConnectedReceiver<FrameBatch>, shard: Rc<Shard>) {
     while let Some(batch) = rx.recv().await {
         let mut n = publish_batch(&shard, &batch);
-        while let Some(Some(more)) = poll_once(rx.recv()).await {
-            n += publish_batch(&shard, &more);
+        while n < limits::PUMP_FLUSH_FRAMES as u64 {
+            match poll_once(rx.recv()).await {
+                Some(Some(more)) => n += publish_batch(&shard, &more),
+                _ => break,
+            }
         }
         add(&shard.stats.frames_published, n);
         shard.hub.flush();
+        futures_lite::future::yield_now().await;
     }
 }
 

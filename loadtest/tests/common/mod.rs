@@ -186,7 +186,11 @@ impl Collector {
                             e.kind(),
                             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
                         ) => {}
-                    Err(_) => return,
+                    Err(e) => {
+                        // Surfaces in Arrivals::add as an unexpected message type.
+                        let _ = tx.send(serde_json::json!({"message_type": "collector_error", "error": e.to_string()}));
+                        return;
+                    }
                 }
             }
         });
@@ -228,7 +232,7 @@ impl Arrivals {
                 self.messages.entry((url, index)).or_insert(v);
             }
             Some("heartbeat") => self.heartbeats += 1,
-            other => panic!("unexpected message_type {other:?}"),
+            other => panic!("unexpected message_type {other:?}: {v}"),
         }
     }
 

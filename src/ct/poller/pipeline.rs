@@ -64,6 +64,9 @@ where
             Some(r) => r,
             None => Err(FetchError::Stopped),
         };
+        // Let the writers send this page before the next (possibly already fetched) one is
+        // consumed: a catch-up must not outrun the clients' queues while they cannot run.
+        futures_lite::future::yield_now().await;
         let next = match result.and_then(|value| consume(w, value)) {
             Ok(next) => next,
             Err(error) => {
