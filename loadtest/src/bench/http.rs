@@ -42,10 +42,9 @@ pub fn get(url: &str, timeout: Duration) -> anyhow::Result<(u16, Vec<u8>)> {
         TcpStream::connect_timeout(&addr, timeout).with_context(|| format!("connect {url}"))?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-    )?;
+    // One write: a server that answers after the first segment must see the whole request.
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes())?;
     let mut raw = Vec::new();
     s.take(HTTP_RESPONSE_BYTES_MAX as u64 + 1)
         .read_to_end(&mut raw)

@@ -310,6 +310,9 @@ pub fn parse_ws_url(url: &str) -> anyhow::Result<WsTarget> {
     })
 }
 
+/// Final tree size per log (canonical URL), from the simulator.
+type Targets = Arc<Vec<(String, u64)>>;
+
 /// Shared between the controller and the workers (control plane only; the data path reads
 /// `phase` with one relaxed load per `read`).
 struct Control {
@@ -318,7 +321,7 @@ struct Control {
     connected: AtomicUsize,
     failed: AtomicUsize,
     drained_workers: AtomicUsize,
-    targets: Mutex<Option<Arc<Vec<(String, u64)>>>>,
+    targets: Mutex<Option<Targets>>,
     connect_permits: Arc<Semaphore>,
 }
 
