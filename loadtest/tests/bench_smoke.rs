@@ -192,3 +192,24 @@ fn gap_check_counts_exactly_what_was_not_sent() {
     assert_eq!(log.start_min, Some(0));
     assert_eq!(r.other_msgs, 0);
 }
+
+#[test]
+fn unreachable_server_is_reported_not_hung() {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut cfg = WsBenchConfig::new(&format!("ws://127.0.0.1:{port}/"), 3);
+    cfg.warmup = Duration::from_secs(30);
+    cfg.duration = Duration::from_secs(30);
+    let t0 = std::time::Instant::now();
+    let r = wsbench::run(&cfg, &mut |_| {}).expect("a report, not an error");
+    assert!(
+        t0.elapsed() < Duration::from_secs(10),
+        "no warm-up or window without clients"
+    );
+    assert_eq!((r.connected, r.connect_failed, r.errors_total), (0, 3, 3));
+    assert!(r.errors[0].contains("connect"), "{:?}", r.errors);
+    assert_eq!(r.delivered_msgs, 0);
+}

@@ -1204,3 +1204,122 @@ pub fn summary_md(res: &RunResults) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result_with(ws: WsBenchReport, name: &str) -> WorkloadResult {
+        WorkloadResult {
+            name: name.into(),
+            server: "s".into(),
+            rate: 1000,
+            rate_actual: None,
+            ws,
+            server_cpu_pct: None,
+            rss_idle_kib: None,
+            rss_steady_kib: None,
+            rss_peak_kib: None,
+            samples: Vec::new(),
+            passed: false,
+            failures: Vec::new(),
+            commands: Vec::new(),
+        }
+    }
+
+    fn good_ws() -> WsBenchReport {
+        WsBenchReport {
+            clients: 4,
+            connected: 4,
+            delivered_msgs: 100,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        let sim = SimReady {
+            http_base: "http://127.0.0.1:5".into(),
+            log_list_url: "http://127.0.0.1:5/ll.json".into(),
+        };
+        let cmd = fill(
+            "srv --log-list {log_list_url} --listen 127.0.0.1:{port} --ct {http_base}",
+            &sim,
+            9,
+        );
+        assert_eq!(cmd, "srv --log-list http://127.0.0.1:5/ll.json --listen 127.0.0.1:9 --ct http://127.0.0.1:5");
+    }
+
+    #[test]
+    fn judge_applies_the_rules() {
+        let mut r = result_with(good_ws(), "steady-4");
+        judge(&mut r, None);
+        assert!(r.passed, "{:?}", r.failures);
+
+        let mut ws = good_ws();
+        ws.loss.clients_with_loss = 1;
+        ws.loss.missing_total = 3;
+        let mut r = result_with(ws, "steady-4");
+        judge(&mut r, None);
+        assert!(!r.passed);
+        assert!(r.failures[0].contains("lost 3"));
+
+        let mut ws = good_ws();
+        ws.latency_ms.p99 = 150.0;
+        let mut steady = result_with(ws.clone(), "steady-4");
+        judge(&mut steady, None);
+        assert!(steady.passed, "p99 only limits saturation steps");
+        let mut sat = result_with(ws, "saturation-4@2000");
+        judge(&mut sat, None);
+        assert!(!sat.passed);
+
+        let mut r = result_with(good_ws(), "steady-4");
+        judge(&mut r, Some("exit 1".into()));
+        assert!(!r.passed);
+    }
+
+    #[test]
+    fn summary_has_ratio_to_raw_fanout() {
+        let bins = BinPaths {
+            sim: "sim".into(),
+            raw_fanout: "rf".into(),
+            ingest_bench: None,
+        };
+        let plan = BenchPlan::quick(Vec::new(), bins, Path::new("/tmp"));
+        let mut ws = good_ws();
+        ws.delivered_msgs_per_s = 250.0;
+        let mut base = good_ws();
+        base.delivered_msgs_per_s = 1000.0;
+        let res = RunResults {
+            machine: sys::machine(),
+            commit: "abc".into(),
+            commit_dirty: false,
+            started_unix: 0,
+            invocation: vec!["bench-run".into()],
+            plan,
+            workloads: vec![result_with(ws, "steady-4")],
+            saturation: Vec::new(),
+            raw_fanout: Some(FanoutResult {
+                ws: base,
+                sender_cpu_pct: None,
+                commands: Vec::new(),
+            }),
+            ingest: Some(IngestResult {
+                available: false,
+                output: None,
+                text: None,
+                command: None,
+            }),
+            ratios: Vec::new(),
+            out_dir: PathBuf::from("/tmp"),
+            errors: Vec::new(),
+        };
+        let r = ratios(&res);
+        assert_eq!(r.len(), 1);
+        assert!((r[0].fraction_of_raw_fanout - 0.25).abs() < 1e-9);
+        let md = summary_md(&res);
+        assert!(md.contains("| 0.250 |"), "{md}");
+        assert!(md.contains("not available"));
+        assert!(md.contains("1970-01-01"));
+    }
+}

@@ -83,6 +83,21 @@ fn finders() -> &'static Finders {
     })
 }
 
+/// Position just after `"cert_index":`, found by walking the tail's `_` bytes backwards:
+/// `_` is rare near the end of a message, so this is a couple of `memrchr` steps, cheaper
+/// than a forward substring search over the tail. `None` sends the caller to the full search.
+fn cert_index_from_end(msg: &[u8]) -> Option<usize> {
+    const KEY: &[u8] = b"\"cert_index\":";
+    const UNDERSCORE_AT: usize = 5;
+    const _: () = assert!(KEY[UNDERSCORE_AT] == b'_');
+    let tail = msg.len().saturating_sub(TAIL_BYTES);
+    memchr::memrchr_iter(b'_', &msg[tail..])
+        .map(|i| tail + i)
+        .take(8)
+        .find(|&p| p >= UNDERSCORE_AT && msg[p - UNDERSCORE_AT..].starts_with(KEY))
+        .map(|p| p - UNDERSCORE_AT + KEY.len())
+}
+
 /// Position just after `key`: searched in the tail first, then in the whole message.
 fn after_key(msg: &[u8], key: &memmem::Finder<'_>) -> Option<usize> {
     let tail = msg.len().saturating_sub(TAIL_BYTES);
@@ -122,7 +137,10 @@ fn message_type<'a>(msg: &'a [u8], f: &Finders) -> Option<&'a [u8]> {
 }
 
 fn cert_fields<'a>(msg: &'a [u8], f: &Finders) -> Option<CertFields<'a>> {
-    let idx_at = after_key(msg, &f.cert_index)?;
+    let idx_at = match cert_index_from_end(msg) {
+        Some(at) => at,
+        None => after_key(msg, &f.cert_index)?,
+    };
     let cert_index = parse_u64(value_start(msg, idx_at)?)?;
     // `seen` and `source` follow `cert_index` in every known server's output: look there first.
     let near = |key: &memmem::Finder<'_>| match key.find(&msg[idx_at..]) {

@@ -430,13 +430,23 @@ fn drive(
         std::thread::sleep(Duration::from_millis(5));
     }
     let connect_all = t0.elapsed();
+    if ctl.connected.load(Ordering::Acquire) == 0 {
+        // Nothing to measure; the report carries the connect errors.
+        return Ok(Timing {
+            connect_all,
+            window: Duration::ZERO,
+            gap_targets: None,
+            drain: Duration::ZERO,
+        });
+    }
     ctl.set_phase(Phase::Warmup);
     on_phase(Phase::Warmup);
     std::thread::sleep(cfg.warmup);
     ctl.set_phase(Phase::Measuring);
-    on_phase(Phase::Measuring);
+    // The window starts when the workers start counting, before the hook's own work.
     let w0 = Instant::now();
-    std::thread::sleep(cfg.duration);
+    on_phase(Phase::Measuring);
+    std::thread::sleep(cfg.duration.saturating_sub(w0.elapsed()));
     let mut timing = Timing {
         connect_all,
         window: Duration::ZERO,
@@ -1163,5 +1173,53 @@ fn gap_client(g: &mut GapReport, targets: &[(String, u64)], sh: &WorkerShared, s
         if missing == 0 && track.repeated == 0 {
             log.clients_complete += 1;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ws_urls() {
+        let t = parse_ws_url("ws://127.0.0.1:8080/full-stream").unwrap();
+        assert_eq!(
+            (t.host_port.as_str(), t.path.as_str()),
+            ("127.0.0.1:8080", "/full-stream")
+        );
+        assert_eq!(t.addr.port(), 8080);
+        assert_eq!(parse_ws_url("ws://127.0.0.1:9").unwrap().path, "/");
+        assert!(parse_ws_url("wss://127.0.0.1:9/").is_err());
+        assert!(parse_ws_url("http://127.0.0.1:9/").is_err());
+    }
+
+    #[test]
+    fn sim_state() {
+        let body = br#"{"logs":[{"url":"http://127.0.0.1:5/a/","kind":"rfc6962","tree_size":7},
+                               {"url":"http://127.0.0.1:5/b","kind":"static","tree_size":0}]}"#;
+        let t = parse_sim_state(body).unwrap();
+        assert_eq!(
+            t,
+            vec![
+                ("http://127.0.0.1:5/a".to_string(), 7),
+                ("http://127.0.0.1:5/b".to_string(), 0)
+            ]
+        );
+        assert!(parse_sim_state(br#"{"logs":[{"url":"x"}]}"#).is_err());
+        assert!(parse_sim_state(b"nope").is_err());
+    }
+
+    #[test]
+    fn config_is_validated() {
+        let mut c = WsBenchConfig::new("ws://127.0.0.1:1/", 2);
+        c.slow = 3;
+        assert!(validate(&c).is_err());
+        c.slow = 0;
+        c.threads = 0;
+        assert!(validate(&c).is_err());
+        c.threads = 2;
+        assert!(validate(&c).is_ok());
+        c.clients = 0;
+        assert!(validate(&c).is_err());
     }
 }
