@@ -891,8 +891,10 @@ fn judge(r: &mut WorkloadResult, died: Option<String>) {
     if let Some(g) = &ws.gap_check {
         if !g.complete {
             let missing: u64 = g.logs.iter().map(|l| l.missing).sum();
+            let never: usize = g.logs.iter().map(|l| l.clients_never_seen).sum();
             f.push(format!(
-                "gap check incomplete: {missing} indexes missing at the end"
+                "gap check incomplete: {missing} indexes missing, \
+                 {never} client×log pairs never received"
             ));
         }
     }
