@@ -182,10 +182,14 @@ struct Stats {
 struct Batch {
     bytes: Vec<u8>,
     frames: u64,
+    /// Number of the first frame, counting every certificate frame this worker made.
+    first_frame: u64,
 }
 
 struct Cursor {
     seq: Cell<u64>,
+    /// Number of the first frame of batch `seq` (what a skip-ahead must account for).
+    next_frame: Cell<u64>,
     last_progress: Cell<Instant>,
 }
 
@@ -195,6 +199,8 @@ struct Hub {
     base: Cell<u64>,
     /// Sequence number the next batch will get.
     head: Cell<u64>,
+    /// Certificate frames made so far (the next batch's `first_frame`).
+    frames_made: Cell<u64>,
     new_batch: Notify,
     progress: Notify,
     cursors: RefCell<Vec<Rc<Cursor>>>,
@@ -202,7 +208,22 @@ struct Hub {
 }
 
 impl Hub {
-    fn push(&self, b: Batch) {
+    fn new() -> Self {
+        Hub {
+            batches: RefCell::new(VecDeque::new()),
+            base: Cell::new(0),
+            head: Cell::new(0),
+            frames_made: Cell::new(0),
+            new_batch: Notify::new(),
+            progress: Notify::new(),
+            cursors: RefCell::new(Vec::new()),
+            stats: RefCell::new(Stats::default()),
+        }
+    }
+
+    fn push(&self, mut b: Batch) {
+        b.first_frame = self.frames_made.get();
+        self.frames_made.set(b.first_frame + b.frames);
         self.stats.borrow_mut().frames_generated += b.frames;
         self.batches.borrow_mut().push_back(Rc::new(b));
         self.head.set(self.head.get() + 1);
@@ -259,15 +280,7 @@ fn worker_main(
             ..Default::default()
         };
     };
-    let hub = Rc::new(Hub {
-        batches: RefCell::new(VecDeque::new()),
-        base: Cell::new(0),
-        head: Cell::new(0),
-        new_batch: Notify::new(),
-        progress: Notify::new(),
-        cursors: RefCell::new(Vec::new()),
-        stats: RefCell::new(Stats::default()),
-    });
+    let hub = Rc::new(Hub::new());
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async {
         tokio::task::spawn_local(generator(hub.clone(), cfg.clone()));
@@ -387,6 +400,7 @@ async fn client(hub: Rc<Hub>, s: std::net::TcpStream) {
     };
     let cursor = Rc::new(Cursor {
         seq: Cell::new(hub.head.get()),
+        next_frame: Cell::new(hub.frames_made.get()),
         last_progress: Cell::new(Instant::now()),
     });
     hub.cursors.borrow_mut().push(cursor.clone());
@@ -438,13 +452,15 @@ async fn send_loop(hub: &Hub, cursor: &Cursor, stream: &mut TcpStream) -> std::i
 /// A client behind the kept history jumps to the oldest kept batch; count what it missed.
 fn skip_dropped(hub: &Hub, cursor: &Cursor, offset: &mut usize) {
     let base = hub.base.get();
-    if cursor.seq.get() < base {
-        // Frame counts of dropped batches are gone; count batches × the usual batch size.
-        let skipped = base - cursor.seq.get();
-        hub.stats.borrow_mut().frames_dropped += skipped * FANOUT_BATCH_FRAMES as u64;
-        cursor.seq.set(base);
-        *offset = 0;
+    if cursor.seq.get() >= base {
+        return;
     }
+    let oldest = hub.batches.borrow().front().map(|b| b.first_frame);
+    let resume_at = oldest.unwrap_or_else(|| hub.frames_made.get());
+    hub.stats.borrow_mut().frames_dropped += resume_at.saturating_sub(cursor.next_frame.get());
+    cursor.seq.set(base);
+    cursor.next_frame.set(resume_at);
+    *offset = 0;
 }
 
 fn advance(hub: &Hub, cursor: &Cursor, pending: &[Rc<Batch>], offset: &mut usize, mut n: usize) {
@@ -456,6 +472,7 @@ fn advance(hub: &Hub, cursor: &Cursor, pending: &[Rc<Batch>], offset: &mut usize
             n -= left;
             *offset = 0;
             cursor.seq.set(cursor.seq.get() + 1);
+            cursor.next_frame.set(b.first_frame + b.frames);
             stats.frames_written += b.frames;
         } else {
             *offset += n;
@@ -497,6 +514,7 @@ impl FrameGen {
         Batch {
             bytes,
             frames: frames as u64,
+            first_frame: 0,
         }
     }
 
@@ -553,6 +571,62 @@ pub fn bind_loopback(port: u16) -> anyhow::Result<TcpListener> {
 mod tests {
     use super::*;
     use crate::bench::scan::{classify, Kind};
+
+    fn batch_of(frames: u64) -> Batch {
+        Batch {
+            bytes: vec![0; 10],
+            frames,
+            first_frame: 0,
+        }
+    }
+
+    #[test]
+    fn lagging_client_skips_ahead_and_counts_exact_drops() {
+        let hub = Hub::new();
+        let c = Rc::new(Cursor {
+            seq: Cell::new(0),
+            next_frame: Cell::new(0),
+            last_progress: Cell::new(Instant::now()),
+        });
+        hub.cursors.borrow_mut().push(c.clone());
+        for _ in 0..FANOUT_HISTORY_BATCHES + 3 {
+            hub.push(batch_of(2));
+        }
+        assert_eq!(hub.batches.borrow().len(), FANOUT_HISTORY_BATCHES);
+        assert_eq!(hub.base.get(), 3);
+        let mut offset = 5;
+        skip_dropped(&hub, &c, &mut offset);
+        assert_eq!(hub.stats.borrow().frames_dropped, 6);
+        assert_eq!((c.seq.get(), c.next_frame.get(), offset), (3, 6, 0));
+        // Writing one whole batch advances the cursor and its frame number.
+        let pending = vec![hub.batches.borrow()[0].clone()];
+        advance(&hub, &c, &pending, &mut offset, 10);
+        assert_eq!((c.seq.get(), c.next_frame.get()), (4, 8));
+        assert_eq!(hub.stats.borrow().frames_written, 2);
+    }
+
+    #[test]
+    fn fast_gate_waits_for_readers_but_not_stalled_ones() {
+        let hub = Hub::new();
+        assert!(!hub.gate_open(), "no clients, no batches");
+        let c = Rc::new(Cursor {
+            seq: Cell::new(0),
+            next_frame: Cell::new(0),
+            last_progress: Cell::new(Instant::now()),
+        });
+        hub.cursors.borrow_mut().push(c.clone());
+        for _ in 0..=FANOUT_AHEAD_BATCHES {
+            assert!(hub.gate_open());
+            hub.push(batch_of(1));
+        }
+        assert!(!hub.gate_open(), "the reader is too far behind");
+        c.last_progress
+            .set(Instant::now() - FANOUT_STALLED_AFTER - Duration::from_millis(1));
+        assert!(
+            hub.gate_open(),
+            "a stalled reader no longer paces the sender"
+        );
+    }
 
     #[test]
     fn frames_are_realistic_and_scannable() {
