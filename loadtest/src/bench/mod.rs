@@ -16,6 +16,25 @@
 //! | [`sys`] | CPU time, RSS, machine description |
 //! | [`http`] | blocking HTTP GET for control-plane requests |
 
+//!
+//! # Running it
+//!
+//! ```text
+//! cargo build --release -p loadtest
+//! # the machine's baseline only (500 clients, 20 s window):
+//! target/release/bench-run --workloads raw-fanout
+//! # all six workloads against our server (and any other server by adding --server):
+//! target/release/bench-run \
+//!   --server 'certstream=target/release/certstream --log-list {log_list_url} --listen 127.0.0.1:{port}'
+//! # a seconds-long smoke run:
+//! target/release/bench-run --quick --server 'certstream=…'
+//! # clients alone, against anything that speaks certstream:
+//! target/release/wsbench --url ws://127.0.0.1:8080/ --clients 500 --warmup 10 --duration 60
+//! ```
+//!
+//! Results land in `bench-results/<YYYY-MM-DD>-<commit>/` as `results.json` and `summary.md`,
+//! next to each child's logs.
+
 pub mod fanout;
 pub mod http;
 pub mod limits;

@@ -1142,7 +1142,8 @@ pub fn summary_md(res: &RunResults) -> String {
     );
     if let Some(f) = &res.raw_fanout {
         s.push_str(&format!(
-            "## raw-fanout (baseline)\n\n{} clients: **{:.0} msgs/s** delivered ({:.0} MB/s), p99 {:.1} ms, loss {}, sender CPU {}%, wsbench CPU {:.0}%\n\n",
+            "## raw-fanout (baseline)\n\nThe trivial sender at full speed (its latency is queueing in socket buffers, \
+             not a server figure). {} clients: **{:.0} msgs/s** delivered ({:.0} MB/s), p99 {:.1} ms, loss {}, sender CPU {}%, wsbench CPU {:.0}%\n\n",
             f.ws.clients,
             f.ws.delivered_msgs_per_s,
             f.ws.bytes_per_s / 1e6,

@@ -777,10 +777,13 @@ struct ClientCtx {
 }
 
 async fn client_task(c: ClientCtx) {
-    let t0 = Instant::now();
-    let connected = {
+    let (connected, elapsed) = {
         let _permit = c.ctl.connect_permits.acquire().await;
-        tokio::time::timeout(CONNECT_TIMEOUT, connect(&c.target)).await
+        // Timed from the permit: the per-client figure excludes queueing behind other connects
+        // (the run's `connect_all_ms` covers that).
+        let t0 = Instant::now();
+        let r = tokio::time::timeout(CONNECT_TIMEOUT, connect(&c.target)).await;
+        (r, t0.elapsed())
     };
     let (stream, leftover) = match connected {
         Ok(Ok(s)) => s,
@@ -789,7 +792,7 @@ async fn client_task(c: ClientCtx) {
             return connect_failed(&c, format!("connect: timed out after {CONNECT_TIMEOUT:?}"))
         }
     };
-    let us = t0.elapsed().as_micros() as u64;
+    let us = elapsed.as_micros() as u64;
     c.shared
         .borrow_mut()
         .connect_us
