@@ -668,6 +668,9 @@ fn start_server(
     let port = free_port()?;
     let command = fill(&spec.cmd, sim, port);
     let ws_base = fill(&spec.ws_url, sim, port);
+    if !ws_base.starts_with("ws://127.0.0.1") {
+        bail!("benchmarks run on 127.0.0.1 only, not {ws_base}");
+    }
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(format!("exec {command}"));
     let log = dir.join(format!("{tag}.server.log"));
