@@ -1,0 +1,159 @@
+//! `bench-run`: runs benchmark.md's six workloads against one or more servers and writes
+//! `bench-results/<date>-<commit>/{results.json,summary.md}` (see `loadtest::bench::run`).
+//!
+//! ```text
+//! bench-run --server 'certstream=target/release/certstream --log-list {log_list_url} --listen 127.0.0.1:{port}'
+//! bench-run --quick --server 'certstream=…'            # seconds-long smoke run
+//! bench-run --workloads raw-fanout --clients 500       # only the machine's baseline
+//! ```
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use loadtest::bench::run::{self, BenchPlan, BinPaths, ServerSpec, Workload};
+
+#[derive(Parser, Debug)]
+#[command(about = "Run the certstream benchmark workloads (benchmark.md)")]
+struct Args {
+    /// Server under test as NAME=COMMAND (repeatable). COMMAND may use {log_list_url},
+    /// {http_base} and {port}.
+    #[arg(long)]
+    server: Vec<String>,
+    /// WebSocket base URL template of the servers.
+    #[arg(long, default_value = "ws://127.0.0.1:{port}")]
+    ws_url: String,
+    /// Seconds-long smoke run with few clients.
+    #[arg(long)]
+    quick: bool,
+    /// Workloads to run (comma-separated): steady,saturation,full,slow,raw-fanout,ingest.
+    #[arg(long, value_delimiter = ',')]
+    workloads: Vec<String>,
+    /// Clients of steady, saturation, slow and raw-fanout.
+    #[arg(long)]
+    clients: Option<usize>,
+    /// Ingest rate of steady, full and slow (entries/s over all logs).
+    #[arg(long)]
+    rate: Option<u64>,
+    /// Warm-up before each measured window, s.
+    #[arg(long)]
+    warmup: Option<f64>,
+    /// Measured window of steady, full and slow, s.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Saturation rates to try in order (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    sat_rates: Vec<u64>,
+    /// Measured window of each saturation step, s.
+    #[arg(long)]
+    sat_duration: Option<f64>,
+    /// Measured window of raw-fanout, s.
+    #[arg(long)]
+    fanout_duration: Option<f64>,
+    /// wsbench worker threads.
+    #[arg(long)]
+    ws_threads: Option<usize>,
+    /// raw-fanout worker threads.
+    #[arg(long)]
+    fanout_threads: Option<usize>,
+    /// ctlog-sim binary (default: beside this executable).
+    #[arg(long)]
+    sim_bin: Option<PathBuf>,
+    /// raw-fanout binary (default: beside this executable).
+    #[arg(long)]
+    raw_fanout_bin: Option<PathBuf>,
+    /// ingest-bench binary (default: beside this executable, when present).
+    #[arg(long)]
+    ingest_bin: Option<PathBuf>,
+    /// Results root.
+    #[arg(long, default_value = "bench-results")]
+    out: PathBuf,
+}
+
+fn secs(v: f64) -> anyhow::Result<Duration> {
+    Duration::try_from_secs_f64(v).context("durations must be non-negative seconds")
+}
+
+fn parse_workload(s: &str) -> anyhow::Result<Workload> {
+    Ok(match s.trim() {
+        "steady" | "steady-500" => Workload::Steady,
+        "saturation" | "saturation-500" => Workload::Saturation,
+        "full" | "full-100" => Workload::Full,
+        "slow" | "slow-10" => Workload::Slow,
+        "raw-fanout" => Workload::RawFanout,
+        "ingest" => Workload::Ingest,
+        other => bail!("unknown workload {other:?}"),
+    })
+}
+
+fn main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    let servers = a
+        .server
+        .iter()
+        .map(|s| {
+            let (name, cmd) = s.split_once('=').context("--server expects NAME=COMMAND")?;
+            Ok(ServerSpec {
+                name: name.trim().into(),
+                cmd: cmd.trim().into(),
+                ws_url: a.ws_url.clone(),
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut bins = BinPaths::beside_current_exe()?;
+    if let Some(p) = a.sim_bin {
+        bins.sim = p;
+    }
+    if let Some(p) = a.raw_fanout_bin {
+        bins.raw_fanout = p;
+    }
+    if let Some(p) = a.ingest_bin {
+        bins.ingest_bench = Some(p);
+    }
+    let mut plan = if a.quick {
+        BenchPlan::quick(servers, bins, &a.out)
+    } else {
+        BenchPlan::standard(servers, bins, &a.out)
+    };
+    if !a.workloads.is_empty() {
+        plan.workloads = a
+            .workloads
+            .iter()
+            .map(|w| parse_workload(w))
+            .collect::<anyhow::Result<_>>()?;
+    }
+    if plan.servers.is_empty()
+        && plan
+            .workloads
+            .iter()
+            .any(|w| !matches!(w, Workload::RawFanout | Workload::Ingest))
+    {
+        eprintln!("no --server given: running only raw-fanout and ingest");
+        plan.workloads
+            .retain(|w| matches!(w, Workload::RawFanout | Workload::Ingest));
+    }
+    plan.clients = a.clients.unwrap_or(plan.clients);
+    plan.rate = a.rate.unwrap_or(plan.rate);
+    plan.ws_threads = a.ws_threads.unwrap_or(plan.ws_threads);
+    plan.fanout_threads = a.fanout_threads.unwrap_or(plan.fanout_threads);
+    if let Some(v) = a.warmup {
+        plan.warmup = secs(v)?;
+    }
+    if let Some(v) = a.duration {
+        plan.duration = secs(v)?;
+    }
+    if let Some(v) = a.sat_duration {
+        plan.sat_duration = secs(v)?;
+    }
+    if let Some(v) = a.fanout_duration {
+        plan.fanout_duration = secs(v)?;
+    }
+    if !a.sat_rates.is_empty() {
+        plan.sat_rates = a.sat_rates;
+    }
+    let res = run::run(&plan)?;
+    println!("{}", run::summary_md(&res));
+    eprintln!("results in {}", res.out_dir.display());
+    Ok(())
+}
