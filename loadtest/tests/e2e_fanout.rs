@@ -9,8 +9,11 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{Arrivals, Collector, Server};
-use loadtest::sim::{self, SimConfig};
+use common::Server;
+use loadtest::{
+    bench::wsbench::{self, GapCheckConfig, WsBenchConfig, WsBenchReport},
+    sim::{self, SimConfig, SimHandle},
+};
 
 /// Upgrades a raw TCP connection to `path` and returns it without ever reading frames.
 fn silent_client(server: &Server, path: &str) -> TcpStream {
@@ -49,6 +52,45 @@ fn metric(text: &str, prefix: &str) -> u64 {
         .sum()
 }
 
+/// wsbench clients on `path` for `secs`, with the gap check against the simulator.
+fn wsbench(
+    server: &Server,
+    sim: &SimHandle,
+    path: &str,
+    clients: usize,
+    slow: usize,
+    secs: u64,
+) -> WsBenchReport {
+    let mut cfg = WsBenchConfig::new(&server.ws_url(path), clients);
+    cfg.slow = slow;
+    cfg.warmup = Duration::from_secs(1);
+    cfg.duration = Duration::from_secs(secs);
+    cfg.gap = Some(GapCheckConfig::new(&format!("{}/sim/state", sim.http_base)));
+    wsbench::run(&cfg, &mut |_| {}).expect("wsbench runs")
+}
+
+/// Every reading client got every index of every log once, in order.
+fn assert_no_loss(report: &WsBenchReport) {
+    assert_eq!(report.errors_total, 0, "{:?}", report.errors);
+    assert!(report.delivered_msgs > 0);
+    assert_eq!(report.loss.clients_with_loss, 0, "{:?}", report.loss);
+    assert_eq!(report.loss.missing_total, 0, "{:?}", report.loss);
+    assert_eq!(report.loss.repeated_total, 0, "{:?}", report.loss);
+    assert_eq!(report.loss.clients_disconnected, 0, "{:?}", report.loss);
+    let gap = report.gap_check.as_ref().expect("gap check ran");
+    assert!(
+        gap.complete,
+        "every client reached the final tree sizes: {gap:?}"
+    );
+    for log in &gap.logs {
+        assert_eq!(
+            (log.missing, log.repeated, log.clients_never_seen),
+            (0, 0, 0),
+            "{log:?}"
+        );
+    }
+}
+
 #[test]
 fn a_client_that_never_reads_is_dropped_and_the_others_lose_nothing() {
     let sim = sim::start(SimConfig {
@@ -60,7 +102,6 @@ fn a_client_that_never_reads_is_dropped_and_the_others_lose_nothing() {
         ..SimConfig::default()
     })
     .expect("simulator starts");
-    let urls: Vec<String> = sim.logs().iter().map(|l| l.url.clone()).collect();
     let server = Server::start(&[
         "--log-list",
         &sim.log_list_url,
@@ -69,31 +110,26 @@ fn a_client_that_never_reads_is_dropped_and_the_others_lose_nothing() {
         "--poll-interval-ms",
         "200",
     ]);
-    let readers: Vec<Collector> = (0..3)
-        .map(|_| Collector::connect(&server.ws_url("/")))
-        .collect();
-    let _slow = silent_client(&server, "/full-stream");
-    let mut arrivals: Vec<Arrivals> = (0..3).map(|_| Arrivals::default()).collect();
-    let mut rss_max = 0;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let mut closed_slow = false;
-    while Instant::now() < deadline && !closed_slow {
-        for (r, a) in readers.iter().zip(arrivals.iter_mut()) {
-            while let Ok(v) = r.rx.try_recv() {
-                a.add(v);
-            }
+    let pid = server.child.id();
+    let rss = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let rss2 = rss.clone();
+    let sampler = std::thread::spawn(move || {
+        for _ in 0..200 {
+            rss2.fetch_max(vm_rss_kb(pid), std::sync::atomic::Ordering::Relaxed);
+            std::thread::sleep(Duration::from_millis(200));
         }
-        rss_max = rss_max.max(vm_rss_kb(server.child.id()));
-        let (_, metrics) = server.http_get("/metrics");
-        closed_slow = metric(
-            &metrics,
-            "certstream_ws_clients_closed_total{reason=\"lagging\"}",
-        ) >= 1;
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    });
+    // The slow client reads the full stream (the biggest frames) and never reads at all.
+    let slow = silent_client(&server, "/full-stream");
+    let report = wsbench(&server, &sim, "/", 6, 0, 25);
+    drop(slow);
+    assert_no_loss(&report);
     let (_, metrics) = server.http_get("/metrics");
     assert!(
-        closed_slow,
+        metric(
+            &metrics,
+            "certstream_ws_clients_closed_total{reason=\"lagging\"}"
+        ) >= 1,
         "the silent client was closed for lagging: {metrics}"
     );
     assert!(
@@ -103,46 +139,65 @@ fn a_client_that_never_reads_is_dropped_and_the_others_lose_nothing() {
         ) > 0,
         "its frames were dropped and counted"
     );
-    sim.pause_growth();
-    std::thread::sleep(Duration::from_millis(2500));
-    let sizes: Vec<u64> = (0..urls.len()).map(|i| sim.tree_size(i)).collect();
-    let until = Instant::now() + Duration::from_secs(60);
-    for (r, a) in readers.iter().zip(arrivals.iter_mut()) {
-        while !urls.iter().zip(&sizes).all(|(u, &s)| a.complete(u, s)) && Instant::now() < until {
-            if let Ok(v) = r.rx.recv_timeout(Duration::from_millis(100)) {
-                a.add(v);
-            }
-        }
-    }
-    let (_, metrics) = server.http_get("/metrics");
-    let diagnostics: Vec<&str> = metrics
-        .lines()
-        .filter(|l| {
-            l.starts_with("certstream_log_lag")
-                || l.starts_with("certstream_ws_frames_dropped")
-                || l.starts_with("certstream_ws_clients_closed")
-                || l.starts_with("certstream_ring")
-        })
-        .collect();
-    for a in &arrivals {
-        for (url, &size) in urls.iter().zip(&sizes) {
-            let got = a.by_log.get(url).cloned().unwrap_or_default();
-            let first = *got.first().expect("entries arrived");
-            let expected: Vec<u64> = (first..size).collect();
-            let diverge = got.iter().zip(&expected).position(|(a, b)| a != b);
-            assert_eq!(got.len(), expected.len(), "a reading client got every index of {url} once, in order (first difference at {diverge:?}); server: {diagnostics:#?}");
-            assert_eq!(
-                got, expected,
-                "a reading client got every index of {url} once, in order"
-            );
-        }
-    }
-    // The bound: one slow client may pin at most CLIENT_QUEUE_FRAMES_MAX full frames (a few KB
-    // each) in the hub, on top of the idle footprint.
+    let _ = sampler.join();
+    let rss_max = rss.load(std::sync::atomic::Ordering::Relaxed);
+    // The bound: one slow client pins at most CLIENT_QUEUE_FRAMES_MAX full frames (a few KB
+    // each) in the hub, on top of the idle footprint of a debug build.
     assert!(
-        rss_max < 150 * 1024,
+        rss_max > 0 && rss_max < 150 * 1024,
         "server RSS stayed bounded: peak {rss_max} KB"
     );
+}
+
+#[test]
+fn five_hundred_clients_on_three_streams_get_every_entry_in_order() {
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 2,
+        static_logs: 2,
+        rate_per_sec: 100.0,
+        initial_entries: 0,
+        seed: 21,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let server = std::sync::Arc::new(Server::start(&[
+        "--log-list",
+        &sim.log_list_url,
+        "--workers",
+        "2",
+        "--poll-interval-ms",
+        "200",
+    ]));
+    let sim = std::sync::Arc::new(sim);
+    let runs: Vec<_> = [
+        ("/", 300usize),
+        ("/full-stream", 150),
+        ("/domains-only", 50),
+    ]
+    .into_iter()
+    .map(|(path, n)| {
+        let (server, sim) = (server.clone(), sim.clone());
+        std::thread::spawn(move || (path, wsbench(&server, &sim, path, n, 0, 15)))
+    })
+    .collect();
+    for run in runs {
+        let (path, report) = run.join().expect("wsbench thread");
+        assert_eq!(
+            report.connected, report.clients,
+            "{path}: every client connected"
+        );
+        if path == "/domains-only" {
+            // dns_entries carry no index: every client must at least receive the stream.
+            assert_eq!(report.errors_total, 0, "{:?}", report.errors);
+            assert!(
+                report.delivered_msgs >= report.clients as u64 * 100,
+                "{path}: {} messages",
+                report.delivered_msgs
+            );
+        } else {
+            assert_no_loss(&report);
+        }
+    }
 }
 
 #[test]
