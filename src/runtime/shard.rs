@@ -67,9 +67,10 @@ impl EntrySink for Publisher {
 
 impl Publisher {
     fn encode_page(&self, log: &LogCtx, entries: &[LogEntry]) -> FrameBatch {
-        let seen = seen_now().unwrap_or(0.0);
         let mut out: Vec<Arc<Frames>> = Vec::with_capacity(entries.len());
         for entry in entries {
+            // Per entry: `seen` is when this certificate was parsed, not when its page arrived.
+            let seen = seen_now().unwrap_or(0.0);
             let link = log.cert_link(entry.index);
             let source = EntrySource {
                 url: &log.info.url,
