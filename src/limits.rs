@@ -54,7 +54,12 @@ pub const CLIENT_WRITE_STALL_TIMEOUT: Duration = Duration::from_secs(60);
 pub const CLIENT_LAG_CHECK_INTERVAL: Duration = Duration::from_secs(1);
 /// Capacity a session keeps in its write buffer between sends; a burst may grow it up to
 /// [`CLIENT_WRITE_BYTES_MAX`], after which it shrinks back so idle clients stay small.
-pub const CLIENT_WRITE_BUFFER_RETAIN_BYTES: usize = 64 * 1024;
+pub const CLIENT_WRITE_BUFFER_RETAIN_BYTES: usize = 4 * 1024;
+/// Frames one vectored send gathers (the kernel's IOV_MAX is 1024; one slot is for control
+/// frames).
+pub const CLIENT_WRITE_FRAMES_MAX: usize = 1023;
+/// Frame handles a session keeps allocated between sends.
+pub const CLIENT_WRITE_FRAMES_RETAIN: usize = 64;
 /// Control replies (pongs, close) a session may have queued before its reader stops reading
 /// the socket: a client flooding pings without reading our replies is slowed by TCP, not by
 /// our memory.

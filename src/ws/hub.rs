@@ -273,9 +273,9 @@ impl Hub {
     }
 
     /// Appends the `kind` form of every entry from `*cursor` to the head to `out`, stopping
-    /// before `out` would pass `bytes_max` (but always taking at least one entry, so a frame
-    /// larger than the bound still goes out). Advances `*cursor` past what was copied. A cursor
-    /// older than the history copies nothing: the caller must police that first.
+    /// before `out` would pass `bytes_max` (but always taking at least one entry): the copying
+    /// form of [`Hub::frames_since`], kept for the tests of the history's bounds.
+    #[cfg(test)]
     pub(crate) fn copy_since(
         &self,
         kind: StreamKind,
@@ -283,24 +283,46 @@ impl Hub {
         out: &mut Vec<u8>,
         bytes_max: usize,
     ) -> Copied {
+        let mut frames = Vec::new();
+        let room = bytes_max.saturating_sub(out.len());
+        let copied = self.frames_since(kind, cursor, &mut frames, room, usize::MAX);
+        for f in frames {
+            out.extend_from_slice(&f);
+        }
+        copied
+    }
+
+    /// Appends (cheap, reference-counted) handles
+    /// to the `kind` form of every entry from `*cursor` to the head to `out`, at most
+    /// `count_max` entries and about `bytes_max` bytes (always at least one entry).
+    pub(crate) fn frames_since(
+        &self,
+        kind: StreamKind,
+        cursor: &mut u64,
+        out: &mut Vec<Bytes>,
+        bytes_max: usize,
+        count_max: usize,
+    ) -> Copied {
         let history = self.history.borrow();
         let oldest = self.head_seq.get() - history.len() as u64;
         let mut copied = Copied { frames: 0 };
-        let Some(start) = cursor.checked_sub(oldest) else {
-            return copied;
-        };
-        let Ok(start) = usize::try_from(start) else {
+        let Some(start) = cursor
+            .checked_sub(oldest)
+            .and_then(|s| usize::try_from(s).ok())
+        else {
             return copied;
         };
         if start > history.len() {
             return copied;
         }
-        for entry in history.range(start..) {
-            let bytes = entry.bytes_for(kind);
-            if copied.frames > 0 && out.len() + bytes.len() > bytes_max {
+        let mut bytes = 0;
+        for entry in history.range(start..).take(count_max.max(1)) {
+            let frame = entry.bytes_for(kind);
+            if copied.frames > 0 && bytes + frame.len() > bytes_max {
                 break;
             }
-            out.extend_from_slice(bytes);
+            bytes += frame.len();
+            out.push(frame.clone());
             copied.frames += 1;
         }
         *cursor += copied.frames;

@@ -191,7 +191,10 @@ struct Writer<'a> {
     cursor: u64,
     /// When the backlog was first seen over the queue bound in the current lagging streak.
     lagging_since: Option<Instant>,
+    /// Control frames, and whatever the kernel did not take of a vectored send.
     buf: Vec<u8>,
+    /// Handles to the hub frames of the current send.
+    frames: Vec<bytes::Bytes>,
 }
 
 impl<'a> Writer<'a> {
@@ -205,6 +208,7 @@ impl<'a> Writer<'a> {
             cursor,
             lagging_since: None,
             buf: Vec::new(),
+            frames: Vec::new(),
         }
     }
 
@@ -226,19 +230,56 @@ impl<'a> Writer<'a> {
                 return reason;
             }
             let config = &self.session.ctx.config;
-            let copied = self.session.ctx.hub.copy_since(
+            self.frames.clear();
+            let copied = self.session.ctx.hub.frames_since(
                 self.session.kind,
                 &mut self.cursor,
-                &mut self.buf,
+                &mut self.frames,
                 config.client_write_bytes_max,
+                limits::CLIENT_WRITE_FRAMES_MAX,
             );
             self.session.ctx.metrics.frames_sent(copied.frames);
             self.session.signal.set_cursor(self.cursor);
-            if let Err(reason) = self.send().await {
+            if let Err(reason) = self.send_frames().await {
                 return reason;
+            }
+            self.frames.clear();
+            if self.frames.capacity() > limits::CLIENT_WRITE_FRAMES_RETAIN {
+                self.frames.shrink_to(limits::CLIENT_WRITE_FRAMES_RETAIN);
             }
             self.shrink_buffer();
         }
+    }
+
+    /// Sends the pending control bytes (`buf`) and `frames`: first with one non-blocking
+    /// vectored send straight from the shared frames (no copy, one syscall: the common case of
+    /// a client that keeps up); whatever the kernel did not take is copied into `buf` and sent
+    /// with the awaited (policed) path.
+    async fn send_frames(&mut self) -> Result<(), CloseReason> {
+        let mut slices: Vec<&[u8]> = Vec::with_capacity(self.frames.len() + 1);
+        if !self.buf.is_empty() {
+            slices.push(&self.buf);
+        }
+        slices.extend(self.frames.iter().map(|f| &f[..]));
+        let total: usize = slices.iter().map(|s| s.len()).sum();
+        if total == 0 {
+            return Ok(());
+        }
+        let sent = match self.stream.try_send_vectored(&slices) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            Err(e) => return Err(io_close_reason(&e)),
+        };
+        if sent > 0 {
+            self.session.ctx.metrics.wrote(sent);
+        }
+        if sent == total {
+            self.buf.clear();
+            return Ok(());
+        }
+        let rest = remainder(&slices, sent);
+        self.buf = rest;
+        self.send().await
     }
 
     /// Sends the control frames queued by the reader (ending with its close frame, if any).
@@ -327,6 +368,26 @@ impl<'a> Writer<'a> {
             self.buf.shrink_to(limits::CLIENT_WRITE_BUFFER_RETAIN_BYTES);
         }
     }
+}
+
+/// The bytes of `slices` after the first `skip`, in one buffer.
+fn remainder(slices: &[&[u8]], mut skip: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(
+        slices
+            .iter()
+            .map(|s| s.len())
+            .sum::<usize>()
+            .saturating_sub(skip),
+    );
+    for s in slices {
+        if skip >= s.len() {
+            skip -= s.len();
+            continue;
+        }
+        out.extend_from_slice(&s[skip..]);
+        skip = 0;
+    }
+    out
 }
 
 fn io_close_reason(err: &io::Error) -> CloseReason {

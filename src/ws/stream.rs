@@ -40,6 +40,41 @@ impl SharedStream {
     }
 }
 
+impl SharedStream {
+    /// One non-blocking `sendmsg` of `slices` in order (`MSG_DONTWAIT`, so it never blocks the
+    /// executor whatever the socket's mode): the zero-copy fast path of the session writer.
+    /// Returns the bytes the kernel took (possibly fewer than offered), or `WouldBlock`.
+    ///
+    /// Only valid while no io_uring write of this socket is in flight; the writer is the only
+    /// sender and calls this between its awaited sends. Reads may be in flight: they use the
+    /// other direction.
+    pub(crate) fn try_send_vectored(&self, slices: &[&[u8]]) -> io::Result<usize> {
+        use std::os::unix::io::AsRawFd;
+        let fd = match self.0.try_borrow() {
+            Ok(stream) => stream.as_raw_fd(),
+            Err(_) => return Err(io::ErrorKind::WouldBlock.into()),
+        };
+        let iov: Vec<libc::iovec> = slices
+            .iter()
+            .map(|s| libc::iovec {
+                iov_base: s.as_ptr() as *mut libc::c_void,
+                iov_len: s.len(),
+            })
+            .collect();
+        // SAFETY: a zeroed msghdr is valid; iov points at `slices`, which outlive the call.
+        let sent = unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = iov.as_ptr() as *mut libc::iovec;
+            msg.msg_iovlen = iov.len() as _;
+            libc::sendmsg(fd, &msg, libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL)
+        };
+        if sent < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(sent as usize)
+    }
+}
+
 impl AsyncRead for SharedStream {
     fn poll_read(
         self: Pin<&mut Self>,
