@@ -109,3 +109,52 @@ pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, sto
         crate::ct::log_list::LogKind::StaticCt => tiled::run(env, log, start_at, stop).await,
     }
 }
+
+/// The loop every poller runs: read the verified tree size, stream from the cursor up to it,
+/// sleep; until stopped, or until a read-only log has been streamed to its final tree head.
+/// `start_at` is a saved cursor; without one the backfill setting picks the start.
+pub(crate) async fn follow<HF, CF>(
+    client: &fetch::LogClient,
+    start_at: Option<u64>,
+    poll_head: impl Fn() -> HF,
+    catch_up: impl Fn(u64, u64) -> CF,
+) where
+    HF: std::future::Future<Output = Option<u64>>,
+    CF: std::future::Future<Output = Result<u64, pipeline::Aborted>>,
+{
+    let log = &client.log;
+    let mut cursor = start_at;
+    while !client.stop.is_stopped() {
+        let Some(size) = poll_head().await else {
+            break;
+        };
+        let next = *cursor.get_or_insert_with(|| client.env.backfill.start_index(size));
+        log.stats.cursor.set(next);
+        if next < size {
+            match catch_up(next, size).await {
+                Ok(c) => cursor = Some(c),
+                Err(pipeline::Aborted {
+                    error: fetch::FetchError::Stopped,
+                    ..
+                }) => break,
+                Err(pipeline::Aborted {
+                    cursor: reached,
+                    error,
+                }) => {
+                    cursor = Some(reached);
+                    tracing::error!(log = %log.info.description, "catch-up aborted at {reached}: {error}");
+                }
+            }
+        }
+        if final_size_reached(log, cursor.unwrap_or(0)) {
+            tracing::info!(log = %log.info.description, "read-only log fully streamed; poller idle");
+            break;
+        }
+        client.sleep_unless_stopped(client.env.poll_interval).await;
+    }
+}
+
+/// A read-only log never grows past its final tree head.
+fn final_size_reached(log: &LogCtx, cursor: u64) -> bool {
+    matches!(log.info.state, crate::ct::log_list::LogState::Readonly { final_tree_size } if cursor >= final_tree_size)
+}

@@ -10,7 +10,6 @@ use super::{
 use crate::{
     ct::{
         entry::LogEntry,
-        log_list::LogState,
         rfc6962::{
             get_entries_url, get_sth_url, parse_get_entries, parse_sth, verify_sth, SignedTreeHead,
         },
@@ -21,42 +20,11 @@ use crate::{
 
 /// Follows one RFC 6962 log until stopped.
 pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, stop: Rc<StopFlag>) {
-    let client = LogClient::new(env.clone(), log.clone(), stop.clone());
+    let client = LogClient::new(env, log, stop);
     let page = Rc::new(Cell::new(limits::GET_ENTRIES_BATCH));
-    let mut cursor = start_at;
-    while !stop.is_stopped() {
-        let Some(size) = poll_head(&client).await else {
-            break;
-        };
-        let next = *cursor.get_or_insert_with(|| env.backfill.start_index(size));
-        log.stats.cursor.set(next);
-        if next < size {
-            match catch_up(&client, &page, next, size).await {
-                Ok(c) => cursor = Some(c),
-                Err(Aborted {
-                    error: FetchError::Stopped,
-                    ..
-                }) => break,
-                Err(Aborted {
-                    cursor: reached,
-                    error,
-                }) => {
-                    cursor = Some(reached);
-                    tracing::error!(log = %log.info.description, "catch-up aborted at {reached}: {error}");
-                }
-            }
-        }
-        if final_size_reached(&log, cursor.unwrap_or(0)) {
-            tracing::info!(log = %log.info.description, "read-only log fully streamed; poller idle");
-            break;
-        }
-        client.sleep_unless_stopped(env.poll_interval).await;
-    }
-}
-
-/// A read-only log never grows past its final tree head.
-fn final_size_reached(log: &LogCtx, cursor: u64) -> bool {
-    matches!(log.info.state, LogState::Readonly { final_tree_size } if cursor >= final_tree_size)
+    let head = || poll_head(&client);
+    let catch = |next, size| catch_up(&client, &page, next, size);
+    super::follow(&client, start_at, head, catch).await;
 }
 
 /// Fetches and verifies the STH; returns the tree size to stream up to (never smaller than

@@ -13,7 +13,6 @@ use super::{
 use crate::{
     ct::{
         entry::LogEntry,
-        log_list::LogState,
         static_ct::{
             data_tile_url, issuer_url, origin_from_submission_url, parse_checkpoint,
             parse_data_tile, CheckpointError, TileLeaf,
@@ -34,40 +33,13 @@ type MissingIssuers = std::collections::HashSet<[u8; 32]>;
 
 /// Follows one Static CT log until stopped.
 pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, stop: Rc<StopFlag>) {
-    let client = LogClient::new(env.clone(), log.clone(), stop.clone());
+    let client = LogClient::new(env, log.clone(), stop);
     let issuers: Rc<IssuerCache> = Rc::default();
     let origin =
         origin_from_submission_url(log.info.submission_url.as_deref().unwrap_or(&log.info.url));
-    let mut cursor = start_at;
-    while !stop.is_stopped() {
-        let Some(size) = poll_checkpoint(&client, &origin).await else {
-            break;
-        };
-        let next = *cursor.get_or_insert_with(|| env.backfill.start_index(size));
-        log.stats.cursor.set(next);
-        if next < size {
-            match catch_up(&client, &issuers, next, size).await {
-                Ok(c) => cursor = Some(c),
-                Err(Aborted {
-                    error: FetchError::Stopped,
-                    ..
-                }) => break,
-                Err(Aborted {
-                    cursor: reached,
-                    error,
-                }) => {
-                    cursor = Some(reached);
-                    tracing::error!(log = %log.info.description, "catch-up aborted at {reached}: {error}");
-                }
-            }
-        }
-        if matches!(log.info.state, LogState::Readonly { final_tree_size } if cursor.unwrap_or(0) >= final_tree_size)
-        {
-            tracing::info!(log = %log.info.description, "read-only log fully streamed; poller idle");
-            break;
-        }
-        client.sleep_unless_stopped(env.poll_interval).await;
-    }
+    let head = || poll_checkpoint(&client, &origin);
+    let catch = |next, size| catch_up(&client, &issuers, next, size);
+    super::follow(&client, start_at, head, catch).await;
 }
 
 /// Fetches and verifies the checkpoint; a checkpoint whose signature fails is not used.
