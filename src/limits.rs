@@ -58,8 +58,7 @@ pub const CLIENT_WRITE_BUFFER_RETAIN_BYTES: usize = 4 * 1024;
 /// Frames one vectored send gathers (the kernel's IOV_MAX is 1024; one slot is for control
 /// frames).
 pub const CLIENT_WRITE_FRAMES_MAX: usize = 1023;
-/// Frame handles a session keeps allocated between sends.
-pub const CLIENT_WRITE_FRAMES_RETAIN: usize = 64;
+
 /// Control replies (pongs, close) a session may have queued before its reader stops reading
 /// the socket: a client flooding pings without reading our replies is slowed by TCP, not by
 /// our memory.

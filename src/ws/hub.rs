@@ -86,7 +86,8 @@ impl WriterSignal {
     }
 }
 
-/// Result of copying a session's backlog into its write buffer.
+/// Result of copying a session's backlog into its write buffer (tests).
+#[cfg(test)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Copied {
     /// Entries appended to the buffer.
@@ -283,50 +284,48 @@ impl Hub {
         out: &mut Vec<u8>,
         bytes_max: usize,
     ) -> Copied {
-        let mut frames = Vec::new();
         let room = bytes_max.saturating_sub(out.len());
-        let copied = self.frames_since(kind, cursor, &mut frames, room, usize::MAX);
-        for f in frames {
-            out.extend_from_slice(&f);
-        }
-        copied
+        let ((), n) = self.with_frames_since(kind, *cursor, room, usize::MAX, |frames| {
+            for f in frames {
+                out.extend_from_slice(f);
+            }
+        });
+        *cursor += n;
+        Copied { frames: n }
     }
 
-    /// Appends (cheap, reference-counted) handles
-    /// to the `kind` form of every entry from `*cursor` to the head to `out`, at most
-    /// `count_max` entries and about `bytes_max` bytes (always at least one entry).
-    pub(crate) fn frames_since(
+    /// Calls `f` with the `kind` form of every entry from `cursor` to the head, borrowed from
+    /// the history (no reference count is touched: the frames are shared by every core, and
+    /// bumping their counts from two cores per client per frame would bounce cache lines): at
+    /// most `count_max` entries and about `bytes_max` bytes, but at least one entry when there
+    /// is one. Returns `f`'s result and how many entries it was given.
+    pub(crate) fn with_frames_since<R>(
         &self,
         kind: StreamKind,
-        cursor: &mut u64,
-        out: &mut Vec<Bytes>,
+        cursor: u64,
         bytes_max: usize,
         count_max: usize,
-    ) -> Copied {
+        f: impl FnOnce(&[&[u8]]) -> R,
+    ) -> (R, u64) {
         let history = self.history.borrow();
         let oldest = self.head_seq.get() - history.len() as u64;
-        let mut copied = Copied { frames: 0 };
-        let Some(start) = cursor
+        let start = cursor
             .checked_sub(oldest)
             .and_then(|s| usize::try_from(s).ok())
-        else {
-            return copied;
-        };
-        if start > history.len() {
-            return copied;
-        }
+            .filter(|&s| s <= history.len())
+            .unwrap_or(history.len());
+        let mut slices: Vec<&[u8]> = Vec::new();
         let mut bytes = 0;
         for entry in history.range(start..).take(count_max.max(1)) {
             let frame = entry.bytes_for(kind);
-            if copied.frames > 0 && bytes + frame.len() > bytes_max {
+            if !slices.is_empty() && bytes + frame.len() > bytes_max {
                 break;
             }
             bytes += frame.len();
-            out.push(frame.clone());
-            copied.frames += 1;
+            slices.push(frame);
         }
-        *cursor += copied.frames;
-        copied
+        let n = slices.len() as u64;
+        (f(&slices), n)
     }
 
     /// Payload of the newest certificate frame of `kind`, for the `example.json` endpoints.

@@ -193,8 +193,6 @@ struct Writer<'a> {
     lagging_since: Option<Instant>,
     /// Control frames, and whatever the kernel did not take of a vectored send.
     buf: Vec<u8>,
-    /// Handles to the hub frames of the current send.
-    frames: Vec<bytes::Bytes>,
 }
 
 impl<'a> Writer<'a> {
@@ -208,7 +206,6 @@ impl<'a> Writer<'a> {
             cursor,
             lagging_since: None,
             buf: Vec::new(),
-            frames: Vec::new(),
         }
     }
 
@@ -229,57 +226,60 @@ impl<'a> Writer<'a> {
                 let _ = self.send().await;
                 return reason;
             }
-            let config = &self.session.ctx.config;
-            self.frames.clear();
-            let copied = self.session.ctx.hub.frames_since(
-                self.session.kind,
-                &mut self.cursor,
-                &mut self.frames,
-                config.client_write_bytes_max,
-                limits::CLIENT_WRITE_FRAMES_MAX,
-            );
-            self.session.ctx.metrics.frames_sent(copied.frames);
-            self.session.signal.set_cursor(self.cursor);
-            if let Err(reason) = self.send_frames().await {
+            if let Err(reason) = self.send_pending().await {
                 return reason;
-            }
-            self.frames.clear();
-            if self.frames.capacity() > limits::CLIENT_WRITE_FRAMES_RETAIN {
-                self.frames.shrink_to(limits::CLIENT_WRITE_FRAMES_RETAIN);
             }
             self.shrink_buffer();
         }
     }
 
-    /// Sends the pending control bytes (`buf`) and `frames`: first with one non-blocking
-    /// vectored send straight from the shared frames (no copy, one syscall: the common case of
-    /// a client that keeps up); whatever the kernel did not take is copied into `buf` and sent
-    /// with the awaited (policed) path.
-    async fn send_frames(&mut self) -> Result<(), CloseReason> {
-        let mut slices: Vec<&[u8]> = Vec::with_capacity(self.frames.len() + 1);
-        if !self.buf.is_empty() {
-            slices.push(&self.buf);
+    /// Sends the pending control bytes (`buf`) and every hub frame from the cursor: first with
+    /// one non-blocking vectored send straight from the shared frames (no copy, one syscall: the
+    /// common case of a client that keeps up); whatever the kernel did not take is copied into
+    /// `buf` and sent with the awaited (policed) path.
+    async fn send_pending(&mut self) -> Result<(), CloseReason> {
+        let Self {
+            session,
+            stream,
+            buf,
+            cursor,
+            ..
+        } = self;
+        let config = &session.ctx.config;
+        let (outcome, frames) = session.ctx.hub.with_frames_since(
+            session.kind,
+            *cursor,
+            config.client_write_bytes_max,
+            limits::CLIENT_WRITE_FRAMES_MAX,
+            |frames| {
+                let mut slices: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
+                if !buf.is_empty() {
+                    slices.push(buf);
+                }
+                slices.extend_from_slice(frames);
+                try_send_all(stream, &slices)
+            },
+        );
+        *cursor += frames;
+        session.ctx.metrics.frames_sent(frames);
+        session.signal.set_cursor(*cursor);
+        match outcome {
+            Sent::All(n) => {
+                if n > 0 {
+                    session.ctx.metrics.wrote(n);
+                }
+                buf.clear();
+                Ok(())
+            }
+            Sent::Partial(n, rest) => {
+                if n > 0 {
+                    session.ctx.metrics.wrote(n);
+                }
+                *buf = rest;
+                self.send().await
+            }
+            Sent::Failed(reason) => Err(reason),
         }
-        slices.extend(self.frames.iter().map(|f| &f[..]));
-        let total: usize = slices.iter().map(|s| s.len()).sum();
-        if total == 0 {
-            return Ok(());
-        }
-        let sent = match self.stream.try_send_vectored(&slices) {
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
-            Err(e) => return Err(io_close_reason(&e)),
-        };
-        if sent > 0 {
-            self.session.ctx.metrics.wrote(sent);
-        }
-        if sent == total {
-            self.buf.clear();
-            return Ok(());
-        }
-        let rest = remainder(&slices, sent);
-        self.buf = rest;
-        self.send().await
     }
 
     /// Sends the control frames queued by the reader (ending with its close frame, if any).
@@ -367,6 +367,28 @@ impl<'a> Writer<'a> {
             self.buf.clear();
             self.buf.shrink_to(limits::CLIENT_WRITE_BUFFER_RETAIN_BYTES);
         }
+    }
+}
+
+/// What one non-blocking vectored send achieved.
+enum Sent {
+    /// Everything (this many bytes).
+    All(usize),
+    /// This many bytes; the rest, copied, still to send.
+    Partial(usize, Vec<u8>),
+    Failed(CloseReason),
+}
+
+fn try_send_all(stream: &SharedStream, slices: &[&[u8]]) -> Sent {
+    let total: usize = slices.iter().map(|s| s.len()).sum();
+    if total == 0 {
+        return Sent::All(0);
+    }
+    match stream.try_send_vectored(slices) {
+        Ok(n) if n == total => Sent::All(n),
+        Ok(n) => Sent::Partial(n, remainder(slices, n)),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Sent::Partial(0, remainder(slices, 0)),
+        Err(e) => Sent::Failed(io_close_reason(&e)),
     }
 }
 
