@@ -99,7 +99,11 @@ pub struct Config {
     #[arg(long, env = "CERTSTREAM_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
 
-    /// Seconds between polls of each log's tree head (get-sth / checkpoint).
+    /// Seconds between refreshes of the log list (logs are added and retired without a restart).
+    #[arg(long, env = "CERTSTREAM_LOG_LIST_REFRESH_SECS", default_value_t = crate::limits::LOG_LIST_REFRESH.as_secs())]
+    pub log_list_refresh_secs: u64,
+
+    /// Milliseconds between polls of each log's tree head (get-sth / checkpoint).
     #[arg(long, env = "CERTSTREAM_POLL_INTERVAL_MS", default_value_t = crate::limits::HEAD_POLL_INTERVAL.as_millis() as u64)]
     pub poll_interval_ms: u64,
 }
@@ -111,6 +115,12 @@ impl Config {
             return Err(format!(
                 "poll-interval-ms must be between 1 and 3600000, got {}",
                 self.poll_interval_ms
+            ));
+        }
+        if self.log_list_refresh_secs == 0 || self.log_list_refresh_secs > 7 * 86_400 {
+            return Err(format!(
+                "log-list-refresh-secs must be between 1 and 604800, got {}",
+                self.log_list_refresh_secs
             ));
         }
         if self.workers > 1024 {

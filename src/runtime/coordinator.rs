@@ -118,7 +118,7 @@ pub async fn run(shard: Rc<Shard>, outs: Vec<Option<ConnectedSender<Control>>>) 
             }
             Err(e) => tracing::error!("log list not loaded: {e}"),
         }
-        sleep(limits::LOG_LIST_REFRESH).await;
+        sleep(std::time::Duration::from_secs(shard.config.log_list_refresh_secs)).await;
         if super::shutdown_requested() {
             return;
         }
