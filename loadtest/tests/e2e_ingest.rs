@@ -228,9 +228,21 @@ fn arrives(collector: &Collector, arrivals: &mut Arrivals, url: &str, wait: Dura
 
 #[test]
 fn log_list_refresh_adds_and_retires_logs_without_a_restart() {
-    let sim = sim::start(SimConfig { rfc6962_logs: 2, static_logs: 0, rate_per_sec: 40.0, initial_entries: 10, seed: 13, ..SimConfig::default() })
-        .expect("simulator starts");
-    let addr: std::net::SocketAddr = sim.http_base.trim_start_matches("http://").trim_end_matches('/').parse().expect("sim address");
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 2,
+        static_logs: 0,
+        rate_per_sec: 40.0,
+        initial_entries: 10,
+        seed: 13,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let addr: std::net::SocketAddr = sim
+        .http_base
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("sim address");
     let (status, body) = common::http_get(addr, "/log_list.json");
     assert_eq!(status, 200);
     let full: serde_json::Value = serde_json::from_str(&body).expect("log list JSON");
@@ -240,22 +252,54 @@ fn log_list_refresh_adds_and_retires_logs_without_a_restart() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("log_list.json");
     write_list(&path, &list_with(&full, &[a]));
-    let server = Server::start(&["--log-list", path.to_str().unwrap(), "--log-list-refresh-secs", "1", "--workers", "2", "--poll-interval-ms", "200"]);
+    let server = Server::start(&[
+        "--log-list",
+        path.to_str().unwrap(),
+        "--log-list-refresh-secs",
+        "1",
+        "--workers",
+        "2",
+        "--poll-interval-ms",
+        "200",
+    ]);
     let collector = Collector::connect(&server.ws_url("/"));
     let mut arrivals = Arrivals::default();
-    assert!(arrives(&collector, &mut arrivals, a, Duration::from_secs(15)), "the listed log streams");
-    assert!(!arrives(&collector, &mut arrivals, b, Duration::from_secs(2)), "an unlisted log does not");
+    assert!(
+        arrives(&collector, &mut arrivals, a, Duration::from_secs(15)),
+        "the listed log streams"
+    );
+    assert!(
+        !arrives(&collector, &mut arrivals, b, Duration::from_secs(2)),
+        "an unlisted log does not"
+    );
     write_list(&path, &list_with(&full, &[a, b]));
-    assert!(arrives(&collector, &mut arrivals, b, Duration::from_secs(15)), "a log added to the list starts streaming without a restart");
+    assert!(
+        arrives(&collector, &mut arrivals, b, Duration::from_secs(15)),
+        "a log added to the list starts streaming without a restart"
+    );
     write_list(&path, &list_with(&full, &[b]));
     let deadline = Instant::now() + Duration::from_secs(15);
-    while !server.log_lines().iter().any(|l| l.contains("log left the list")) {
-        assert!(Instant::now() < deadline, "the retired log is stopped: {:#?}", server.log_lines());
+    while !server
+        .log_lines()
+        .iter()
+        .any(|l| l.contains("log left the list"))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the retired log is stopped: {:#?}",
+            server.log_lines()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     std::thread::sleep(Duration::from_millis(500));
     while collector.rx.try_recv().is_ok() {}
-    assert!(!arrives(&collector, &mut arrivals, a, Duration::from_secs(2)), "a log that left the list stops streaming");
-    assert!(arrives(&collector, &mut arrivals, b, Duration::from_secs(5)), "the remaining log keeps streaming");
+    assert!(
+        !arrives(&collector, &mut arrivals, a, Duration::from_secs(2)),
+        "a log that left the list stops streaming"
+    );
+    assert!(
+        arrives(&collector, &mut arrivals, b, Duration::from_secs(5)),
+        "the remaining log keeps streaming"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

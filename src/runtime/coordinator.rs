@@ -13,7 +13,6 @@ use super::{
 use crate::{
     config::LogKinds,
     ct::log_list::{parse_log_list, LogInfo, LogKind, LogList, EMBEDDED_LOG_LIST},
-    limits,
 };
 
 /// Which executor owns each followed log, and how many logs each executor owns.
@@ -118,7 +117,10 @@ pub async fn run(shard: Rc<Shard>, outs: Vec<Option<ConnectedSender<Control>>>) 
             }
             Err(e) => tracing::error!("log list not loaded: {e}"),
         }
-        sleep(std::time::Duration::from_secs(shard.config.log_list_refresh_secs)).await;
+        sleep(std::time::Duration::from_secs(
+            shard.config.log_list_refresh_secs,
+        ))
+        .await;
         if super::shutdown_requested() {
             return;
         }
