@@ -10,8 +10,8 @@
 //! |---|---|
 //! | [`limits`] | every bound and default (queue depths, page sizes, timeouts); nothing else sets one |
 //! | [`cli`] | the `certstream` command: flags, logging, signals |
-//! | [`config`] | command line, environment and file configuration, validated once at boot |
-//! | [`ct`] | the CT side: log list, HTTP client, RFC 6962 and Static CT decoders and fetchers |
+//! | [`config`] | command line and environment configuration, validated once at boot |
+//! | [`ct`] | the CT side: log list, HTTP client, pacing, RFC 6962 and Static CT decoders, and the per-log pollers ([`ct::poller`]) |
 //! | [`frame`] | pre-encoded WebSocket frames ([`frame::Frames`]): the only data that crosses cores |
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
 //! | [`ws`] | the client side: listener, HTTP endpoints, WebSocket handshake, sessions, per-core hub |
@@ -21,13 +21,17 @@
 //! # Data flow
 //!
 //! ```text
-//! core k: fetcher (logs owned by k) → ct decode → cert::encode (ONCE per form) → Arc<Frames>
-//!         ├─ hub_k.publish(frames)                         (sessions on core k)
-//!         └─ ring k→j for every j ≠ k (bounded SPSC; full ⇒ drop + count)
-//! core j: pump drains ring i→j → hub_j.publish(frames)
-//!         hub_j: per-core bounded history of frames; each session keeps a cursor into it
-//!         session writer: copies every frame between its cursor and the head into one buffer
-//!                         and sends it with ONE write (syscalls per client are the cost)
+//! core 0: coordinator: log list (fetched, or embedded fallback) → assigns each log to a core
+//! core k: poller per owned log → ct decode → cert::encode_entry (ONCE per form) → Arc<Frames>
+//!         ├─ hub_k.publish(frames); hub_k.flush()          (sessions on core k)
+//!         └─ ring k→j for every j ≠ k: one Arc'd batch per page (bounded SPSC; full ⇒ drop + count)
+//! core j: pump drains ring i→j → hub_j.publish → flush (every ≤ 1024 frames) → yield
+//!         hub_j: per-core history of frames; each session keeps a cursor into it, and the hub
+//!                releases what every session has sent (memory follows the slowest lag)
+//!         session writer, once per wake: ONE non-blocking vectored sendmsg of its control
+//!                frames and every frame from its cursor to the head, borrowed from the
+//!                history (no copy); only what the kernel did not take is copied and sent
+//!                with an awaited write. Syscalls per client are the cost, not bytes.
 //! ```
 //!
 //! # Invariants worth naming
@@ -38,7 +42,10 @@
 //! - Only immutable reference-counted frames and plain control messages cross cores, through
 //!   bounded SPSC rings. No Mutex or RwLock sits on the data path; per-core state is `!Send`.
 //! - No producer ever blocks on a consumer: a full ring or a lagging client drops and counts.
-//! - A log cursor never moves backwards and never skips an entry that can still be fetched.
+//! - A log cursor never moves backwards and never skips an entry that can still be fetched;
+//!   only entries that can never be decoded are skipped, counted and logged with their index.
+//! - A client's backlog is bounded ([`limits::CLIENT_QUEUE_FRAMES_MAX`]); past it the oldest
+//!   frames are dropped and counted, and a client that stays behind is closed (1008).
 
 pub mod cert;
 pub mod cli;
