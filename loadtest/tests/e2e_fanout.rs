@@ -102,14 +102,7 @@ fn a_client_that_never_reads_is_dropped_and_the_others_lose_nothing() {
         ..SimConfig::default()
     })
     .expect("simulator starts");
-    let server = Server::start(&[
-        "--log-list",
-        &sim.log_list_url,
-        "--workers",
-        "2",
-        "--poll-interval-ms",
-        "200",
-    ]);
+    let server = Server::following(&sim.log_list_url, &[]);
     let pid = server.child.id();
     let rss = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let rss2 = rss.clone();
@@ -160,14 +153,7 @@ fn five_hundred_clients_on_three_streams_get_every_entry_in_order() {
         ..SimConfig::default()
     })
     .expect("simulator starts");
-    let server = std::sync::Arc::new(Server::start(&[
-        "--log-list",
-        &sim.log_list_url,
-        "--workers",
-        "2",
-        "--poll-interval-ms",
-        "200",
-    ]));
+    let server = std::sync::Arc::new(Server::following(&sim.log_list_url, &[]));
     let sim = std::sync::Arc::new(sim);
     let runs: Vec<_> = [
         ("/", 300usize),
@@ -210,7 +196,7 @@ fn sigterm_closes_every_client_with_1001_and_exits_promptly() {
         ..SimConfig::default()
     })
     .expect("simulator starts");
-    let mut server = Server::start(&["--log-list", &sim.log_list_url, "--workers", "2"]);
+    let mut server = Server::following(&sim.log_list_url, &[]);
     let (mut ws, _) = tungstenite::connect(server.ws_url("/")).expect("connect");
     std::thread::sleep(Duration::from_millis(300));
     let started = Instant::now();

@@ -134,16 +134,7 @@ fn http_logs_of_both_kinds_deliver_every_index_once() {
     .expect("simulator starts");
     let logs = sim.logs();
     let urls: Vec<String> = logs.iter().map(|l| l.url.clone()).collect();
-    let server = Server::start(&[
-        "--log-list",
-        &sim.log_list_url,
-        "--backfill",
-        "all",
-        "--workers",
-        "2",
-        "--poll-interval-ms",
-        "250",
-    ]);
+    let server = Server::following(&sim.log_list_url, &["--backfill", "all"]);
     let collector = Collector::connect(&server.ws_url("/full-stream"));
     let arrivals = collect_everything(&sim, &server, &collector, Duration::from_secs(4), &urls);
     check_messages(&sim, &arrivals, &urls);
@@ -175,18 +166,10 @@ fn https_logs_deliver_every_index_once() {
         .collect();
     let list = sim.https_log_list_url.clone().expect("https log list");
     let ca = sim.ca_file.clone().expect("CA file");
-    let server = Server::start(&[
-        "--log-list",
+    let server = Server::following(
         &list,
-        "--ca-file",
-        ca.to_str().unwrap(),
-        "--backfill",
-        "all",
-        "--workers",
-        "2",
-        "--poll-interval-ms",
-        "250",
-    ]);
+        &["--ca-file", ca.to_str().unwrap(), "--backfill", "all"],
+    );
     let collector = Collector::connect(&server.ws_url("/full-stream"));
     let arrivals = collect_everything(&sim, &server, &collector, Duration::from_secs(3), &urls);
     check_messages(&sim, &arrivals, &urls);
@@ -252,16 +235,7 @@ fn log_list_refresh_adds_and_retires_logs_without_a_restart() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("log_list.json");
     write_list(&path, &list_with(&full, &[a]));
-    let server = Server::start(&[
-        "--log-list",
-        path.to_str().unwrap(),
-        "--log-list-refresh-secs",
-        "1",
-        "--workers",
-        "2",
-        "--poll-interval-ms",
-        "200",
-    ]);
+    let server = Server::following(path.to_str().unwrap(), &["--log-list-refresh-secs", "1"]);
     let collector = Collector::connect(&server.ws_url("/"));
     let mut arrivals = Arrivals::default();
     assert!(

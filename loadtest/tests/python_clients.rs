@@ -47,14 +47,7 @@ fn python_clients_interoperate() {
         ..SimConfig::default()
     })
     .expect("simulator starts");
-    let server = Server::start(&[
-        "--log-list",
-        &sim.log_list_url,
-        "--workers",
-        "2",
-        "--poll-interval-ms",
-        "250",
-    ]);
+    let server = Server::following(&sim.log_list_url, &[]);
     let out = Command::new("python3")
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(&dir)

@@ -68,6 +68,21 @@ impl Server {
         }
     }
 
+    /// Starts the server on two executors following `log_list`, polling every 200 ms, with the
+    /// `extra` flags.
+    pub fn following(log_list: &str, extra: &[&str]) -> Server {
+        let mut args = vec![
+            "--log-list",
+            log_list,
+            "--workers",
+            "2",
+            "--poll-interval-ms",
+            "200",
+        ];
+        args.extend_from_slice(extra);
+        Server::start(&args)
+    }
+
     pub fn ws_url(&self, path: &str) -> String {
         format!("ws://{}{}", self.addr, path)
     }
