@@ -277,3 +277,22 @@ fn log_list_refresh_adds_and_retires_logs_without_a_restart() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn an_unreadable_log_list_file_is_a_clear_boot_error() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_certstream-server"))
+        .args([
+            "--log-list",
+            "/nonexistent/log_list.json",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .output()
+        .expect("runs");
+    assert!(!out.status.success(), "refuses to start");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("/nonexistent/log_list.json"),
+        "names the file: {stderr}"
+    );
+}

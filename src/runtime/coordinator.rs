@@ -76,22 +76,35 @@ pub fn select_logs(list: &LogList, kinds: LogKinds) -> Vec<LogInfo> {
     logs
 }
 
-/// Loads the configured list: a URL is fetched (falling back to the embedded copy when it
-/// cannot be), a path is read (an unreadable path is fatal, so it is checked at boot).
-pub async fn load_list(shard: &Shard) -> Result<LogList, String> {
+/// Whether the configured log list is fetched over HTTP(S) rather than read from a file.
+pub fn is_url(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
+}
+
+/// Reads and parses a log list file (also used at boot, where a bad path is fatal).
+pub fn read_list_file(path: &str) -> Result<LogList, String> {
+    let body = std::fs::read(path).map_err(|e| format!("cannot read log list {path}: {e}"))?;
+    parse_log_list(&body).map_err(|e| format!("log list {path}: {e}"))
+}
+
+/// Loads the configured list. A URL that cannot be fetched falls back to the embedded copy at
+/// start (`initial`), and on a refresh keeps the list in force: a transient failure must not
+/// swap the live list for an older one and retire logs.
+pub async fn load_list(shard: &Shard, initial: bool) -> Result<LogList, String> {
     let source = &shard.config.log_list;
-    if source.starts_with("http://") || source.starts_with("https://") {
-        match fetch_list(shard, source).await {
-            Ok(list) => return Ok(list),
-            Err(e) => {
-                tracing::warn!(url = %source, "cannot fetch the log list ({e}); using the embedded copy");
-                return parse_log_list(EMBEDDED_LOG_LIST)
-                    .map_err(|e| format!("embedded log list: {e}"));
-            }
-        }
+    if !is_url(source) {
+        return read_list_file(source);
     }
-    let body = std::fs::read(source).map_err(|e| format!("cannot read log list {source}: {e}"))?;
-    parse_log_list(&body).map_err(|e| format!("log list {source}: {e}"))
+    match fetch_list(shard, source).await {
+        Ok(list) => Ok(list),
+        Err(e) if initial => {
+            tracing::warn!(url = %source, "cannot fetch the log list ({e}); using the embedded copy");
+            parse_log_list(EMBEDDED_LOG_LIST).map_err(|e| format!("embedded log list: {e}"))
+        }
+        Err(e) => Err(format!(
+            "cannot fetch the log list {source} ({e}); keeping the current one"
+        )),
+    }
 }
 
 async fn fetch_list(shard: &Shard, url: &str) -> Result<LogList, String> {
@@ -105,8 +118,9 @@ async fn fetch_list(shard: &Shard, url: &str) -> Result<LogList, String> {
 /// Runs forever on executor 0: initial load, then hourly refresh.
 pub async fn run(shard: Rc<Shard>, outs: Vec<Option<ConnectedSender<Control>>>) {
     let mut assignment = Assignment::new(shard.cores);
+    let mut initial = true;
     loop {
-        match load_list(&shard).await {
+        match load_list(&shard, initial).await {
             Ok(list) => {
                 for reason in &list.skipped {
                     tracing::warn!("log list entry skipped: {reason}");
@@ -114,6 +128,7 @@ pub async fn run(shard: Rc<Shard>, outs: Vec<Option<ConnectedSender<Control>>>) 
                 let logs = select_logs(&list, shard.config.log_kinds);
                 tracing::info!(version = %list.version, listed = list.logs.len(), followed = logs.len(), "log list loaded");
                 apply_list(&shard, &outs, &mut assignment, logs);
+                initial = false;
             }
             Err(e) => tracing::error!("log list not loaded: {e}"),
         }

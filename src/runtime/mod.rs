@@ -79,6 +79,9 @@ pub fn executor_cpus(workers: usize) -> Vec<usize> {
 /// Runs the server until [`request_shutdown`]; returns once every executor has stopped.
 pub fn run(config: Config) -> Result<(), BootError> {
     config.validate().map_err(BootError::Config)?;
+    if !coordinator::is_url(&config.log_list) {
+        coordinator::read_list_file(&config.log_list).map_err(BootError::Config)?;
+    }
     let cpus = executor_cpus(config.workers);
     let (listen, port_guard) = reserve_listen_addr(config.listen)?;
     let started = Instant::now();
