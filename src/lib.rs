@@ -16,6 +16,7 @@
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
 //! | [`ws`] | the client side: listener, HTTP endpoints, WebSocket handshake, sessions, per-core hub |
 //! | [`runtime`] | pinned executors, the cross-core rings, log ownership, start and stop |
+//! | [`systemd`] | sd_notify READY/STOPPING/WATCHDOG, no-op outside systemd |
 //! | [`metrics`] | single-writer counters and the Prometheus text exposition |
 //!
 //! # Data flow
@@ -55,4 +56,5 @@ pub mod frame;
 pub mod limits;
 pub mod metrics;
 pub mod runtime;
+pub mod systemd;
 pub mod ws;

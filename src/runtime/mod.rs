@@ -11,7 +11,7 @@ pub mod shard;
 
 use std::{
     net::SocketAddr,
-    sync::atomic::{AtomicBool, AtomicUsize, Ordering},
+    sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
@@ -33,7 +33,57 @@ pub fn listener_bound() {
 
 /// Asks every executor to stop.
 pub fn request_shutdown() {
+    notify_systemd("STOPPING=1");
     SHUTDOWN.store(true, Ordering::Release);
+}
+
+fn notify_systemd(state: &str) {
+    if let Err(e) = crate::systemd::notify(state) {
+        tracing::warn!("sd_notify {state:?} failed: {e}");
+    }
+}
+
+/// Last liveness beat (Unix ms) of each executor, set by its metrics task every second: a
+/// control-plane atomic per core, written by that core only.
+static EXECUTOR_BEATS: [AtomicU64; 1024] = [const { AtomicU64::new(0) }; 1024];
+
+/// Called by executor `core` from its periodic task.
+pub fn executor_beat(core: usize) {
+    if let Some(b) = EXECUTOR_BEATS.get(core) {
+        b.store(crate::metrics::unix_ms(), Ordering::Relaxed);
+    }
+}
+
+/// Whether every one of `executors` beat within `window`.
+fn executors_alive(executors: usize, window: Duration) -> bool {
+    let now = crate::metrics::unix_ms();
+    EXECUTOR_BEATS[..executors.min(EXECUTOR_BEATS.len())]
+        .iter()
+        .all(|b| now.saturating_sub(b.load(Ordering::Relaxed)) <= window.as_millis() as u64)
+}
+
+/// Pings the systemd watchdog while every executor keeps beating; a stuck executor stops the
+/// pings, and systemd restarts the service.
+fn start_watchdog(executors: usize) {
+    let Some(every) = crate::systemd::watchdog_interval() else {
+        return;
+    };
+    let window = 3 * crate::limits::METRICS_SNAPSHOT_INTERVAL;
+    let spawned = std::thread::Builder::new()
+        .name("certstream-watchdog".into())
+        .spawn(move || {
+            while !shutdown_requested() {
+                if executors_alive(executors, window) {
+                    notify_systemd("WATCHDOG=1");
+                } else {
+                    tracing::error!("an executor stopped beating; withholding the watchdog ping");
+                }
+                std::thread::sleep(every);
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!("cannot start the watchdog thread: {e}");
+    }
 }
 
 /// Whether a stop was requested.
@@ -106,6 +156,8 @@ pub fn run(config: Config) -> Result<(), BootError> {
     wait_until_bound(cpus.len());
     drop(port_guard);
     tracing::info!(%listen, executors = cpus.len(), ?cpus, "listening");
+    notify_systemd("READY=1\nSTATUS=streaming");
+    start_watchdog(cpus.len());
     let mut failed = None;
     for h in handles {
         match h.join() {

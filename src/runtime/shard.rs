@@ -329,6 +329,7 @@ fn start_snapshots(
     spawn_local(async move {
         loop {
             sleep(limits::METRICS_SNAPSHOT_INTERVAL).await;
+            super::executor_beat(shard.core);
             let snap = Arc::new(shard.snapshot());
             for tx in &senders {
                 let _ = tx.try_send(snap.clone());

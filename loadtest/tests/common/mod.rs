@@ -27,9 +27,15 @@ pub struct Server {
 impl Server {
     /// Starts the server with `args` (plus `--listen 127.0.0.1:0`) and waits for its listen line.
     pub fn start(args: &[&str]) -> Server {
+        Server::start_with_env(args, &[])
+    }
+
+    /// [`Server::start`] with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
         let exe = env!("CARGO_BIN_EXE_certstream-server");
         let mut child = Command::new(exe)
             .args(args)
+            .envs(env.iter().copied())
             .args(["--listen", "127.0.0.1:0"])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
