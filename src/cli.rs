@@ -6,15 +6,23 @@ use crate::{
     config::{Config, LogFormat},
     runtime,
 };
-use clap::Parser;
 
 /// Runs the server as the `certstream` command.
 pub fn main() {
-    let config = Config::parse();
+    let config = match Config::load_from(std::env::args_os()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("certstream: {e}");
+            std::process::exit(2);
+        }
+    };
     init_logging(config.log_format);
     if let Err(e) = config.validate() {
         eprintln!("certstream: {e}");
         std::process::exit(2);
+    }
+    if config.check_config {
+        check_config_and_exit(&config);
     }
     let signals = block_stop_signals();
     std::thread::Builder::new()
@@ -26,6 +34,18 @@ pub fn main() {
         eprintln!("certstream: {e}");
         std::process::exit(1);
     }
+}
+
+/// `--check-config`: also reads a log list given as a file, prints the settings, exits.
+fn check_config_and_exit(config: &Config) -> ! {
+    if !runtime::coordinator::is_url(&config.log_list) {
+        if let Err(e) = runtime::coordinator::read_list_file(&config.log_list) {
+            eprintln!("certstream: {e}");
+            std::process::exit(2);
+        }
+    }
+    println!("configuration OK: {config:#?}");
+    std::process::exit(0);
 }
 
 fn init_logging(format: LogFormat) {

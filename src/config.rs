@@ -1,10 +1,12 @@
-//! Configuration: command-line flags, each with a `CERTSTREAM_*` environment variable, with
-//! defaults from [`crate::limits`]. Validated once at boot; a bad value is rejected with a
-//! message naming the setting and what is allowed.
+//! Configuration: command-line flags, each with a `CERTSTREAM_*` environment variable, and an
+//! optional TOML file (`--config`), with defaults from [`crate::limits`]. Precedence: flag, then
+//! environment, then file, then default. Validated once at boot; an unknown key or a bad value
+//! is rejected with a message naming the setting and what is allowed.
 
 use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
 
-use clap::Parser;
+use clap::{parser::ValueSource, ArgMatches, CommandFactory, FromArgMatches, Parser};
+use serde::Deserialize;
 
 /// Google's live v3 log list: the default `--log-list`.
 pub const DEFAULT_LOG_LIST_URL: &str = "https://www.gstatic.com/ct/log_list/v3/log_list.json";
@@ -69,6 +71,14 @@ pub enum LogKinds {
 #[derive(Debug, Clone, Parser)]
 #[command(name = "certstream", version, about)]
 pub struct Config {
+    /// TOML file with any of the settings below (keys as the flags, with `_` for `-`).
+    #[arg(long, env = "CERTSTREAM_CONFIG")]
+    pub config: Option<PathBuf>,
+
+    /// Validate the configuration (and the log list file, if one is given), print it, and exit.
+    #[arg(long)]
+    pub check_config: bool,
+
     /// Address the WebSocket/HTTP listener binds on every executor (SO_REUSEPORT).
     #[arg(long, env = "CERTSTREAM_LISTEN", default_value = "0.0.0.0:8080")]
     pub listen: SocketAddr,
@@ -108,7 +118,84 @@ pub struct Config {
     pub poll_interval_ms: u64,
 }
 
+/// The settings a `--config` TOML file may hold; any other key is an error.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    workers: Option<usize>,
+    log_list: Option<String>,
+    ca_file: Option<PathBuf>,
+    backfill: Option<String>,
+    log_kinds: Option<String>,
+    log_format: Option<String>,
+    log_list_refresh_secs: Option<u64>,
+    poll_interval_ms: Option<u64>,
+}
+
 impl Config {
+    /// Parses the command line and environment, then fills the settings neither gave from the
+    /// `--config` file. Errors name the file and key.
+    pub fn load_from<I, T>(args: I) -> Result<Config, String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Config::command()
+            .try_get_matches_from(args)
+            .map_err(|e| e.to_string())?;
+        let mut config = Config::from_arg_matches(&matches).map_err(|e| e.to_string())?;
+        if let Some(path) = config.config.clone() {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+            let file: FileConfig = toml::from_str(&text)
+                .map_err(|e| format!("config file {}: {e}", path.display()))?;
+            config
+                .apply_file(file, &matches)
+                .map_err(|e| format!("config file {}: {e}", path.display()))?;
+        }
+        Ok(config)
+    }
+
+    /// Takes each file value whose setting was left at its default (not given as a flag or in
+    /// the environment).
+    fn apply_file(&mut self, file: FileConfig, matches: &ArgMatches) -> Result<(), String> {
+        let unset = |id: &str| {
+            matches!(
+                matches.value_source(id),
+                None | Some(ValueSource::DefaultValue)
+            )
+        };
+        if let (Some(v), true) = (file.listen, unset("listen")) {
+            self.listen = v;
+        }
+        if let (Some(v), true) = (file.workers, unset("workers")) {
+            self.workers = v;
+        }
+        if let (Some(v), true) = (file.log_list, unset("log_list")) {
+            self.log_list = v;
+        }
+        if let (Some(v), true) = (file.ca_file, unset("ca_file")) {
+            self.ca_file = Some(v);
+        }
+        if let (Some(v), true) = (file.backfill, unset("backfill")) {
+            self.backfill = v.parse().map_err(|e| format!("backfill: {e}"))?;
+        }
+        if let (Some(v), true) = (file.log_kinds, unset("log_kinds")) {
+            self.log_kinds = enum_value("log_kinds", &v)?;
+        }
+        if let (Some(v), true) = (file.log_format, unset("log_format")) {
+            self.log_format = enum_value("log_format", &v)?;
+        }
+        if let (Some(v), true) = (file.log_list_refresh_secs, unset("log_list_refresh_secs")) {
+            self.log_list_refresh_secs = v;
+        }
+        if let (Some(v), true) = (file.poll_interval_ms, unset("poll_interval_ms")) {
+            self.poll_interval_ms = v;
+        }
+        Ok(())
+    }
+
     /// Cross-field checks clap cannot express.
     pub fn validate(&self) -> Result<(), String> {
         if self.poll_interval_ms == 0 || self.poll_interval_ms > 3_600_000 {
@@ -136,9 +223,89 @@ impl Config {
     }
 }
 
+/// Parses a value of a `clap::ValueEnum` setting, naming the key and the allowed values.
+fn enum_value<E: clap::ValueEnum>(key: &str, value: &str) -> Result<E, String> {
+    E::from_str(value, true).map_err(|_| {
+        let allowed: Vec<String> = E::value_variants()
+            .iter()
+            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_owned()))
+            .collect();
+        format!("{key}: `{value}` is not one of {}", allowed.join(", "))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn file_with(body: &str) -> PathBuf {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "certstream-config-{}-{}.toml",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::write(&path, body).unwrap();
+        path
+    }
+
+    #[test]
+    fn the_file_fills_what_flags_leave_at_their_defaults() {
+        let path = file_with("workers = 3\nbackfill = \"all\"\nlog_kinds = \"static\"\nlisten = \"127.0.0.1:9000\"\n");
+        let p = path.to_str().unwrap();
+        let c = Config::load_from(["certstream", "--config", p, "--workers", "5"]).unwrap();
+        assert_eq!(c.workers, 5, "a flag beats the file");
+        assert_eq!(c.backfill, Backfill::All);
+        assert_eq!(c.log_kinds, LogKinds::Static);
+        assert_eq!(c.listen, "127.0.0.1:9000".parse().unwrap());
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_key() {
+        let path = file_with("listen_port = 80\n");
+        let err =
+            Config::load_from(["certstream", "--config", path.to_str().unwrap()]).unwrap_err();
+        assert!(
+            err.contains("listen_port") && err.contains("workers"),
+            "{err}"
+        );
+        let path2 = file_with("log_kinds = \"tiled\"\n");
+        let err =
+            Config::load_from(["certstream", "--config", path2.to_str().unwrap()]).unwrap_err();
+        assert!(
+            err.contains("log_kinds") && err.contains("rfc6962"),
+            "{err}"
+        );
+        let path3 = file_with("workers = \"many\"\n");
+        let err =
+            Config::load_from(["certstream", "--config", path3.to_str().unwrap()]).unwrap_err();
+        assert!(err.contains("workers"), "{err}");
+        for p in [path, path2, path3] {
+            std::fs::remove_file(p).unwrap();
+        }
+        let err = Config::load_from(["certstream", "--config", "/nonexistent.toml"]).unwrap_err();
+        assert!(err.contains("/nonexistent.toml"), "{err}");
+    }
+
+    #[test]
+    fn the_environment_beats_the_file_and_a_flag_beats_both() {
+        let path = file_with("log_list_refresh_secs = 60\n");
+        let p = path.to_str().unwrap();
+        // SAFETY (edition 2021: safe fn): no other test reads this variable.
+        std::env::set_var("CERTSTREAM_LOG_LIST_REFRESH_SECS", "120");
+        let env = Config::load_from(["certstream", "--config", p]).unwrap();
+        let flag =
+            Config::load_from(["certstream", "--config", p, "--log-list-refresh-secs", "30"])
+                .unwrap();
+        std::env::remove_var("CERTSTREAM_LOG_LIST_REFRESH_SECS");
+        let file = Config::load_from(["certstream", "--config", p]).unwrap();
+        assert_eq!(env.log_list_refresh_secs, 120);
+        assert_eq!(flag.log_list_refresh_secs, 30);
+        assert_eq!(file.log_list_refresh_secs, 60);
+        std::fs::remove_file(path).unwrap();
+    }
 
     #[test]
     fn backfill_parses_numbers_and_all() {
