@@ -58,6 +58,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// What to do when the state file exists but cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnBadState {
+    /// Refuse to start (the default: never a silent reset).
+    Refuse,
+    /// Log the error and start every log as if there were no state.
+    StartFromHead,
+}
+
 /// Which kinds of CT logs to follow (useful for tests and benchmarks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum LogKinds {
@@ -101,6 +110,15 @@ pub struct Config {
     #[arg(long, env = "CERTSTREAM_BACKFILL", default_value = "0")]
     pub backfill: Backfill,
 
+    /// File holding each log's cursor, saved every few seconds and at shutdown; the server
+    /// resumes from it. Without it every start follows `--backfill`.
+    #[arg(long, env = "CERTSTREAM_STATE_FILE")]
+    pub state_file: Option<PathBuf>,
+
+    /// What to do when the state file exists but is unreadable or corrupt.
+    #[arg(long, env = "CERTSTREAM_ON_BAD_STATE", value_enum, default_value_t = OnBadState::Refuse)]
+    pub on_bad_state: OnBadState,
+
     /// Which log kinds to follow.
     #[arg(long, env = "CERTSTREAM_LOG_KINDS", value_enum, default_value_t = LogKinds::Both)]
     pub log_kinds: LogKinds,
@@ -131,6 +149,8 @@ struct FileConfig {
     log_format: Option<String>,
     log_list_refresh_secs: Option<u64>,
     poll_interval_ms: Option<u64>,
+    state_file: Option<PathBuf>,
+    on_bad_state: Option<String>,
 }
 
 impl Config {
@@ -192,6 +212,12 @@ impl Config {
         }
         if let (Some(v), true) = (file.poll_interval_ms, unset("poll_interval_ms")) {
             self.poll_interval_ms = v;
+        }
+        if let (Some(v), true) = (file.state_file, unset("state_file")) {
+            self.state_file = Some(v);
+        }
+        if let (Some(v), true) = (file.on_bad_state, unset("on_bad_state")) {
+            self.on_bad_state = enum_value("on_bad_state", &v)?;
         }
         Ok(())
     }

@@ -16,6 +16,7 @@
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
 //! | [`ws`] | the client side: listener, HTTP endpoints, WebSocket handshake, sessions, per-core hub |
 //! | [`runtime`] | pinned executors, the cross-core rings, log ownership, start and stop |
+//! | [`state`] | the saved per-log cursors (`--state-file`): resume after a restart |
 //! | [`systemd`] | sd_notify READY/STOPPING/WATCHDOG, no-op outside systemd |
 //! | [`metrics`] | single-writer counters and the Prometheus text exposition |
 //!
@@ -56,5 +57,6 @@ pub mod frame;
 pub mod limits;
 pub mod metrics;
 pub mod runtime;
+pub mod state;
 pub mod systemd;
 pub mod ws;

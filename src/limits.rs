@@ -199,9 +199,20 @@ pub const RING_BATCHES_MAX: usize = 1024;
 /// Control messages (log assignments) queued towards one executor.
 pub const CONTROL_RING_MAX: usize = 4096;
 
+/// At shutdown, how long the pumps get to publish the other cores' last pages before the 1001
+/// close goes out.
+pub const SHUTDOWN_RING_DRAIN: Duration = Duration::from_millis(50);
+
 /// At shutdown, how long writers get to send the final 1001 close frame; the whole stop stays
 /// well under a second.
 pub const SHUTDOWN_FLUSH_GRACE: Duration = Duration::from_millis(300);
+
+/// How often the state file is rewritten while running (it is also written at shutdown). A
+/// crash repeats at most the entries of the last interval (plus one snapshot interval).
+pub const STATE_SAVE_INTERVAL: Duration = Duration::from_secs(5);
+
+/// How long a log that left the list keeps its saved cursor.
+pub const STATE_RETAIN_GONE: Duration = Duration::from_secs(7 * 86_400);
 
 /// How often each executor sends its counters to the others for `/metrics`.
 pub const METRICS_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);

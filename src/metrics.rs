@@ -45,6 +45,7 @@ impl FetchErrorKind {
 /// Per-log counters, written only by the executor that owns the log.
 #[derive(Debug, Default)]
 pub struct LogStats {
+    pub log_id: [u8; 32],
     pub url: String,
     pub name: String,
     pub kind: &'static str,
@@ -66,8 +67,9 @@ pub struct LogStats {
 }
 
 impl LogStats {
-    pub fn new(url: &str, name: &str, kind: &'static str) -> Rc<LogStats> {
+    pub fn new(log_id: [u8; 32], url: &str, name: &str, kind: &'static str) -> Rc<LogStats> {
         Rc::new(LogStats {
+            log_id,
             url: url.to_owned(),
             name: name.to_owned(),
             kind,
@@ -81,6 +83,7 @@ impl LogStats {
 
     fn snapshot(&self) -> LogSnapshot {
         LogSnapshot {
+            log_id: self.log_id,
             url: self.url.clone(),
             name: self.name.clone(),
             kind: self.kind,
@@ -120,6 +123,7 @@ pub fn add(c: &Cell<u64>, n: u64) {
 /// Plain copy of one log's counters.
 #[derive(Debug, Clone)]
 pub struct LogSnapshot {
+    pub log_id: [u8; 32],
     pub url: String,
     pub name: String,
     pub kind: &'static str,
@@ -368,7 +372,12 @@ mod tests {
 
     #[test]
     fn render_lists_every_log_and_core() {
-        let stats = LogStats::new("https://ct.example/a/", "Example \"A\" log", "rfc6962");
+        let stats = LogStats::new(
+            [1; 32],
+            "https://ct.example/a/",
+            "Example \"A\" log",
+            "rfc6962",
+        );
         stats.tree_size.set(100);
         stats.cursor.set(90);
         stats.count_error(FetchErrorKind::RateLimited);

@@ -165,13 +165,14 @@ fn apply_list(
             continue;
         }
         let core = assignment.assign(info.log_id);
+        let start_at = shard.state.cursor(&info.log_id);
         send(
             shard,
             outs,
             core,
             Control::AddLog {
                 info: Box::new(info),
-                start_at: None,
+                start_at,
             },
         );
     }

@@ -12,15 +12,32 @@ pub mod shard;
 use std::{
     net::SocketAddr,
     sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
 use glommio::{LocalExecutorBuilder, Placement};
 
-use crate::config::Config;
+use crate::{
+    config::{Config, OnBadState},
+    state::{Position, State},
+};
 
 /// Set once by the signal thread; every executor polls it and winds down.
 pub static SHUTDOWN: AtomicBool = AtomicBool::new(false);
+
+/// Executors that stopped publishing at shutdown (phase 1 of the stop).
+static PUBLISHERS_CLOSED: AtomicUsize = AtomicUsize::new(0);
+
+/// Marks this executor's publisher closed and waits (bounded) until every executor's is, so
+/// that no core sends its 1001 close while another could still publish into its rings.
+pub async fn publishers_closed(executors: usize) {
+    PUBLISHERS_CLOSED.fetch_add(1, Ordering::AcqRel);
+    let deadline = Instant::now() + Duration::from_millis(500);
+    while PUBLISHERS_CLOSED.load(Ordering::Acquire) < executors && Instant::now() < deadline {
+        glommio::timer::sleep(Duration::from_millis(5)).await;
+    }
+}
 
 /// Executors whose listener is bound; `run` announces the address only when all are.
 static LISTENERS_BOUND: AtomicUsize = AtomicUsize::new(0);
@@ -132,6 +149,7 @@ pub fn run(config: Config) -> Result<(), BootError> {
     if !coordinator::is_url(&config.log_list) {
         coordinator::read_list_file(&config.log_list).map_err(BootError::Config)?;
     }
+    let state = Arc::new(load_state(&config)?);
     let cpus = executor_cpus(config.workers);
     let (listen, port_guard) = reserve_listen_addr(config.listen)?;
     let started = Instant::now();
@@ -139,12 +157,13 @@ pub fn run(config: Config) -> Result<(), BootError> {
     let mut handles = Vec::with_capacity(cpus.len());
     for (core, ends) in wiring.into_cores().into_iter().enumerate() {
         let cfg = config.clone();
+        let state = state.clone();
         let cpu = cpus[core];
         let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("certstream-{core}"))
             .io_memory(crate::limits::EXECUTOR_IO_MEMORY_BYTES)
             .spawn(move || async move {
-                let result = shard::run(core, cfg, listen, ends, started).await;
+                let result = shard::run(core, cfg, listen, ends, started, state).await;
                 if result.is_err() {
                     listener_bound();
                 }
@@ -159,14 +178,54 @@ pub fn run(config: Config) -> Result<(), BootError> {
     notify_systemd("READY=1\nSTATUS=streaming");
     start_watchdog(cpus.len());
     let mut failed = None;
+    let mut positions = Vec::new();
     for h in handles {
         match h.join() {
-            Ok(Ok(())) => {}
+            Ok(Ok(p)) => positions.extend(p),
             Ok(Err(e)) => failed = Some(e),
             Err(e) => failed = Some(BootError::Executor(e.to_string())),
         }
     }
+    if failed.is_none() {
+        save_final_state(&config, &state, &positions);
+    }
     failed.map_or(Ok(()), Err)
+}
+
+/// Reads `--state-file`; a file that exists but cannot be used stops the boot unless
+/// `--on-bad-state start-from-head` says to start without it (never silently).
+fn load_state(config: &Config) -> Result<State, BootError> {
+    let Some(path) = &config.state_file else {
+        return Ok(State::default());
+    };
+    match State::load(path) {
+        Ok(Some(state)) => {
+            tracing::info!(path = %path.display(), logs = state.logs.len(), "resuming from the state file");
+            Ok(state)
+        }
+        Ok(None) => Ok(State::default()),
+        Err(e) if config.on_bad_state == OnBadState::StartFromHead => {
+            tracing::error!("{e}; starting every log from --backfill as --on-bad-state says");
+            Ok(State::default())
+        }
+        Err(e) => Err(BootError::Config(format!(
+            "{e} (fix or remove it, or pass --on-bad-state start-from-head)"
+        ))),
+    }
+}
+
+/// Writes the exact cursors every executor had when it stopped publishing.
+fn save_final_state(config: &Config, initial: &State, positions: &[Position]) {
+    let Some(path) = &config.state_file else {
+        return;
+    };
+    let mut state = initial.clone();
+    let retain = crate::limits::STATE_RETAIN_GONE.as_millis() as u64;
+    state.record(positions, crate::metrics::unix_ms(), retain);
+    match state.save(path) {
+        Ok(()) => tracing::info!(path = %path.display(), logs = positions.len(), "state saved"),
+        Err(e) => tracing::error!(path = %path.display(), "cannot save the state file: {e}"),
+    }
 }
 
 /// Waits (bounded) until every executor bound its listener, so that "listening" is only said

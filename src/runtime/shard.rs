@@ -35,11 +35,15 @@ use crate::{
     frame::Frames,
     limits,
     metrics::{self, add, bump, CoreSnapshot, CoreStats, LogStats},
+    state::{Position, State},
     ws,
 };
 
 /// Encodes each page once and publishes it locally and to every other core.
 pub struct Publisher {
+    /// Set at shutdown once the final cursors are taken: later pages are not published (and
+    /// are fetched again after the restart), so the saved cursors are exact.
+    closed: std::cell::Cell<bool>,
     core: usize,
     hub: Rc<ws::Hub>,
     peers: Vec<ConnectedSender<FrameBatch>>,
@@ -48,6 +52,9 @@ pub struct Publisher {
 
 impl EntrySink for Publisher {
     fn emit(&self, log: &LogCtx, entries: Vec<LogEntry>) {
+        if self.closed.get() {
+            return;
+        }
         let batch = self.encode_page(log, &entries);
         if let Some(last) = entries.last() {
             log.stats.cursor.set(last.index + 1);
@@ -123,6 +130,8 @@ pub struct Shard {
     pollers: RefCell<HashMap<[u8; 32], Poller>>,
     peer_snapshots: RefCell<Vec<Option<Arc<CoreSnapshot>>>>,
     pub ws_ctx: RefCell<Option<Rc<ws::ServerContext>>>,
+    /// The state loaded at start: saved cursors new logs resume from.
+    pub state: Arc<State>,
 }
 
 impl Shard {
@@ -135,7 +144,10 @@ impl Shard {
             LogKind::Rfc6962 => "rfc6962",
             LogKind::StaticCt => "static",
         };
-        let stats = LogStats::new(&info.url, &info.description, kind);
+        let stats = LogStats::new(info.log_id, &info.url, &info.description, kind);
+        if let Some(at) = start_at {
+            stats.cursor.set(at);
+        }
         let stop = Rc::new(StopFlag::default());
         tracing::info!(log = %info.description, url = %info.url, core = self.core, "following log");
         self.pollers
@@ -158,6 +170,19 @@ impl Shard {
         for (stop, _) in self.pollers.borrow().values() {
             stop.stop();
         }
+    }
+
+    /// The cursors of the logs this core follows, now.
+    pub fn positions(&self) -> Vec<Position> {
+        let pollers = self.pollers.borrow();
+        pollers
+            .values()
+            .map(|(_, s)| Position {
+                log_id: s.log_id,
+                url: s.url.clone(),
+                cursor: s.cursor.get(),
+            })
+            .collect()
     }
 
     /// This core's counters, now.
@@ -198,13 +223,15 @@ pub async fn run(
     listen: SocketAddr,
     ends: CoreEnds,
     started: Instant,
-) -> Result<(), BootError> {
+    state: Arc<State>,
+) -> Result<Vec<Position>, BootError> {
     let tls =
         tls_config(config.ca_file.as_deref()).map_err(|e| BootError::Config(e.to_string()))?;
     let hub = Rc::new(ws::Hub::with_default_limits());
     let stats = Rc::new(CoreStats::default());
     let ends = ends.connect().await;
     let publisher = Rc::new(Publisher {
+        closed: std::cell::Cell::new(false),
         core,
         hub: hub.clone(),
         peers: ends.frames_out,
@@ -212,7 +239,7 @@ pub async fn run(
     });
     let env = Rc::new(PollerEnv {
         http: Rc::new(HttpClient::new(tls)),
-        sink: publisher,
+        sink: publisher.clone(),
         backfill: config.backfill,
         poll_interval: Duration::from_millis(config.poll_interval_ms),
         timing: poller::PollerTiming::default(),
@@ -228,6 +255,7 @@ pub async fn run(
         pollers: RefCell::default(),
         peer_snapshots: RefCell::new(vec![None; ends.cores]),
         ws_ctx: RefCell::new(None),
+        state,
     });
     for rx in ends.frames_in {
         spawn_local(pump(rx, shard.clone())).detach();
@@ -244,16 +272,61 @@ pub async fn run(
     }
     if core == 0 {
         spawn_local(coordinator::run(shard.clone(), ends.control_out)).detach();
+        if let Some(path) = config.state_file.clone() {
+            spawn_local(save_state_periodically(shard.clone(), path)).detach();
+        }
     }
     wait_for_shutdown().await;
+    // Phase 1: stop fetching and publishing; what was published so far is what the cursors say.
     shard.stop_all_pollers();
-    // Every client gets what was published so far, then a 1001 close; writers get a moment
-    // to send it before the executor (and with it every connection) ends.
+    publisher.closed.set(true);
+    let positions = shard.positions();
+    // Phase 2, once every core is past phase 1: the rings hold the last pages of the other
+    // cores; give the pumps a moment to publish them, then every client gets a 1001 close after
+    // everything published, and writers a moment to send it.
+    super::publishers_closed(shard.cores).await;
+    sleep(limits::SHUTDOWN_RING_DRAIN).await;
     hub.publish_going_away();
     hub.flush();
     sleep(limits::SHUTDOWN_FLUSH_GRACE).await;
     server.cancel();
-    Ok(())
+    Ok(positions)
+}
+
+/// Rewrites the state file from this core's cursors and the other cores' latest snapshots.
+async fn save_state_periodically(shard: Rc<Shard>, path: std::path::PathBuf) {
+    let mut state = (*shard.state).clone();
+    loop {
+        sleep(limits::STATE_SAVE_INTERVAL).await;
+        if super::shutdown_requested() {
+            return;
+        }
+        let mut positions = shard.positions();
+        for snap in shard.peer_snapshots.borrow().iter().flatten() {
+            positions.extend(
+                snap.logs
+                    .iter()
+                    .filter(|l| l.cursor > 0 || l.tree_size > 0)
+                    .map(position_of),
+            );
+        }
+        state.record(
+            &positions,
+            metrics::unix_ms(),
+            limits::STATE_RETAIN_GONE.as_millis() as u64,
+        );
+        if let Err(e) = state.save(&path) {
+            tracing::error!(path = %path.display(), "cannot save the state file: {e}");
+        }
+    }
+}
+
+fn position_of(l: &metrics::LogSnapshot) -> Position {
+    Position {
+        log_id: l.log_id,
+        url: l.url.clone(),
+        cursor: l.cursor,
+    }
 }
 
 fn ws_context(shard: &Rc<Shard>) -> ws::ServerContext {
@@ -330,6 +403,9 @@ fn start_snapshots(
         loop {
             sleep(limits::METRICS_SNAPSHOT_INTERVAL).await;
             super::executor_beat(shard.core);
+            if super::shutdown_requested() {
+                return;
+            }
             let snap = Arc::new(shard.snapshot());
             for tx in &senders {
                 let _ = tx.try_send(snap.clone());

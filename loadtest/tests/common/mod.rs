@@ -103,8 +103,13 @@ impl Server {
 
     /// Sends SIGTERM and waits for the exit status (bounded).
     pub fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        self.signal(15)
+    }
+
+    /// Sends `sig` and waits for the exit status (bounded).
+    pub fn signal(&mut self, sig: i32) -> Option<std::process::ExitStatus> {
         // SAFETY: kill(2) on our own child's pid.
-        unsafe { libc_kill(self.child.id() as i32, 15) };
+        unsafe { libc_kill(self.child.id() as i32, sig) };
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {

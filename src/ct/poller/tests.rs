@@ -875,7 +875,7 @@ fn drive(server: &FakeServer, key: &LogKey, d: Drive) -> Outcome {
             poll_interval: POLL_INTERVAL,
             timing: d.timing,
         });
-        let stats = LogStats::new(&info.url, &info.description, "test");
+        let stats = LogStats::new(info.log_id, &info.url, &info.description, "test");
         let log = Rc::new(LogCtx {
             info,
             stats: stats.clone(),
