@@ -62,7 +62,7 @@ fn init_logging(format: LogFormat) {
     }
 }
 
-/// Blocks SIGINT and SIGTERM in this thread before any executor thread exists, so every thread
+/// Blocks SIGINT, SIGTERM and SIGHUP in this thread before any executor thread exists, so every thread
 /// inherits the mask and only the signal thread receives them (with sigwait).
 fn block_stop_signals() -> libc::sigset_t {
     // SAFETY: plain libc signal-set manipulation on a local set.
@@ -71,15 +71,25 @@ fn block_stop_signals() -> libc::sigset_t {
         libc::sigemptyset(&mut set);
         libc::sigaddset(&mut set, libc::SIGINT);
         libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
         set
     }
 }
 
+/// SIGHUP reloads the log list now; SIGTERM and SIGINT stop the server.
 fn wait_for_stop_signal(set: libc::sigset_t) {
-    let mut sig: libc::c_int = 0;
-    // SAFETY: sigwait on a set blocked in every thread.
-    unsafe { libc::sigwait(&set, &mut sig) };
-    tracing::info!(signal = sig, "stop requested; closing clients and stopping");
-    runtime::request_shutdown();
+    loop {
+        let mut sig: libc::c_int = 0;
+        // SAFETY: sigwait on a set blocked in every thread.
+        unsafe { libc::sigwait(&set, &mut sig) };
+        if sig == libc::SIGHUP {
+            tracing::info!("SIGHUP: reloading the log list");
+            runtime::request_reload();
+            continue;
+        }
+        tracing::info!(signal = sig, "stop requested; closing clients and stopping");
+        runtime::request_shutdown();
+        return;
+    }
 }

@@ -210,7 +210,7 @@ fn arrives(collector: &Collector, arrivals: &mut Arrivals, url: &str, wait: Dura
 }
 
 #[test]
-fn log_list_refresh_adds_and_retires_logs_without_a_restart() {
+fn sighup_reloads_the_log_list_adding_and_retiring_logs_without_a_restart() {
     let sim = sim::start(SimConfig {
         rfc6962_logs: 2,
         static_logs: 0,
@@ -235,7 +235,7 @@ fn log_list_refresh_adds_and_retires_logs_without_a_restart() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("log_list.json");
     write_list(&path, &list_with(&full, &[a]));
-    let server = Server::following(path.to_str().unwrap(), &["--log-list-refresh-secs", "1"]);
+    let server = Server::following(path.to_str().unwrap(), &["--log-list-refresh-secs", "3600"]);
     let collector = Collector::connect(&server.ws_url("/"));
     let mut arrivals = Arrivals::default();
     assert!(
@@ -248,10 +248,16 @@ fn log_list_refresh_adds_and_retires_logs_without_a_restart() {
     );
     write_list(&path, &list_with(&full, &[a, b]));
     assert!(
+        !arrives(&collector, &mut arrivals, b, Duration::from_secs(2)),
+        "no reload before SIGHUP (refresh is hourly)"
+    );
+    server.hup();
+    assert!(
         arrives(&collector, &mut arrivals, b, Duration::from_secs(15)),
         "a log added to the list starts streaming without a restart"
     );
     write_list(&path, &list_with(&full, &[b]));
+    server.hup();
     let deadline = Instant::now() + Duration::from_secs(15);
     while !server
         .log_lines()

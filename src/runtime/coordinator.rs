@@ -2,7 +2,7 @@
 //! executor owns each, and refreshes the list hourly, adding and retiring logs without a
 //! restart. Ownership never moves: a log keeps its executor until it leaves the list.
 
-use std::{collections::HashMap, rc::Rc};
+use std::{collections::HashMap, rc::Rc, time::Duration};
 
 use glommio::{channels::shared_channel::ConnectedSender, timer::sleep};
 
@@ -115,7 +115,8 @@ async fn fetch_list(shard: &Shard, url: &str) -> Result<LogList, String> {
     parse_log_list(&resp.body).map_err(|e| e.to_string())
 }
 
-/// Runs forever on executor 0: initial load, then hourly refresh.
+/// Runs on executor 0 until shutdown: initial load, then a refresh every
+/// `--log-list-refresh-secs` or on SIGHUP.
 pub async fn run(shard: Rc<Shard>, outs: Vec<Option<ConnectedSender<Control>>>) {
     let mut assignment = Assignment::new(shard.cores);
     let mut initial = true;
@@ -132,14 +133,26 @@ pub async fn run(shard: Rc<Shard>, outs: Vec<Option<ConnectedSender<Control>>>) 
             }
             Err(e) => tracing::error!("log list not loaded: {e}"),
         }
-        sleep(std::time::Duration::from_secs(
-            shard.config.log_list_refresh_secs,
-        ))
-        .await;
-        if super::shutdown_requested() {
+        if !wait_for_refresh(Duration::from_secs(shard.config.log_list_refresh_secs)).await {
             return;
         }
     }
+}
+
+/// Waits for the next refresh: the period, or a SIGHUP (reload now). False at shutdown.
+async fn wait_for_refresh(period: Duration) -> bool {
+    let until = std::time::Instant::now() + period;
+    while std::time::Instant::now() < until {
+        if super::shutdown_requested() {
+            return false;
+        }
+        if super::take_reload_request() {
+            tracing::info!("reload requested; loading the log list now");
+            return true;
+        }
+        sleep(Duration::from_millis(100)).await;
+    }
+    !super::shutdown_requested()
 }
 
 /// Sends AddLog for new logs and RetireLog for logs that left the list.

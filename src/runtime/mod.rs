@@ -48,6 +48,19 @@ pub fn listener_bound() {
     LISTENERS_BOUND.fetch_add(1, Ordering::AcqRel);
 }
 
+/// Set by SIGHUP, taken by the coordinator: reload what can change live (the log list).
+static RELOAD: AtomicBool = AtomicBool::new(false);
+
+/// Asks for a reload of the live configuration (SIGHUP).
+pub fn request_reload() {
+    RELOAD.store(true, Ordering::Release);
+}
+
+/// Takes a pending reload request.
+pub fn take_reload_request() -> bool {
+    RELOAD.swap(false, Ordering::AcqRel)
+}
+
 /// Asks every executor to stop.
 pub fn request_shutdown() {
     notify_systemd("STOPPING=1");

@@ -106,6 +106,12 @@ impl Server {
         self.signal(15)
     }
 
+    /// Sends SIGHUP (reload) without waiting.
+    pub fn hup(&self) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc_kill(self.child.id() as i32, 1) };
+    }
+
     /// Sends `sig` and waits for the exit status (bounded).
     pub fn signal(&mut self, sig: i32) -> Option<std::process::ExitStatus> {
         // SAFETY: kill(2) on our own child's pid.
