@@ -273,24 +273,27 @@ fn render_ws(out: &mut String, snaps: &[CoreSnapshot]) {
 fn render_logs(out: &mut String, snaps: &[CoreSnapshot], facts: ProcessFacts) {
     let logs: Vec<&LogSnapshot> = snaps.iter().flat_map(|s| s.logs.iter()).collect();
     type Field = fn(&LogSnapshot) -> u64;
-    let gauges: [(&str, &str, Field); 4] = [
+    // Gauges are f64 so that the pacing interval can be in seconds (Prometheus base unit);
+    // integer values up to 2^53 print exactly.
+    type Gauge = fn(&LogSnapshot) -> f64;
+    let gauges: [(&str, &str, Gauge); 4] = [
         (
             "certstream_log_tree_size",
             "Latest verified tree size.",
-            |l| l.tree_size,
+            |l| l.tree_size as f64,
         ),
         ("certstream_log_cursor", "Next index to stream.", |l| {
-            l.cursor
+            l.cursor as f64
         }),
         (
             "certstream_log_lag_entries",
             "Entries in the log not yet streamed.",
-            |l| l.tree_size.saturating_sub(l.cursor),
+            |l| l.tree_size.saturating_sub(l.cursor) as f64,
         ),
         (
-            "certstream_log_pacing_milliseconds",
+            "certstream_log_pacing_seconds",
             "Minimum interval between requests chosen by the pacer.",
-            |l| l.pacing_ms,
+            |l| l.pacing_ms as f64 / 1000.0,
         ),
     ];
     for (name, help, field) in gauges {
