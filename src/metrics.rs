@@ -196,6 +196,67 @@ pub fn read_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
+#[derive(serde::Serialize)]
+struct HealthLog<'a> {
+    name: &'a str,
+    url: &'a str,
+    #[serde(rename = "type")]
+    kind: &'a str,
+    state: &'static str,
+    tree_size: u64,
+    cursor: u64,
+    lag_entries: u64,
+    head_age_seconds: Option<f64>,
+    fetches: u64,
+    errors: u64,
+}
+
+#[derive(serde::Serialize)]
+struct Health<'a> {
+    status: &'static str,
+    uptime_seconds: f64,
+    clients: u64,
+    logs: Vec<HealthLog<'a>>,
+}
+
+/// `/health/deep`: per-log state and lag, clients and uptime. A log is `waiting_for_head`
+/// until its first verified tree head, then `caught_up` or `catching_up`.
+pub fn health_json(snaps: &[CoreSnapshot], facts: ProcessFacts) -> String {
+    let logs = snaps
+        .iter()
+        .flat_map(|s| s.logs.iter())
+        .map(|l| {
+            let lag = l.tree_size.saturating_sub(l.cursor);
+            let state = match (l.head_timestamp_ms, lag) {
+                (0, _) => "waiting_for_head",
+                (_, 0) => "caught_up",
+                _ => "catching_up",
+            };
+            HealthLog {
+                name: &l.name,
+                url: &l.url,
+                kind: l.kind,
+                state,
+                tree_size: l.tree_size,
+                cursor: l.cursor,
+                lag_entries: lag,
+                head_age_seconds: (l.head_timestamp_ms > 0)
+                    .then(|| facts.now_ms.saturating_sub(l.head_timestamp_ms) as f64 / 1000.0),
+                fetches: l.fetches,
+                errors: l.errors.iter().sum(),
+            }
+        })
+        .collect();
+    let clients = snaps.iter().map(|s| s.ws.clients_total()).sum();
+    let health = Health {
+        status: "ok",
+        uptime_seconds: facts.uptime_secs,
+        clients,
+        logs,
+    };
+    sonic_rs::to_string(&health).unwrap_or_else(|_| "{\"status\":\"ok\"}".to_owned())
+}
+
 /// Escapes a Prometheus label value.
 fn label(v: &str) -> String {
     v.replace('\\', "\\\\")

@@ -45,6 +45,22 @@ fn metrics_pass_promtool_and_cover_logs_and_clients() {
     ] {
         assert!(text.contains(name), "/metrics lacks {name}:\n{text}");
     }
+    let (status, deep) = server.http_get("/health/deep");
+    assert_eq!(status, 200);
+    let deep: serde_json::Value = serde_json::from_str(&deep).expect("/health/deep is JSON");
+    assert_eq!(deep["status"], "ok");
+    assert!(deep["uptime_seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(deep["clients"], 1);
+    let logs = deep["logs"].as_array().expect("logs");
+    assert_eq!(logs.len(), 2, "{deep}");
+    for l in logs {
+        assert!(l["tree_size"].as_u64().unwrap() > 0, "{l}");
+        assert!(
+            ["caught_up", "catching_up"].contains(&l["state"].as_str().unwrap()),
+            "{l}"
+        );
+        assert!(l["head_age_seconds"].as_f64().is_some(), "{l}");
+    }
     let Ok(mut promtool) = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())

@@ -200,8 +200,14 @@ impl Shard {
         snap
     }
 
-    /// The whole process's counters: this core's fresh, the others' latest snapshots.
-    pub fn metrics_text(&self) -> String {
+    /// `/health/deep`: per-log state and lag, clients and uptime, as JSON.
+    pub fn health_deep(&self) -> String {
+        let snaps = self.all_snapshots();
+        let facts = metrics::ProcessFacts::read(self.started);
+        metrics::health_json(&snaps, facts)
+    }
+
+    fn all_snapshots(&self) -> Vec<CoreSnapshot> {
         let mut all = vec![self.snapshot()];
         all.extend(
             self.peer_snapshots
@@ -211,7 +217,15 @@ impl Shard {
                 .map(|s| (**s).clone()),
         );
         all.sort_by_key(|s| s.core);
-        metrics::render(&all, metrics::ProcessFacts::read(self.started))
+        all
+    }
+
+    /// The whole process's counters: this core's fresh, the others' latest snapshots.
+    pub fn metrics_text(&self) -> String {
+        metrics::render(
+            &self.all_snapshots(),
+            metrics::ProcessFacts::read(self.started),
+        )
     }
 }
 
@@ -331,8 +345,15 @@ fn position_of(l: &metrics::LogSnapshot) -> Position {
 
 fn ws_context(shard: &Rc<Shard>) -> ws::ServerContext {
     let weak = Rc::downgrade(shard);
+    let weak_deep = weak.clone();
     ws::ServerContext::new(shard.hub.clone(), ws::WsConfig::default())
         .with_metrics_text(move |_| weak.upgrade().map(|s| s.metrics_text()).unwrap_or_default())
+        .with_health_deep(move || {
+            weak_deep
+                .upgrade()
+                .map(|s| s.health_deep())
+                .unwrap_or_default()
+        })
 }
 
 async fn wait_for_shutdown() {

@@ -145,6 +145,8 @@ pub(crate) enum Page {
     /// `/latest.json`.
     Latest,
     Health,
+    /// `/health/deep`: JSON with per-log state and lag, clients, uptime.
+    HealthDeep,
     Metrics,
 }
 
@@ -194,6 +196,7 @@ pub(crate) fn route(head: &RequestHead) -> Route {
         "/domains-only/example.json" => Route::Page(Page::Example(StreamKind::Domains)),
         "/latest.json" => Route::Page(Page::Latest),
         "/health" => Route::Page(Page::Health),
+        "/health/deep" => Route::Page(Page::HealthDeep),
         "/metrics" => Route::Page(Page::Metrics),
         _ => Route::Reject(Reject::NotFound),
     }

@@ -181,6 +181,8 @@ pub struct ServerContext {
     metrics: WsMetrics,
     metrics_text: MetricsText,
     health: HealthCheck,
+    /// Renders `/health/deep` (JSON).
+    health_deep: Box<dyn Fn() -> String>,
 }
 
 impl std::fmt::Debug for ServerContext {
@@ -206,6 +208,7 @@ impl ServerContext {
                 out
             }),
             health: Box::new(|| Ok(())),
+            health_deep: Box::new(|| "{\"status\":\"ok\"}".to_owned()),
         }
     }
 
@@ -215,6 +218,12 @@ impl ServerContext {
         render: impl Fn(&ServerContext) -> String + 'static,
     ) -> Self {
         self.metrics_text = Box::new(render);
+        self
+    }
+
+    /// Replaces the `/health/deep` renderer (the runtime's per-log view).
+    pub fn with_health_deep(mut self, render: impl Fn() -> String + 'static) -> Self {
+        self.health_deep = Box::new(render);
         self
     }
 
@@ -373,6 +382,11 @@ fn render_page(page: Page, ctx: &ServerContext) -> Response {
             Ok(()) => Response::new(200, http::TEXT_PLAIN, b"OK".to_vec()),
             Err(why) => Response::new(503, http::TEXT_PLAIN, why.into_bytes()),
         },
+        Page::HealthDeep => Response::new(
+            200,
+            http::APPLICATION_JSON,
+            (ctx.health_deep)().into_bytes(),
+        ),
         Page::Metrics => Response::new(
             200,
             http::PROMETHEUS_TEXT,
