@@ -85,3 +85,29 @@ fn metrics_pass_promtool_and_cover_logs_and_clients() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn json_logs_are_one_json_object_per_line() {
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 1,
+        static_logs: 0,
+        rate_per_sec: 10.0,
+        seed: 43,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let mut server = Server::following(&sim.log_list_url, &["--log-format", "json"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(server.terminate().expect("exits").success());
+    let lines = server.log_lines();
+    assert!(lines.len() >= 3, "{lines:?}");
+    for line in &lines {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["level"].is_string() && v["fields"].is_object(), "{line}");
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("\"log list loaded\"")),
+        "{lines:?}"
+    );
+}

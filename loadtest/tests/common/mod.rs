@@ -139,8 +139,12 @@ impl Drop for Server {
     }
 }
 
-/// Finds `listen=ADDR` in a tracing line.
+/// Finds `listen=ADDR` (text format) or `"listen":"ADDR"` (JSON format) in a tracing line.
 fn listen_addr(line: &str) -> Option<SocketAddr> {
+    const JSON_KEY: &str = "\"listen\":\"";
+    if let Some(i) = line.find(JSON_KEY) {
+        return line[i + JSON_KEY.len()..].split('"').next()?.parse().ok();
+    }
     let rest = &line[line.find("listen=")? + "listen=".len()..];
     rest.split_whitespace()
         .next()?
