@@ -44,7 +44,13 @@ fn check_config_and_exit(config: &Config) -> ! {
             std::process::exit(2);
         }
     }
-    println!("configuration OK: {config:#?}");
+    let mut shown = config.clone();
+    shown.auth_tokens = shown
+        .auth_tokens
+        .iter()
+        .map(|_| "<redacted>".to_owned())
+        .collect();
+    println!("configuration OK: {shown:#?}");
     std::process::exit(0);
 }
 

@@ -119,6 +119,17 @@ pub struct Config {
     #[arg(long, env = "CERTSTREAM_ON_BAD_STATE", value_enum, default_value_t = OnBadState::Refuse)]
     pub on_bad_state: OnBadState,
 
+    /// Bearer token clients must present (`Authorization: Bearer T` or `?token=T`); repeat the
+    /// flag (or comma-separate in the environment) for several. Off when none is given;
+    /// `/health` stays open.
+    #[arg(
+        long = "auth-token",
+        env = "CERTSTREAM_AUTH_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub auth_tokens: Vec<String>,
+
     /// Which log kinds to follow.
     #[arg(long, env = "CERTSTREAM_LOG_KINDS", value_enum, default_value_t = LogKinds::Both)]
     pub log_kinds: LogKinds,
@@ -151,6 +162,7 @@ struct FileConfig {
     poll_interval_ms: Option<u64>,
     state_file: Option<PathBuf>,
     on_bad_state: Option<String>,
+    auth_tokens: Option<Vec<String>>,
 }
 
 impl Config {
@@ -216,6 +228,9 @@ impl Config {
         if let (Some(v), true) = (file.state_file, unset("state_file")) {
             self.state_file = Some(v);
         }
+        if let (Some(v), true) = (file.auth_tokens, unset("auth_tokens")) {
+            self.auth_tokens = v;
+        }
         if let (Some(v), true) = (file.on_bad_state, unset("on_bad_state")) {
             self.on_bad_state = enum_value("on_bad_state", &v)?;
         }
@@ -235,6 +250,13 @@ impl Config {
                 "log-list-refresh-secs must be between 1 and 604800, got {}",
                 self.log_list_refresh_secs
             ));
+        }
+        if self
+            .auth_tokens
+            .iter()
+            .any(|t| t.len() < 16 || t.contains(char::is_whitespace))
+        {
+            return Err("auth-token values must be at least 16 characters without spaces".into());
         }
         if self.workers > 1024 {
             return Err(format!(

@@ -111,3 +111,48 @@ fn json_logs_are_one_json_object_per_line() {
         "{lines:?}"
     );
 }
+
+#[test]
+fn bearer_token_auth_guards_streams_and_endpoints_but_not_health() {
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 1,
+        static_logs: 0,
+        rate_per_sec: 20.0,
+        seed: 47,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let token = "s3cret-token-0123456789";
+    let server = Server::following(&sim.log_list_url, &["--auth-token", token]);
+    assert_eq!(server.http_get("/health").0, 200, "/health stays open");
+    assert_eq!(server.http_get("/metrics").0, 401);
+    assert_eq!(server.http_get("/latest.json").0, 401);
+    assert_eq!(
+        server.http_get(&format!("/latest.json?token={token}")).0,
+        200
+    );
+    match tungstenite::connect(server.ws_url("/")) {
+        Err(tungstenite::Error::Http(resp)) => assert_eq!(resp.status(), 401),
+        other => panic!(
+            "an upgrade without a token must get 401, got {:?}",
+            other.map(|(_, r)| r.status())
+        ),
+    }
+    let (mut ws, _) = tungstenite::connect(server.ws_url(&format!("/?token={token}")))
+        .expect("query token accepted");
+    let mut request =
+        tungstenite::client::IntoClientRequest::into_client_request(server.ws_url("/full-stream"))
+            .unwrap();
+    request
+        .headers_mut()
+        .insert("Authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut ws2, _) = tungstenite::connect(request).expect("bearer header accepted");
+    for ws in [&mut ws, &mut ws2] {
+        loop {
+            if let tungstenite::Message::Text(t) = ws.read().expect("stream") {
+                assert!(t.as_str().contains("certificate_update"));
+                break;
+            }
+        }
+    }
+}

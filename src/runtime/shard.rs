@@ -346,7 +346,11 @@ fn position_of(l: &metrics::LogSnapshot) -> Position {
 fn ws_context(shard: &Rc<Shard>) -> ws::ServerContext {
     let weak = Rc::downgrade(shard);
     let weak_deep = weak.clone();
-    ws::ServerContext::new(shard.hub.clone(), ws::WsConfig::default())
+    let config = ws::WsConfig {
+        auth_tokens: shard.config.auth_tokens.clone(),
+        ..ws::WsConfig::default()
+    };
+    ws::ServerContext::new(shard.hub.clone(), config)
         .with_metrics_text(move |_| weak.upgrade().map(|s| s.metrics_text()).unwrap_or_default())
         .with_health_deep(move || {
             weak_deep

@@ -76,6 +76,8 @@ pub(crate) struct RequestHead {
     pub(crate) ws_version: Option<String>,
     /// A header that must appear once (`Sec-WebSocket-Key`/`-Version`) appeared again.
     pub(crate) duplicate_ws_header: bool,
+    /// Tokens offered: `Authorization: Bearer T` and `?token=T`.
+    pub(crate) tokens: Vec<String>,
 }
 
 /// Why a complete head could not be used.
@@ -106,6 +108,14 @@ pub(crate) fn parse_head(head: &[u8], headers_max: usize) -> Result<RequestHead,
         http11: version == 1,
         ..RequestHead::default()
     };
+    if let Some((_, query)) = target.split_once('?') {
+        out.tokens.extend(
+            query
+                .split('&')
+                .filter_map(|kv| kv.strip_prefix("token="))
+                .map(str::to_owned),
+        );
+    }
     for header in req.headers.iter() {
         apply_header(&mut out, header.name, header.value);
     }
@@ -129,6 +139,10 @@ fn apply_header(out: &mut RequestHead, name: &str, value: &[u8]) {
     } else if name.eq_ignore_ascii_case("sec-websocket-key") {
         out.duplicate_ws_header |= out.ws_key.is_some();
         out.ws_key = Some(value.trim().to_owned());
+    } else if name.eq_ignore_ascii_case("authorization") {
+        if let Some(token) = value.trim().strip_prefix("Bearer ") {
+            out.tokens.push(token.trim().to_owned());
+        }
     } else if name.eq_ignore_ascii_case("sec-websocket-version") {
         out.duplicate_ws_header |= out.ws_version.is_some();
         out.ws_version = Some(value.trim().to_owned());
@@ -161,6 +175,8 @@ pub(crate) enum Reject {
     UpgradeRequired,
     /// 431.
     HeadTooLarge,
+    /// 401: auth is on and no valid token was offered.
+    Unauthorized,
 }
 
 /// What to do with a parsed request.
@@ -173,6 +189,30 @@ pub(crate) enum Route {
     },
     Page(Page),
     Reject(Reject),
+}
+
+/// Whether the request may proceed: auth off, `/health`, or one offered token equals one
+/// configured token (compared in constant time, so timing does not reveal a prefix).
+pub(crate) fn authorized(head: &RequestHead, tokens: &[String]) -> bool {
+    if tokens.is_empty() || head.path == "/health" {
+        return true;
+    }
+    let mut ok = false;
+    for offered in &head.tokens {
+        for expected in tokens {
+            ok |= constant_time_eq(offered.as_bytes(), expected.as_bytes());
+        }
+    }
+    ok
+}
+
+/// Equality whose time depends only on the lengths.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    let mut diff = (a.len() ^ b.len()) as u8 | u8::from(a.len() != b.len());
+    for i in 0..a.len().max(b.len()) {
+        diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0);
+    }
+    diff == 0
 }
 
 /// Routes a parsed request. Method first (405 for anything but GET), then path.
@@ -267,6 +307,13 @@ impl Response {
                 ..text(426, "WebSocket version 13 required\n")
             },
             Reject::HeadTooLarge => text(431, "request head too large\n"),
+            Reject::Unauthorized => Response {
+                extra_headers: "WWW-Authenticate: Bearer\r\n",
+                ..text(
+                    401,
+                    "a valid token is required (Authorization: Bearer, or ?token=)\n",
+                )
+            },
         }
     }
 
@@ -332,6 +379,27 @@ pub(crate) const INDEX_HTML: &str = "<!doctype html>\n<html><head><meta charset=
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn tokens_come_from_the_header_or_the_query_and_compare_exactly() {
+        let tokens = vec!["0123456789abcdef".to_owned()];
+        let head = |raw: &str| parse_head(raw.as_bytes(), 32).unwrap();
+        let bearer = head("GET / HTTP/1.1\r\nAuthorization: Bearer 0123456789abcdef\r\n\r\n");
+        let query = head("GET /full-stream?x=1&token=0123456789abcdef HTTP/1.1\r\n\r\n");
+        let wrong = head("GET / HTTP/1.1\r\nAuthorization: Bearer 0123456789abcdeF\r\n\r\n");
+        let prefix = head("GET /?token=0123456789abcde HTTP/1.1\r\n\r\n");
+        let none = head("GET /metrics HTTP/1.1\r\n\r\n");
+        let health = head("GET /health HTTP/1.1\r\n\r\n");
+        assert!(authorized(&bearer, &tokens));
+        assert!(authorized(&query, &tokens));
+        assert_eq!(query.path, "/full-stream");
+        assert!(!authorized(&wrong, &tokens));
+        assert!(!authorized(&prefix, &tokens));
+        assert!(!authorized(&none, &tokens));
+        assert!(authorized(&health, &tokens), "/health stays open");
+        assert!(authorized(&none, &[]), "no tokens configured: auth is off");
+        assert_eq!(Response::reject(Reject::Unauthorized).code, 401);
+    }
     use super::*;
 
     const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";

@@ -77,6 +77,9 @@ pub struct WsConfig {
     pub client_write_stall_timeout: Duration,
     /// How often a send blocked on a full socket re-applies the lag policy.
     pub lag_check_interval: Duration,
+    /// Bearer tokens accepted (`Authorization: Bearer T` or `?token=T`); empty = no auth.
+    /// `/health` stays open for load balancers.
+    pub auth_tokens: Vec<String>,
 }
 
 impl Default for WsConfig {
@@ -92,6 +95,7 @@ impl Default for WsConfig {
             client_write_bytes_max: limits::CLIENT_WRITE_BYTES_MAX,
             client_write_stall_timeout: limits::CLIENT_WRITE_STALL_TIMEOUT,
             lag_check_interval: limits::CLIENT_LAG_CHECK_INTERVAL,
+            auth_tokens: Vec::new(),
         }
     }
 }
@@ -294,6 +298,9 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
         None => return reject_head(HeadError::Timeout, stream, &ctx).await,
     };
     let route = match http::parse_head(&buf[..head_len], config.request_headers_max) {
+        Ok(head) if !http::authorized(&head, &config.auth_tokens) => {
+            Route::Reject(Reject::Unauthorized)
+        }
         Ok(head) => http::route(&head),
         Err(ParseError::TooManyHeaders) => Route::Reject(Reject::HeadTooLarge),
         Err(ParseError::Malformed) => {
@@ -346,7 +353,8 @@ fn count_reject(reject: Reject, metrics: &WsMetrics) {
         Reject::BadRequest(failure) => metrics.handshake_failed(failure),
         Reject::UpgradeRequired => metrics.handshake_failed(HandshakeFailure::UnsupportedVersion),
         Reject::HeadTooLarge => metrics.handshake_failed(HandshakeFailure::HeadTooLarge),
-        Reject::NotFound | Reject::MethodNotAllowed => {}
+        // Counted by their status code (`certstream_http_responses_total`).
+        Reject::NotFound | Reject::MethodNotAllowed | Reject::Unauthorized => {}
     }
 }
 
