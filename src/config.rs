@@ -119,6 +119,14 @@ pub struct Config {
     #[arg(long, env = "CERTSTREAM_ON_BAD_STATE", value_enum, default_value_t = OnBadState::Refuse)]
     pub on_bad_state: OnBadState,
 
+    /// Most client connections the process holds (0 = no limit); past it new ones get 503.
+    #[arg(long, env = "CERTSTREAM_MAX_CONNECTIONS", default_value_t = 0)]
+    pub max_connections: usize,
+
+    /// Most client connections from one IP address (0 = no limit); past it new ones get 429.
+    #[arg(long, env = "CERTSTREAM_MAX_CONNECTIONS_PER_IP", default_value_t = 0)]
+    pub max_connections_per_ip: usize,
+
     /// Bearer token clients must present (`Authorization: Bearer T` or `?token=T`); repeat the
     /// flag (or comma-separate in the environment) for several. Off when none is given;
     /// `/health` stays open.
@@ -163,6 +171,8 @@ struct FileConfig {
     state_file: Option<PathBuf>,
     on_bad_state: Option<String>,
     auth_tokens: Option<Vec<String>>,
+    max_connections: Option<usize>,
+    max_connections_per_ip: Option<usize>,
 }
 
 impl Config {
@@ -227,6 +237,12 @@ impl Config {
         }
         if let (Some(v), true) = (file.state_file, unset("state_file")) {
             self.state_file = Some(v);
+        }
+        if let (Some(v), true) = (file.max_connections, unset("max_connections")) {
+            self.max_connections = v;
+        }
+        if let (Some(v), true) = (file.max_connections_per_ip, unset("max_connections_per_ip")) {
+            self.max_connections_per_ip = v;
         }
         if let (Some(v), true) = (file.auth_tokens, unset("auth_tokens")) {
             self.auth_tokens = v;

@@ -156,3 +156,52 @@ fn bearer_token_auth_guards_streams_and_endpoints_but_not_health() {
         }
     }
 }
+
+/// The status of a WebSocket upgrade to `url`: 101, or the refusal's status.
+fn upgrade_status(
+    url: &str,
+) -> (
+    u16,
+    Option<tungstenite::WebSocket<tungstenite::stream::MaybeTlsStream<std::net::TcpStream>>>,
+) {
+    match tungstenite::connect(url) {
+        Ok((ws, resp)) => (resp.status().as_u16(), Some(ws)),
+        Err(tungstenite::Error::Http(resp)) => (resp.status().as_u16(), None),
+        Err(e) => panic!("upgrade to {url} failed: {e}"),
+    }
+}
+
+#[test]
+fn connection_limits_answer_429_per_ip_and_503_in_total() {
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 1,
+        static_logs: 0,
+        rate_per_sec: 5.0,
+        seed: 53,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let per_ip = Server::following(&sim.log_list_url, &["--max-connections-per-ip", "2"]);
+    let url = per_ip.ws_url("/");
+    let (a, keep_a) = upgrade_status(&url);
+    let (b, keep_b) = upgrade_status(&url);
+    assert_eq!((a, b), (101, 101));
+    assert_eq!(
+        upgrade_status(&url).0,
+        429,
+        "the third connection from one address is refused"
+    );
+    drop(keep_a);
+    std::thread::sleep(Duration::from_millis(300));
+    let (c, _keep_c) = upgrade_status(&url);
+    assert_eq!(c, 101, "a closed connection frees its place");
+    drop(keep_b);
+    let total = Server::following(&sim.log_list_url, &["--max-connections", "1"]);
+    let (first, _keep) = upgrade_status(&total.ws_url("/"));
+    assert_eq!(first, 101);
+    assert_eq!(
+        total.http_get("/health").0,
+        503,
+        "past the total limit every connection gets 503"
+    );
+}

@@ -348,6 +348,8 @@ fn ws_context(shard: &Rc<Shard>) -> ws::ServerContext {
     let weak_deep = weak.clone();
     let config = ws::WsConfig {
         auth_tokens: shard.config.auth_tokens.clone(),
+        connections_max: shard.config.max_connections,
+        connections_per_ip_max: shard.config.max_connections_per_ip,
         ..ws::WsConfig::default()
     };
     ws::ServerContext::new(shard.hub.clone(), config)

@@ -139,7 +139,7 @@ fn stream_label(kind: StreamKind) -> &'static str {
 }
 
 /// HTTP status codes the server answers with, for `http_responses_total{code}`.
-const HTTP_CODES: [u16; 10] = [101, 200, 400, 401, 404, 405, 426, 431, 500, 503];
+const HTTP_CODES: [u16; 11] = [101, 200, 400, 401, 404, 405, 426, 429, 431, 500, 503];
 
 fn add(cell: &Cell<u64>, n: u64) {
     cell.set(cell.get().wrapping_add(n));

@@ -30,6 +30,7 @@
 //! - Every accepted connection ends in exactly one counted outcome: an HTTP response code, a
 //!   handshake failure, or a session close reason.
 
+mod admission;
 mod heartbeat;
 mod http;
 mod hub;
@@ -77,6 +78,10 @@ pub struct WsConfig {
     pub client_write_stall_timeout: Duration,
     /// How often a send blocked on a full socket re-applies the lag policy.
     pub lag_check_interval: Duration,
+    /// Most connections the process holds (0 = no limit); past it: 503.
+    pub connections_max: usize,
+    /// Most connections one client IP holds (0 = no limit); past it: 429.
+    pub connections_per_ip_max: usize,
     /// Bearer tokens accepted (`Authorization: Bearer T` or `?token=T`); empty = no auth.
     /// `/health` stays open for load balancers.
     pub auth_tokens: Vec<String>,
@@ -96,6 +101,8 @@ impl Default for WsConfig {
             client_write_stall_timeout: limits::CLIENT_WRITE_STALL_TIMEOUT,
             lag_check_interval: limits::CLIENT_LAG_CHECK_INTERVAL,
             auth_tokens: Vec::new(),
+            connections_max: 0,
+            connections_per_ip_max: 0,
         }
     }
 }
@@ -284,7 +291,21 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(error = %err, "set_nodelay failed");
     }
+    let ip = stream.peer_addr().ok().map(|a| a.ip());
+    let config = &ctx.config;
+    let admitted = admission::admit(ip, config.connections_max, config.connections_per_ip_max);
     let mut stream = SharedStream::new(stream);
+    let _admitted = match admitted {
+        Ok(a) => a,
+        Err(refusal) => {
+            let (code, body) = match refusal {
+                admission::Refusal::PerIp => (429, "too many connections from this address\n"),
+                admission::Refusal::Total => (503, "server at its connection limit\n"),
+            };
+            let response = Response::new(code, http::TEXT_PLAIN, body.as_bytes().to_vec());
+            return respond(stream, &ctx, response).await;
+        }
+    };
     let mut buf = Vec::new();
     let config = &ctx.config;
     let head_len = match with_deadline(
