@@ -76,6 +76,10 @@ pub const CLOSE_LINGER_BYTES_MAX: usize = 256 * 1024;
 /// that persists until some connection closes.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Buckets of the process-wide per-IP connection table (`--max-connections-per-ip`): 64 Ki
+/// counters (512 KiB); addresses sharing a bucket share its count (stricter, never looser).
+pub const CONNECTION_IP_BUCKETS: usize = 1 << 16;
+
 // ---- CT fetching -------------------------------------------------------------------------------
 
 /// Entries asked for per get-entries request; logs answer with fewer (32, 256, alignment) and the

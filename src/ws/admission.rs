@@ -11,8 +11,7 @@ use std::{
     sync::atomic::{AtomicUsize, Ordering},
 };
 
-/// Buckets of the per-IP table.
-const IP_BUCKETS: usize = 1 << 16;
+const IP_BUCKETS: usize = crate::limits::CONNECTION_IP_BUCKETS;
 
 static TOTAL: AtomicUsize = AtomicUsize::new(0);
 static PER_IP: [AtomicUsize; IP_BUCKETS] = [const { AtomicUsize::new(0) }; IP_BUCKETS];
