@@ -576,25 +576,7 @@ async fn read_loop(session: Rc<Session>, mut stream: SharedStream, leftover: Vec
 mod tests {
     use super::*;
 
-    /// A masked client frame, as a real client would send it.
-    fn client_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
-        let mask = [0x11, 0x22, 0x33, 0x44];
-        let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
-        match payload.len() {
-            n if n < 126 => out.push(0x80 | n as u8),
-            n if n <= 0xffff => {
-                out.push(0x80 | 126);
-                out.extend_from_slice(&(n as u16).to_be_bytes());
-            }
-            n => {
-                out.push(0x80 | 127);
-                out.extend_from_slice(&(n as u64).to_be_bytes());
-            }
-        }
-        out.extend_from_slice(&mask);
-        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
-        out
-    }
+    use crate::ws::tests::client_frame;
 
     fn feed(bytes: &[u8]) -> (ReadOutcome, Vec<u8>) {
         let mut ws = WebSocketContext::new(Role::Server, Some(ws_config(64 * 1024)));

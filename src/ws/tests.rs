@@ -235,8 +235,8 @@ fn raw_upgrade(port: u16, path: &str, after_head: &[u8]) -> StdStream {
     stream
 }
 
-/// A masked client frame.
-fn client_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
+/// A masked client frame, as a real client would send it (shared by the ws unit tests).
+pub(crate) fn client_frame(opcode: u8, fin: bool, payload: &[u8]) -> Vec<u8> {
     let mask = [0xa1, 0xb2, 0xc3, 0xd4];
     let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
     match payload.len() {
