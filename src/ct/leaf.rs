@@ -651,11 +651,7 @@ mod robustness_tests {
     }
 
     fn fixture(rel: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/loadtest/fixtures/ctdata/{rel}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        crate::ct::ctdata(rel)
     }
 
     fn seed() -> u64 {

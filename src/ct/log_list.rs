@@ -354,11 +354,7 @@ mod tests {
     use super::*;
 
     fn fixture(rel: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/loadtest/fixtures/ctdata/loglists/{rel}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        crate::ct::ctdata(&format!("loglists/{rel}"))
     }
 
     fn count(list: &LogList, kind: LogKind, pred: impl Fn(&LogState) -> bool) -> usize {

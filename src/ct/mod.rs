@@ -13,3 +13,13 @@ pub mod poller;
 pub mod rfc6962;
 pub mod sig;
 pub mod static_ct;
+
+/// Reads a file of the real CT test data (`loadtest/fixtures/ctdata/<rel>`), for unit tests.
+#[cfg(test)]
+pub(crate) fn ctdata(rel: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/loadtest/fixtures/ctdata/{rel}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}

@@ -384,11 +384,7 @@ mod tests {
     use crate::ct::{entry::EntryKind, leaf::leaf_hash};
 
     fn fixture(rel: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/loadtest/fixtures/ctdata/rfc6962/{rel}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        crate::ct::ctdata(&format!("rfc6962/{rel}"))
     }
 
     fn b64(s: &str) -> Vec<u8> {

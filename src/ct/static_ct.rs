@@ -608,11 +608,7 @@ mod tests {
     use super::*;
 
     fn fixture(rel: &str) -> Vec<u8> {
-        let path = format!(
-            "{}/loadtest/fixtures/ctdata/static-ct/{rel}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+        crate::ct::ctdata(&format!("static-ct/{rel}"))
     }
 
     fn b64(s: &str) -> Vec<u8> {
