@@ -303,7 +303,7 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
                 admission::Refusal::Total => (503, "server at its connection limit\n"),
             };
             let response = Response::new(code, http::TEXT_PLAIN, body.as_bytes().to_vec());
-            return respond(stream, &ctx, response).await;
+            return Box::pin(respond(stream, &ctx, response)).await;
         }
     };
     let mut buf = Vec::new();
@@ -315,8 +315,8 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
     .await
     {
         Some(Ok(len)) => len,
-        Some(Err(err)) => return reject_head(err, stream, &ctx).await,
-        None => return reject_head(HeadError::Timeout, stream, &ctx).await,
+        Some(Err(err)) => return Box::pin(reject_head(err, stream, &ctx)).await,
+        None => return Box::pin(reject_head(HeadError::Timeout, stream, &ctx)).await,
     };
     let route = match http::parse_head(&buf[..head_len], config.request_headers_max) {
         Ok(head) if !http::authorized(&head, &config.auth_tokens) => {
@@ -328,18 +328,21 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
             Route::Reject(Reject::BadRequest(HandshakeFailure::MalformedRequest))
         }
     };
+    // What follows the head is boxed: an async fn's state is the largest of its awaits, and a
+    // session's is ~13 KB, which every connection still waiting for its head (a burst of
+    // thousands, slowloris) would otherwise pay too.
     match route {
         Route::Upgrade { kind, accept } => {
             let leftover = buf.split_off(head_len);
-            upgrade(stream, ctx, kind, &accept, leftover).await;
+            Box::pin(upgrade(stream, ctx, kind, &accept, leftover)).await;
         }
         Route::Page(page) => {
             let response = render_page(page, &ctx);
-            respond(stream, &ctx, response).await;
+            Box::pin(respond(stream, &ctx, response)).await;
         }
         Route::Reject(reject) => {
             count_reject(reject, &ctx.metrics);
-            respond(stream, &ctx, Response::reject(reject)).await;
+            Box::pin(respond(stream, &ctx, Response::reject(reject))).await;
         }
     }
 }
