@@ -1136,12 +1136,13 @@ pub fn summary_md(res: &RunResults) -> String {
         .map(|f| f.ws.delivered_msgs_per_s)
         .filter(|b| *b > 0.0);
     let mut s = format!(
-        "# Benchmark {}\n\n- Machine: {} ({} cores, {} MiB), kernel {}\n- Commit: {}{}\n- Command: `{}`\n\n",
+        "# Benchmark {}\n\n- Machine: {} ({} cores, {} MiB), kernel {}\n- Host settings: {}\n- Commit: {}{}\n- Command: `{}`\n\n",
         sys::utc_date(res.started_unix),
         m.cpu_model,
         m.cores,
         m.mem_total_mib,
         m.kernel,
+        m.tuning.join(", "),
         res.commit,
         if res.commit_dirty { " (with uncommitted changes)" } else { "" },
         res.invocation.join(" "),

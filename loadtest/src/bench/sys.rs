@@ -104,6 +104,35 @@ pub struct Machine {
     pub kernel: String,
     /// MemTotal from /proc/meminfo, in MiB.
     pub mem_total_mib: u64,
+    /// The host knobs tuning/README.md discusses, as read from /proc (`name=value`; `n/a` when
+    /// unreadable), so a run records the conditions its figures were taken under.
+    pub tuning: Vec<String>,
+}
+
+/// The sysctls and kernel settings of tuning/README.md, in its order.
+const TUNING_KNOBS: [&str; 9] = [
+    "/proc/sys/net/core/somaxconn",
+    "/proc/sys/net/ipv4/tcp_max_syn_backlog",
+    "/proc/sys/net/ipv4/tcp_wmem",
+    "/proc/sys/net/ipv4/tcp_rmem",
+    "/proc/sys/net/ipv4/tcp_mem",
+    "/proc/sys/net/core/netdev_max_backlog",
+    "/proc/sys/net/ipv4/ip_local_port_range",
+    "/sys/kernel/mm/transparent_hugepage/enabled",
+    "/proc/sys/kernel/io_uring_disabled",
+];
+
+fn tuning_knobs() -> Vec<String> {
+    TUNING_KNOBS
+        .iter()
+        .map(|path| {
+            let name = path.rsplit('/').next().unwrap_or(path);
+            let value = std::fs::read_to_string(path)
+                .map(|v| v.split_whitespace().collect::<Vec<_>>().join(" "))
+                .unwrap_or_else(|_| "n/a".into());
+            format!("{name}={value}")
+        })
+        .collect()
 }
 
 /// Describes this machine.
@@ -134,6 +163,7 @@ pub fn machine() -> Machine {
         cores,
         kernel,
         mem_total_mib,
+        tuning: tuning_knobs(),
     }
 }
 
