@@ -60,6 +60,10 @@ pub struct FanoutConfig {
     pub duration: Duration,
     /// Distinct `source.url` values (logs) the frames rotate over.
     pub logs: usize,
+    /// Interval of the fixed-rate generator: every tick it appends the frames due. 1 ms makes
+    /// a smooth stream; the steady-500 shape (a log's new entries arrive together when its
+    /// tree head moves, ~once a second per log) is `1 s / logs`, bursts of `R / logs` frames.
+    pub tick: Duration,
 }
 
 impl Default for FanoutConfig {
@@ -69,6 +73,7 @@ impl Default for FanoutConfig {
             threads: 2,
             duration: Duration::from_secs(60),
             logs: 16,
+            tick: FANOUT_TICK,
         }
     }
 }
@@ -316,7 +321,7 @@ async fn generator(hub: Rc<Hub>, cfg: FanoutConfig) {
         Some(rate) => {
             let t0 = Instant::now();
             let mut produced = 0u64;
-            let mut tick = tokio::time::interval(FANOUT_TICK);
+            let mut tick = tokio::time::interval(cfg.tick);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;

@@ -323,6 +323,8 @@ pub struct RunResults {
     pub saturation: Vec<SaturationResult>,
     /// raw-fanout.
     pub raw_fanout: Option<FanoutResult>,
+    /// raw-fanout at steady-500's rate and burst shape: this machine's latency floor for it.
+    pub raw_steady: Option<FanoutResult>,
     /// ingest.
     pub ingest: Option<IngestResult>,
     /// Ratios vs raw-fanout.
@@ -355,6 +357,7 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<RunResults> {
         workloads: Vec::new(),
         saturation: Vec::new(),
         raw_fanout: None,
+        raw_steady: None,
         ingest: None,
         ratios: Vec::new(),
         out_dir: out_dir.clone(),
@@ -362,9 +365,13 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<RunResults> {
     };
     let has = |w: Workload| plan.workloads.contains(&w);
     if has(Workload::RawFanout) {
-        match raw_fanout_workload(plan, &out_dir) {
+        match raw_fanout_workload(plan, &out_dir, FanoutShape::FullSpeed) {
             Ok(r) => res.raw_fanout = Some(r),
             Err(e) => res.errors.push(format!("raw-fanout: {e:#}")),
+        }
+        match raw_fanout_workload(plan, &out_dir, FanoutShape::Steady) {
+            Ok(r) => res.raw_steady = Some(r),
+            Err(e) => res.errors.push(format!("raw-fanout (steady shape): {e:#}")),
         }
     }
     for server in &plan.servers {
@@ -953,10 +960,25 @@ fn wsbench_command(cfg: &WsBenchConfig) -> String {
 
 // ---- raw-fanout and ingest ------------------------------------------------------------------
 
-fn raw_fanout_workload(plan: &BenchPlan, out_dir: &Path) -> anyhow::Result<FanoutResult> {
+/// How the trivial sender sends.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum FanoutShape {
+    /// As fast as the slowest reader: the machine's throughput limit.
+    FullSpeed,
+    /// steady-500's input: R/s in bursts of R/logs frames every 1 s/logs, as when each of the
+    /// simulator's logs moves its tree head once a second. Its latency is the floor any server
+    /// can reach on steady-500 on this machine (the sender does no work but the writes).
+    Steady,
+}
+
+fn raw_fanout_args(plan: &BenchPlan, shape: FanoutShape) -> Vec<String> {
     // The sender outlives the clients' whole run (connect, warm-up, window) with margin.
-    let serve_s = (plan.warmup + plan.fanout_duration).as_secs_f64() + 120.0;
-    let args = [
+    let window = match shape {
+        FanoutShape::FullSpeed => plan.fanout_duration,
+        FanoutShape::Steady => plan.duration.min(plan.fanout_duration),
+    };
+    let serve_s = (plan.warmup + window).as_secs_f64() + 120.0;
+    let mut args = vec![
         "--listen".to_string(),
         "127.0.0.1:0".into(),
         "--threads".into(),
@@ -964,16 +986,40 @@ fn raw_fanout_workload(plan: &BenchPlan, out_dir: &Path) -> anyhow::Result<Fanou
         "--duration".into(),
         format!("{serve_s}"),
     ];
+    if shape == FanoutShape::Steady {
+        let logs = (plan.rfc6962_logs + plan.static_logs).max(1);
+        args.extend([
+            "--rate".into(),
+            plan.rate.to_string(),
+            "--logs".into(),
+            logs.to_string(),
+            "--tick-ms".into(),
+            format!("{}", 1000.0 / logs as f64),
+        ]);
+    }
+    args
+}
+
+fn raw_fanout_workload(
+    plan: &BenchPlan,
+    out_dir: &Path,
+    shape: FanoutShape,
+) -> anyhow::Result<FanoutResult> {
+    let args = raw_fanout_args(plan, shape);
+    let tag = match shape {
+        FanoutShape::FullSpeed => "raw-fanout",
+        FanoutShape::Steady => "raw-fanout-steady",
+    };
     let command = format!("{} {}", plan.bins.raw_fanout.display(), args.join(" "));
     let mut cmd = Command::new(&plan.bins.raw_fanout);
     cmd.args(&args);
     let mut g = spawn(
         "raw-fanout",
         cmd,
-        &out_dir.join("raw-fanout.stderr.log"),
+        &out_dir.join(format!("{tag}.stderr.log")),
         Stdio::piped(),
     )?;
-    let line = ready_line(&mut g, out_dir.join("raw-fanout.stdout.log"))?;
+    let line = ready_line(&mut g, out_dir.join(format!("{tag}.stdout.log")))?;
     let v: serde_json::Value =
         serde_json::from_str(line.trim()).context("raw-fanout ready line")?;
     let addr = v
@@ -982,7 +1028,10 @@ fn raw_fanout_workload(plan: &BenchPlan, out_dir: &Path) -> anyhow::Result<Fanou
         .context("raw-fanout ready line has no address")?;
     let mut cfg = WsBenchConfig::new(&format!("ws://{addr}/"), plan.clients);
     cfg.warmup = plan.warmup;
-    cfg.duration = plan.fanout_duration;
+    cfg.duration = match shape {
+        FanoutShape::FullSpeed => plan.fanout_duration,
+        FanoutShape::Steady => plan.duration.min(plan.fanout_duration),
+    };
     cfg.threads = plan.ws_threads;
     let pid = g.pid();
     let mut cpu: Vec<(Instant, Option<Duration>)> = Vec::new();
@@ -1160,6 +1209,23 @@ pub fn summary_md(res: &RunResults) -> String {
             f.ws.cpu_pct,
         ));
     }
+    if let Some(f) = &res.raw_steady {
+        s.push_str(&format!(
+            "## raw-fanout at the steady-500 shape (latency floor)\n\nThe trivial sender at R = {} in bursts as the \
+             simulator's logs produce them. {} clients: {:.0} msgs/s, latency ms p50 / p99 / p99.9 / max \
+             **{:.1} / {:.1} / {:.1} / {:.1}**, loss {}, sender CPU {}%. No server can beat this on this machine; \
+             compare steady-500's latency with it.\n\n",
+            res.plan.rate,
+            f.ws.clients,
+            f.ws.delivered_msgs_per_s,
+            f.ws.latency_ms.p50,
+            f.ws.latency_ms.p99,
+            f.ws.latency_ms.p999,
+            f.ws.latency_ms.max,
+            f.ws.loss.missing_total,
+            opt1(f.sender_cpu_pct),
+        ));
+    }
     s.push_str("## Workloads\n\n| server | workload | R | R actual | delivered/s | ÷ raw-fanout | latency ms p50 / p99 / p99.9 / max | missing / clients | RSS MiB idle / steady / peak | server CPU % | wsbench CPU % | connect all ms | verdict |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for w in &res.workloads {
         s.push_str(&workload_row(w, base));
@@ -1190,7 +1256,7 @@ pub fn summary_md(res: &RunResults) -> String {
         }
     }
     s.push_str("\n## Commands\n\n```\n");
-    if let Some(f) = &res.raw_fanout {
+    for f in res.raw_fanout.iter().chain(res.raw_steady.iter()) {
         for c in &f.commands {
             s.push_str(&format!("{c}\n"));
         }
@@ -1314,6 +1380,7 @@ mod tests {
                 sender_cpu_pct: None,
                 commands: Vec::new(),
             }),
+            raw_steady: None,
             ingest: Some(IngestResult {
                 available: false,
                 output: None,

@@ -34,6 +34,10 @@ struct Args {
     /// Distinct source URLs (logs) the frames rotate over.
     #[arg(long, default_value_t = 16)]
     logs: usize,
+    /// With --rate: milliseconds between bursts (each carries the frames due), e.g. 62.5 for
+    /// the steady-500 shape of 16 logs each moving its tree head once a second.
+    #[arg(long, default_value_t = 1.0)]
+    tick_ms: f64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -46,6 +50,10 @@ fn main() -> anyhow::Result<()> {
         threads: a.threads,
         duration: Duration::try_from_secs_f64(a.duration).context("--duration")?,
         logs: a.logs,
+        tick: Duration::try_from_secs_f64(a.tick_ms / 1000.0)
+            .ok()
+            .filter(|t| !t.is_zero())
+            .context("--tick-ms must be positive")?,
     };
     let listener =
         std::net::TcpListener::bind(a.listen).with_context(|| format!("bind {}", a.listen))?;
