@@ -161,6 +161,11 @@ pub const USER_AGENT: &str = concat!(
     " (+https://github.com/certstream/certstream-glommio)"
 );
 
+/// Tree heads remembered per log for `certstream_log_lag_seconds` (the first head that held
+/// the oldest entry not yet streamed). Past it, neighbouring heads are merged pairwise, keeping
+/// the older timestamp: the lag is then over-stated by at most the merged span, never hidden.
+pub const LAG_HEADS_MAX: usize = 64;
+
 // ---- Certificates ------------------------------------------------------------------------------
 
 /// Chain certificates serialized per entry (real chains have 1–4).
@@ -181,6 +186,7 @@ const _: () = assert!(CLIENT_WRITE_BUFFER_RETAIN_BYTES <= CLIENT_WRITE_BYTES_MAX
 // A queued pong and a close frame (at most 127 bytes each) must always fit.
 const _: () = assert!(CLIENT_CONTROL_BYTES_MAX >= 2 * 127);
 const _: () = assert!(CLIENT_MESSAGE_BYTES_MAX <= 1 << 20);
+const _: () = assert!(LAG_HEADS_MAX >= 2);
 const _: () = assert!(REQUEST_HEAD_BYTES_MAX >= 1024);
 const _: () = assert!(GET_ENTRIES_BATCH >= 32 && GET_ENTRIES_BATCH <= 1000);
 const _: () = assert!(REQUEST_TIMEOUT.as_secs() > CONNECT_TIMEOUT.as_secs());
