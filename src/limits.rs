@@ -76,6 +76,13 @@ pub const CLOSE_LINGER_BYTES_MAX: usize = 256 * 1024;
 /// that persists until some connection closes.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Deadline for a client's TLS handshake (`--tls-cert`), before the request head's own
+/// deadline starts: a client that opens a socket and trickles its ClientHello is dropped.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Plaintext bytes one buffered TLS write (HTTP responses, the 101, close) encrypts at a time:
+/// one maximum-size TLS record.
+pub const TLS_WRITE_CHUNK_BYTES: usize = 16 * 1024;
+
 /// Buckets of the process-wide per-IP connection table (`--max-connections-per-ip`): 64 Ki
 /// counters (512 KiB); addresses sharing a bucket share its count (stricter, never looser).
 pub const CONNECTION_IP_BUCKETS: usize = 1 << 16;

@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use futures_lite::AsyncReadExt;
 
-use super::{metrics::HandshakeFailure, stream::SharedStream};
+use super::{metrics::HandshakeFailure, stream::Conn};
 use crate::frame::StreamKind;
 
 /// Why no usable request head was read.
@@ -27,7 +27,7 @@ pub(crate) enum HeadError {
 /// Reads from `stream` into `buf` until the head ends (`\r\n\r\n`), returning the head length.
 /// Bytes after the head (a client that already sent WebSocket frames) stay in `buf`.
 pub(crate) async fn read_head(
-    stream: &mut SharedStream,
+    stream: &mut Conn,
     buf: &mut Vec<u8>,
     head_bytes_max: usize,
 ) -> Result<usize, HeadError> {
