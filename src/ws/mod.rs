@@ -510,9 +510,13 @@ async fn respond(mut stream: Conn, ctx: &ServerContext, response: Response) {
 /// Half-closes the socket, then drains what the client still sends for a short while, so the
 /// kernel does not answer unread data with an RST that could destroy our last bytes (a 431
 /// sent while the client is still uploading its head, a 1009 close while it sends its frame).
-/// Over TLS the close sends close_notify first; the drained bytes are discarded unread.
+/// Over TLS the close sends close_notify first, bounded like the drain: a client whose socket
+/// is full does not get it and does not hold the task. The drained bytes are discarded unread.
 async fn linger_close(mut conn: Conn) {
-    if conn.close().await.is_err() {
+    if !matches!(
+        with_deadline(limits::CLOSE_LINGER, conn.close()).await,
+        Some(Ok(()))
+    ) {
         return;
     }
     let mut stream = conn.socket().clone();

@@ -167,8 +167,14 @@ pub(crate) async fn run(stream: Conn, ctx: Rc<ServerContext>, kind: StreamKind, 
     reader.cancel().await;
     ctx.metrics.session_closed(kind, reason);
     tracing::debug!(stream = ?kind, reason = reason.label(), "session ended");
-    if !matches!(reason, CloseReason::Disconnected | CloseReason::IoError) {
-        super::linger_close(stream).await;
+    match reason {
+        CloseReason::Disconnected | CloseReason::IoError => {}
+        // The writer may have stopped inside a TLS record: no close_notify after it, a plain
+        // half-close ends the connection.
+        CloseReason::Lagging | CloseReason::HistoryOverrun | CloseReason::WriteStalled => {
+            super::linger_close(Conn::Plain(stream.socket().clone())).await;
+        }
+        _ => super::linger_close(stream).await,
     }
 }
 

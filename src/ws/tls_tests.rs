@@ -4,7 +4,7 @@
 
 use std::{
     io::{Read, Write},
-    net::TcpStream as StdStream,
+    net::{Ipv4Addr, SocketAddr, TcpStream as StdStream},
     path::PathBuf,
     sync::{
         atomic::{AtomicU64, Ordering},
@@ -75,7 +75,18 @@ impl Drop for Pki {
 }
 
 fn tls_connect(port: u16, client: &Arc<ClientConfig>) -> TlsClient {
-    let tcp = StdStream::connect(("127.0.0.1", port)).unwrap();
+    tls_connect_from(Ipv4Addr::LOCALHOST, port, client)
+}
+
+/// Connects from the loopback address `source`: per-IP connection counts are process-wide,
+/// so a test that checks them uses an address no other test connects from.
+fn tls_connect_from(source: Ipv4Addr, port: u16, client: &Arc<ClientConfig>) -> TlsClient {
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket.bind(&SocketAddr::from((source, 0)).into()).unwrap();
+    socket
+        .connect(&SocketAddr::from((Ipv4Addr::LOCALHOST, port)).into())
+        .unwrap();
+    let tcp = StdStream::from(socket);
     tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let name = ServerName::try_from("localhost").unwrap();
     let conn = ClientConnection::new(Arc::clone(client), name).unwrap();
@@ -84,8 +95,17 @@ fn tls_connect(port: u16, client: &Arc<ClientConfig>) -> TlsClient {
 
 /// A wss client; `Err(status)` when the upgrade is refused.
 fn wss(port: u16, path: &str, client: &Arc<ClientConfig>) -> Result<WebSocket<TlsClient>, u16> {
+    wss_from(Ipv4Addr::LOCALHOST, port, path, client)
+}
+
+fn wss_from(
+    source: Ipv4Addr,
+    port: u16,
+    path: &str,
+    client: &Arc<ClientConfig>,
+) -> Result<WebSocket<TlsClient>, u16> {
     let url = format!("wss://localhost:{port}{path}");
-    match tungstenite::client(url.as_str(), tls_connect(port, client)) {
+    match tungstenite::client(url.as_str(), tls_connect_from(source, port, client)) {
         Ok((ws, response)) => {
             assert_eq!(response.status(), 101);
             Ok(ws)
@@ -282,9 +302,15 @@ fn a_wss_client_that_never_reads_is_closed_while_a_reading_one_gets_everything()
         lag_check_interval: Duration::from_millis(20),
         ..quiet_config()
     };
-    let (srv, _) = start_tls(config, 1024, pki.access(&[]));
+    // Two places: the reading client and the one that never reads.
+    let access = AccessSettings {
+        connections_per_ip_max: 2,
+        ..pki.access(&[])
+    };
+    let (srv, _) = start_tls(config, 1024, access);
     let received = Arc::new(AtomicU64::new(0));
-    let mut fast = wss(srv.port, "/", &pki.client).unwrap();
+    let source = Ipv4Addr::new(127, 0, 0, 77);
+    let mut fast = wss_from(source, srv.port, "/", &pki.client).unwrap();
     let counter = Arc::clone(&received);
     let reader = thread::spawn(move || {
         let mut expected = 0;
@@ -298,7 +324,7 @@ fn a_wss_client_that_never_reads_is_closed_while_a_reading_one_gets_everything()
             counter.store(expected as u64, Ordering::Release);
         }
     });
-    let _never_reads = wss(srv.port, "/full-stream", &pki.client).unwrap();
+    let _never_reads = wss_from(source, srv.port, "/full-stream", &pki.client).unwrap();
     srv.wait_for("both clients", |s| s.clients_total() == 2);
     let mut published = 0;
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -328,4 +354,14 @@ fn a_wss_client_that_never_reads_is_closed_while_a_reading_one_gets_everything()
     assert_eq!(snap.clients(StreamKind::Lite), 1);
     assert_eq!(snap.clients(StreamKind::Full), 0, "the slow client is gone");
     assert!(snap.dropped(DropReason::ClientQueueFull) > 0, "{snap:?}");
+    // The closed client's socket is full, so no close_notify can be written: the server must
+    // still let go of the connection (and its place) instead of waiting on that write.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match wss_from(source, srv.port, "/", &pki.client) {
+            Ok(_) => break,
+            Err(429) if Instant::now() < deadline => thread::sleep(Duration::from_millis(50)),
+            Err(code) => panic!("the slow client's place was never freed: {code}"),
+        }
+    }
 }
