@@ -10,7 +10,7 @@
 //! | `http.rs` | request head bounds, parsing, upgrade validation, routing, responses |
 //! | `heartbeat.rs` | the 30 s JSON heartbeat + ping, published through the hub |
 //! | `metrics.rs` | per-core counters and their `Send` snapshot / Prometheus text |
-//! | `stream.rs` | one glommio socket shared by a session's reader and writer tasks; [`Conn`](stream::Conn): plain or TLS |
+//! | `stream.rs` | one glommio socket shared by a session's reader and writer tasks; `Conn`: plain or TLS |
 //! | `tls.rs` | `--tls-cert`/`--tls-key`: PEM loading, handshake, the TLS layer of a connection |
 //! | `access.rs` | [`AccessSettings`] (tokens, connection limits, TLS certificate): reloadable, per connection |
 //!
@@ -32,6 +32,9 @@
 //!   through the closures of [`ServerContext`] (metrics aggregation, health).
 //! - Every accepted connection ends in exactly one counted outcome: an HTTP response code, a
 //!   handshake failure, or a session close reason.
+//! - Tokens, connection limits and the TLS certificate are taken once per connection, from the
+//!   core's `Rc` copy of the reloadable [`AccessSettings`]; the process-wide source's lock is
+//!   only taken on the first connection after a reload. Open connections never see a change.
 
 mod access;
 mod admission;

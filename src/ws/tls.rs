@@ -1,9 +1,9 @@
 //! TLS serving (`--tls-cert`/`--tls-key`): the rustls server configuration loaded from PEM
-//! files, the handshake under its deadline, and [`TlsStream`], one client's TLS state shared by
+//! files, the handshake under its deadline, and `TlsStream`, one client's TLS state shared by
 //! its reader and writer tasks.
 //!
 //! rustls is used sans-IO (`read_tls`/`process_new_packets`/`write_tls`) over the same
-//! [`SharedStream`] the plain path uses, so the session writer can keep its shape: per wake it
+//! `SharedStream` the plain path uses, so the session writer can keep its shape: per wake it
 //! hands every pending frame to rustls in one vectored write (rustls packs them into records of
 //! up to 16 KiB that span frames), drains the ciphertext into one buffer and sends it with one
 //! non-blocking `sendmsg`; only what the kernel did not take is sent with an awaited write.
