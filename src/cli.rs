@@ -36,13 +36,18 @@ pub fn main() {
     }
 }
 
-/// `--check-config`: also reads a log list given as a file, prints the settings, exits.
+/// `--check-config`: also reads a log list given as a file and the TLS certificate and key,
+/// prints the settings, exits.
 fn check_config_and_exit(config: &Config) -> ! {
     if !runtime::coordinator::is_url(&config.log_list) {
         if let Err(e) = runtime::coordinator::read_list_file(&config.log_list) {
             eprintln!("certstream: {e}");
             std::process::exit(2);
         }
+    }
+    if let Err(e) = runtime::reload::access_settings(config) {
+        eprintln!("certstream: {e}");
+        std::process::exit(2);
     }
     let mut shown = config.clone();
     shown.auth_tokens = shown
@@ -83,14 +88,17 @@ fn block_stop_signals() -> libc::sigset_t {
     }
 }
 
-/// SIGHUP reloads the log list now; SIGTERM and SIGINT stop the server.
+/// SIGHUP reloads the live settings (tokens, connection limits, TLS certificate: the
+/// configuration is loaded again from the same command line, environment and `--config` file)
+/// and the log list; SIGTERM and SIGINT stop the server.
 fn wait_for_stop_signal(set: libc::sigset_t) {
     loop {
         let mut sig: libc::c_int = 0;
         // SAFETY: sigwait on a set blocked in every thread.
         unsafe { libc::sigwait(&set, &mut sig) };
         if sig == libc::SIGHUP {
-            tracing::info!("SIGHUP: reloading the log list");
+            tracing::info!("SIGHUP: reloading the configuration and the log list");
+            runtime::reload::reload_access(Config::load_from(std::env::args_os()));
             runtime::request_reload();
             continue;
         }

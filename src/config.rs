@@ -138,6 +138,15 @@ pub struct Config {
     )]
     pub auth_tokens: Vec<String>,
 
+    /// PEM certificate chain (leaf first) to serve TLS with (wss:// and https://, on the
+    /// listen port); needs `--tls-key`. Reloaded on SIGHUP.
+    #[arg(long, env = "CERTSTREAM_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`. Reloaded on SIGHUP.
+    #[arg(long, env = "CERTSTREAM_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+
     /// Which log kinds to follow.
     #[arg(long, env = "CERTSTREAM_LOG_KINDS", value_enum, default_value_t = LogKinds::Both)]
     pub log_kinds: LogKinds,
@@ -173,6 +182,8 @@ struct FileConfig {
     auth_tokens: Option<Vec<String>>,
     max_connections: Option<usize>,
     max_connections_per_ip: Option<usize>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
 }
 
 impl Config {
@@ -247,6 +258,12 @@ impl Config {
         if let (Some(v), true) = (file.auth_tokens, unset("auth_tokens")) {
             self.auth_tokens = v;
         }
+        if let (Some(v), true) = (file.tls_cert, unset("tls_cert")) {
+            self.tls_cert = Some(v);
+        }
+        if let (Some(v), true) = (file.tls_key, unset("tls_key")) {
+            self.tls_key = Some(v);
+        }
         if let (Some(v), true) = (file.on_bad_state, unset("on_bad_state")) {
             self.on_bad_state = enum_value("on_bad_state", &v)?;
         }
@@ -282,6 +299,9 @@ impl Config {
         }
         if self.log_list.trim().is_empty() {
             return Err("log-list must be a URL or a path, got an empty string".into());
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("tls-cert and tls-key must be given together (or neither)".into());
         }
         Ok(())
     }
@@ -391,5 +411,48 @@ mod tests {
         assert!(Config::try_parse_from(["certstream", "--listen", "nonsense"]).is_err());
         let c = Config::try_parse_from(["certstream", "--poll-interval-ms", "0"]).unwrap();
         assert!(c.validate().unwrap_err().contains("poll-interval-ms"));
+    }
+
+    #[test]
+    fn tls_cert_and_key_come_together_from_flags_or_the_file() {
+        let half = Config::try_parse_from(["certstream", "--tls-cert", "/c.pem"]).unwrap();
+        assert!(half.validate().unwrap_err().contains("tls-key"));
+        let c =
+            Config::try_parse_from(["certstream", "--tls-cert", "/c.pem", "--tls-key", "/k.pem"])
+                .unwrap();
+        assert_eq!(c.tls_key.as_deref(), Some(std::path::Path::new("/k.pem")));
+        assert_eq!(c.validate(), Ok(()));
+        let half = file_with("tls_key = \"/k.pem\"\n");
+        let p = half.to_str().unwrap();
+        let c = Config::load_from(["certstream", "--config", p]).unwrap();
+        assert!(
+            c.validate().unwrap_err().contains("tls-cert"),
+            "a key alone is refused"
+        );
+        let mixed = Config::load_from(["certstream", "--config", p, "--tls-cert", "/c.pem"]);
+        assert_eq!(
+            mixed.unwrap().validate(),
+            Ok(()),
+            "flag and file may each give one"
+        );
+        let both = file_with("tls_cert = \"/f.pem\"\ntls_key = \"/fk.pem\"\n");
+        let c = Config::load_from([
+            "certstream",
+            "--config",
+            both.to_str().unwrap(),
+            "--tls-cert",
+            "/c.pem",
+            "--tls-key",
+            "/k.pem",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.tls_cert.as_deref(),
+            Some(std::path::Path::new("/c.pem")),
+            "flags beat the file"
+        );
+        for p in [half, both] {
+            std::fs::remove_file(p).unwrap();
+        }
     }
 }

@@ -34,6 +34,8 @@
 //!                frames and every frame from its cursor to the head, borrowed from the
 //!                history (no copy); only what the kernel did not take is copied and sent
 //!                with an awaited write. Syscalls per client are the cost, not bytes.
+//!                Over TLS (`--tls-cert`) the same frames go through rustls in one vectored
+//!                write and the ciphertext leaves with one send the same way.
 //! ```
 //!
 //! # Invariants worth naming

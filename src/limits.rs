@@ -76,6 +76,13 @@ pub const CLOSE_LINGER_BYTES_MAX: usize = 256 * 1024;
 /// that persists until some connection closes.
 pub const ACCEPT_ERROR_BACKOFF: Duration = Duration::from_millis(100);
 
+/// Deadline for a client's TLS handshake (`--tls-cert`), before the request head's own
+/// deadline starts: a client that opens a socket and trickles its ClientHello is dropped.
+pub const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Plaintext bytes one buffered TLS write (HTTP responses, the 101, close) encrypts at a time:
+/// one maximum-size TLS record.
+pub const TLS_WRITE_CHUNK_BYTES: usize = 16 * 1024;
+
 /// Buckets of the process-wide per-IP connection table (`--max-connections-per-ip`): 64 Ki
 /// counters (512 KiB); addresses sharing a bucket share its count (stricter, never looser).
 pub const CONNECTION_IP_BUCKETS: usize = 1 << 16;
@@ -161,6 +168,11 @@ pub const USER_AGENT: &str = concat!(
     " (+https://github.com/certstream/certstream-glommio)"
 );
 
+/// Tree heads remembered per log for `certstream_log_lag_seconds` (the first head that held
+/// the oldest entry not yet streamed). Past it, neighbouring heads are merged pairwise, keeping
+/// the older timestamp: the lag is then over-stated by at most the merged span, never hidden.
+pub const LAG_HEADS_MAX: usize = 64;
+
 // ---- Certificates ------------------------------------------------------------------------------
 
 /// Chain certificates serialized per entry (real chains have 1–4).
@@ -181,6 +193,7 @@ const _: () = assert!(CLIENT_WRITE_BUFFER_RETAIN_BYTES <= CLIENT_WRITE_BYTES_MAX
 // A queued pong and a close frame (at most 127 bytes each) must always fit.
 const _: () = assert!(CLIENT_CONTROL_BYTES_MAX >= 2 * 127);
 const _: () = assert!(CLIENT_MESSAGE_BYTES_MAX <= 1 << 20);
+const _: () = assert!(LAG_HEADS_MAX >= 2);
 const _: () = assert!(REQUEST_HEAD_BYTES_MAX >= 1024);
 const _: () = assert!(GET_ENTRIES_BATCH >= 32 && GET_ENTRIES_BATCH <= 1000);
 const _: () = assert!(REQUEST_TIMEOUT.as_secs() > CONNECT_TIMEOUT.as_secs());

@@ -5,7 +5,12 @@
 //! [`CoreSnapshot`] (plain `Send` data) and sends it to every other executor over a bounded SPSC
 //! ring, so `/metrics` on any core renders the whole process without a lock.
 
-use std::{cell::Cell, fmt::Write as _, rc::Rc};
+use std::{
+    cell::{Cell, RefCell},
+    collections::VecDeque,
+    fmt::Write as _,
+    rc::Rc,
+};
 
 /// Why a log fetch failed. The discriminant indexes [`LogStats::errors`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +69,10 @@ pub struct LogStats {
     pub entries_skipped: Cell<u64>,
     /// Current minimum interval between requests chosen by the adaptive pacer.
     pub pacing_ms: Cell<u64>,
+    /// Verified tree heads (tree size, timestamp ms) that hold entries not yet streamed,
+    /// oldest first, at most [`crate::limits::LAG_HEADS_MAX`]: the lag in seconds is measured
+    /// from the first one.
+    heads: RefCell<VecDeque<(u64, u64)>>,
 }
 
 impl LogStats {
@@ -81,6 +90,26 @@ impl LogStats {
         bump(&self.errors[kind as usize]);
     }
 
+    /// Records a verified tree head larger than any before it.
+    pub fn record_head(&self, tree_size: u64, timestamp_ms: u64) {
+        self.tree_size.set(tree_size);
+        self.head_timestamp_ms.set(timestamp_ms);
+        let mut heads = self.heads.borrow_mut();
+        forget_streamed(&mut heads, self.cursor.get());
+        if heads.len() >= crate::limits::LAG_HEADS_MAX {
+            merge_neighbours(&mut heads);
+        }
+        heads.push_back((tree_size, timestamp_ms));
+    }
+
+    /// Timestamp (ms) of the first verified head that held the oldest entry not yet streamed;
+    /// 0 when every entry of every known head was streamed.
+    fn pending_since_ms(&self) -> u64 {
+        let mut heads = self.heads.borrow_mut();
+        forget_streamed(&mut heads, self.cursor.get());
+        heads.front().map_or(0, |&(_, timestamp_ms)| timestamp_ms)
+    }
+
     fn snapshot(&self) -> LogSnapshot {
         LogSnapshot {
             log_id: self.log_id,
@@ -95,8 +124,27 @@ impl LogStats {
             entries: self.entries.get(),
             entries_skipped: self.entries_skipped.get(),
             pacing_ms: self.pacing_ms.get(),
+            pending_since_ms: self.pending_since_ms(),
         }
     }
+}
+
+/// Drops the heads whose every entry is below `cursor` (streamed).
+fn forget_streamed(heads: &mut VecDeque<(u64, u64)>, cursor: u64) {
+    while heads.front().is_some_and(|&(size, _)| size <= cursor) {
+        heads.pop_front();
+    }
+}
+
+/// Halves the list: each pair becomes one head with the pair's larger size and older
+/// timestamp, so no entry is ever dated later than it really appeared.
+fn merge_neighbours(heads: &mut VecDeque<(u64, u64)>) {
+    let merged: VecDeque<(u64, u64)> = heads
+        .make_contiguous()
+        .chunks(2)
+        .map(|pair| (pair[pair.len() - 1].0, pair[0].1))
+        .collect();
+    *heads = merged;
 }
 
 /// Per-executor counters of the fan-out path.
@@ -135,6 +183,26 @@ pub struct LogSnapshot {
     pub entries: u64,
     pub entries_skipped: u64,
     pub pacing_ms: u64,
+    /// Timestamp of the first verified head holding the oldest entry not yet streamed (0 =
+    /// none).
+    pub pending_since_ms: u64,
+}
+
+impl LogSnapshot {
+    /// Entries in the log not yet streamed.
+    pub fn lag_entries(&self) -> u64 {
+        self.tree_size.saturating_sub(self.cursor)
+    }
+
+    /// How long the oldest entry not yet streamed has been public: now minus the timestamp of
+    /// the first verified tree head that contained it; 0 when caught up. Grows steadily while
+    /// a log is stuck, stays near the poll interval while it keeps up.
+    pub fn lag_seconds(&self, now_ms: u64) -> f64 {
+        if self.lag_entries() == 0 || self.pending_since_ms == 0 {
+            return 0.0;
+        }
+        now_ms.saturating_sub(self.pending_since_ms) as f64 / 1000.0
+    }
 }
 
 /// Plain copy of one executor's counters: what crosses cores for `/metrics`.
@@ -206,6 +274,7 @@ struct HealthLog<'a> {
     tree_size: u64,
     cursor: u64,
     lag_entries: u64,
+    lag_seconds: f64,
     head_age_seconds: Option<f64>,
     fetches: u64,
     errors: u64,
@@ -226,7 +295,7 @@ pub fn health_json(snaps: &[CoreSnapshot], facts: ProcessFacts) -> String {
         .iter()
         .flat_map(|s| s.logs.iter())
         .map(|l| {
-            let lag = l.tree_size.saturating_sub(l.cursor);
+            let lag = l.lag_entries();
             let state = match (l.head_timestamp_ms, lag) {
                 (0, _) => "waiting_for_head",
                 (_, 0) => "caught_up",
@@ -240,6 +309,7 @@ pub fn health_json(snaps: &[CoreSnapshot], facts: ProcessFacts) -> String {
                 tree_size: l.tree_size,
                 cursor: l.cursor,
                 lag_entries: lag,
+                lag_seconds: l.lag_seconds(facts.now_ms),
                 head_age_seconds: (l.head_timestamp_ms > 0)
                     .then(|| facts.now_ms.saturating_sub(l.head_timestamp_ms) as f64 / 1000.0),
                 fetches: l.fetches,
@@ -349,7 +419,7 @@ fn render_logs(out: &mut String, snaps: &[CoreSnapshot], facts: ProcessFacts) {
         (
             "certstream_log_lag_entries",
             "Entries in the log not yet streamed.",
-            |l| l.tree_size.saturating_sub(l.cursor) as f64,
+            |l| l.lag_entries() as f64,
         ),
         (
             "certstream_log_pacing_seconds",
@@ -362,6 +432,21 @@ fn render_logs(out: &mut String, snaps: &[CoreSnapshot], facts: ProcessFacts) {
         for l in &logs {
             let _ = writeln!(out, "{name}{{{}}} {}", log_labels(l), field(l));
         }
+    }
+    header(
+        out,
+        "certstream_log_lag_seconds",
+        "gauge",
+        "Seconds the oldest entry not yet streamed has been in a verified tree head \
+         (now minus the timestamp of the first head that contained it); 0 when caught up.",
+    );
+    for l in &logs {
+        let lag = l.lag_seconds(facts.now_ms);
+        let _ = writeln!(
+            out,
+            "certstream_log_lag_seconds{{{}}} {lag:.3}",
+            log_labels(l)
+        );
     }
     header(
         out,
@@ -460,5 +545,54 @@ mod tests {
         assert!(text.contains("kind=\"rate_limited\"} 1"));
         assert!(text.contains("certstream_frames_published_total{core=\"1\"} 1"));
         assert!(text.contains("certstream_resident_memory_bytes 5"));
+    }
+
+    fn snapshot_of(stats: &LogStats) -> LogSnapshot {
+        stats.snapshot()
+    }
+
+    #[test]
+    fn lag_seconds_count_from_the_first_head_holding_the_oldest_unstreamed_entry() {
+        let stats = LogStats::new([2; 32], "https://ct.example/b/", "B", "static");
+        assert_eq!(snapshot_of(&stats).lag_seconds(9_000), 0.0, "no head yet");
+        stats.record_head(10, 1_000);
+        stats.record_head(20, 2_000);
+        stats.cursor.set(5);
+        assert_eq!(snapshot_of(&stats).lag_seconds(4_000), 3.0);
+        stats.cursor.set(15);
+        assert_eq!(snapshot_of(&stats).lag_seconds(4_000), 2.0);
+        stats.cursor.set(20);
+        assert_eq!(snapshot_of(&stats).lag_seconds(4_000), 0.0, "caught up");
+        stats.record_head(30, 5_000);
+        let text = render(
+            &[CoreSnapshot::capture(0, &CoreStats::default(), &[stats])],
+            ProcessFacts {
+                uptime_secs: 1.0,
+                rss_bytes: 0,
+                now_ms: 5_500,
+            },
+        );
+        assert!(
+            text.contains("certstream_log_lag_seconds{log=\"B\",url=\"https://ct.example/b/\",type=\"static\"} 0.500"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn remembered_heads_stay_bounded_and_never_date_an_entry_later() {
+        let stats = LogStats::new([3; 32], "u", "C", "rfc6962");
+        let max = crate::limits::LAG_HEADS_MAX as u64;
+        for i in 1..=3 * max {
+            stats.record_head(i * 10, i * 1_000);
+        }
+        assert!(stats.heads.borrow().len() <= crate::limits::LAG_HEADS_MAX);
+        // Entry 0 first appeared in the head of time 1000; entry 15 in the one of time 2000.
+        assert_eq!(snapshot_of(&stats).pending_since_ms, 1_000);
+        stats.cursor.set(15);
+        assert!(snapshot_of(&stats).pending_since_ms <= 2_000);
+        assert_eq!(
+            stats.heads.borrow().back(),
+            Some(&(3 * max * 10, 3 * max * 1_000))
+        );
     }
 }

@@ -37,6 +37,7 @@ fn metrics_pass_promtool_and_cover_logs_and_clients() {
         "certstream_log_tree_size{",
         "certstream_log_cursor{",
         "certstream_log_lag_entries{",
+        "certstream_log_lag_seconds{",
         "certstream_log_errors_total{",
         "certstream_ws_clients{stream=\"lite\"} 1",
         "certstream_ws_frames_sent_total",
@@ -60,6 +61,13 @@ fn metrics_pass_promtool_and_cover_logs_and_clients() {
             "{l}"
         );
         assert!(l["head_age_seconds"].as_f64().is_some(), "{l}");
+        let lag = l["lag_seconds"].as_f64().expect("lag_seconds");
+        // Zero when caught up; otherwise counted from a head the simulator signed after it
+        // started (just before the server), so it cannot exceed the uptime by much.
+        assert!(
+            lag >= 0.0 && lag < deep["uptime_seconds"].as_f64().unwrap() + 5.0,
+            "{l}"
+        );
     }
     let Ok(mut promtool) = Command::new("promtool")
         .args(["check", "metrics"])

@@ -1,11 +1,12 @@
 //! Real clients that no one here wrote: the PyPI `certstream` client and the `websockets`
-//! package (loadtest/python/) against the server fed by the simulator.
+//! package (loadtest/python/) against the server fed by the simulator, over ws:// and, from a
+//! second server with a certificate of a test CA, over wss:// and https://.
 
 mod common;
 
 use std::{path::Path, process::Command};
 
-use common::Server;
+use common::{tls::Pki, Server};
 use loadtest::sim::{self, SimConfig};
 
 /// Installs loadtest/python/requirements.txt when the packages are missing.
@@ -48,10 +49,27 @@ fn python_clients_interoperate() {
     })
     .expect("simulator starts");
     let server = Server::following(&sim.log_list_url, &[]);
+    let pki = Pki::new("python");
+    let leaf = pki.leaf("server");
+    let tls_server = Server::following(
+        &sim.log_list_url,
+        &[
+            "--tls-cert",
+            leaf.cert.to_str().unwrap(),
+            "--tls-key",
+            leaf.key.to_str().unwrap(),
+        ],
+    );
     let out = Command::new("python3")
         .args(["-m", "pytest", "-q", "-p", "no:cacheprovider"])
         .arg(&dir)
         .env("CERTSTREAM_ADDR", server.addr.to_string())
+        // The certificate names localhost (and 127.0.0.1); clients verify it against the CA.
+        .env(
+            "CERTSTREAM_TLS_ADDR",
+            format!("localhost:{}", tls_server.addr.port()),
+        )
+        .env("CERTSTREAM_TLS_CA", pki.write_ca_pem())
         .output()
         .expect("running pytest");
     let text = format!(

@@ -7,6 +7,7 @@
 
 pub mod coordinator;
 pub mod mesh;
+pub mod reload;
 pub mod shard;
 
 use std::{
@@ -48,7 +49,8 @@ pub fn listener_bound() {
     LISTENERS_BOUND.fetch_add(1, Ordering::AcqRel);
 }
 
-/// Set by SIGHUP, taken by the coordinator: reload what can change live (the log list).
+/// Set by SIGHUP, taken by the coordinator: reload the log list. (The other live settings are
+/// reloaded by [`reload::reload_access`].)
 static RELOAD: AtomicBool = AtomicBool::new(false);
 
 /// Asks for a reload of the live configuration (SIGHUP).
@@ -163,6 +165,10 @@ pub fn run(config: Config) -> Result<(), BootError> {
         coordinator::read_list_file(&config.log_list).map_err(BootError::Config)?;
     }
     let state = Arc::new(load_state(&config)?);
+    let access =
+        crate::ws::AccessSource::new(reload::access_settings(&config).map_err(BootError::Config)?);
+    let tls = config.tls_cert.is_some();
+    reload::install(access.clone(), config.clone());
     let cpus = executor_cpus(config.workers);
     let (listen, port_guard) = reserve_listen_addr(config.listen)?;
     let started = Instant::now();
@@ -171,12 +177,13 @@ pub fn run(config: Config) -> Result<(), BootError> {
     for (core, ends) in wiring.into_cores().into_iter().enumerate() {
         let cfg = config.clone();
         let state = state.clone();
+        let access = access.clone();
         let cpu = cpus[core];
         let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("certstream-{core}"))
             .io_memory(crate::limits::EXECUTOR_IO_MEMORY_BYTES)
             .spawn(move || async move {
-                let result = shard::run(core, cfg, listen, ends, started, state).await;
+                let result = shard::run(core, cfg, listen, ends, started, state, access).await;
                 if result.is_err() {
                     listener_bound();
                 }
@@ -187,7 +194,7 @@ pub fn run(config: Config) -> Result<(), BootError> {
     }
     wait_until_bound(cpus.len());
     drop(port_guard);
-    tracing::info!(%listen, executors = cpus.len(), ?cpus, "listening");
+    tracing::info!(%listen, tls, executors = cpus.len(), ?cpus, "listening");
     notify_systemd("READY=1\nSTATUS=streaming");
     start_watchdog(cpus.len());
     let mut failed = None;

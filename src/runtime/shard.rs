@@ -238,6 +238,7 @@ pub async fn run(
     ends: CoreEnds,
     started: Instant,
     state: Arc<State>,
+    access: Arc<ws::AccessSource>,
 ) -> Result<Vec<Position>, BootError> {
     let tls =
         tls_config(config.ca_file.as_deref()).map_err(|e| BootError::Config(e.to_string()))?;
@@ -278,7 +279,7 @@ pub async fn run(
     let listener = TcpListener::bind(listen)
         .map_err(|e| BootError::Listen(listen, std::io::Error::other(e.to_string())))?;
     super::listener_bound();
-    let ws_ctx = Rc::new(ws_context(&shard));
+    let ws_ctx = Rc::new(ws_context(&shard, access));
     *shard.ws_ctx.borrow_mut() = Some(ws_ctx.clone());
     let server = spawn_local(ws::serve(listener, ws_ctx.clone())).detach();
     if let Some(rx) = ends.control_in {
@@ -343,16 +344,11 @@ fn position_of(l: &metrics::LogSnapshot) -> Position {
     }
 }
 
-fn ws_context(shard: &Rc<Shard>) -> ws::ServerContext {
+fn ws_context(shard: &Rc<Shard>, access: Arc<ws::AccessSource>) -> ws::ServerContext {
     let weak = Rc::downgrade(shard);
     let weak_deep = weak.clone();
-    let config = ws::WsConfig {
-        auth_tokens: shard.config.auth_tokens.clone(),
-        connections_max: shard.config.max_connections,
-        connections_per_ip_max: shard.config.max_connections_per_ip,
-        ..ws::WsConfig::default()
-    };
-    ws::ServerContext::new(shard.hub.clone(), config)
+    ws::ServerContext::new(shard.hub.clone(), ws::WsConfig::default())
+        .with_access(access)
         .with_metrics_text(move |_| weak.upgrade().map(|s| s.metrics_text()).unwrap_or_default())
         .with_health_deep(move || {
             weak_deep

@@ -4,6 +4,10 @@
 //! plane, touched once per connection, never a lock. Per-IP counts live in a fixed table of
 //! buckets indexed by a hash of the address; two addresses sharing a bucket share its count,
 //! which can only make the limit stricter for them, never looser.
+//!
+//! The limits themselves arrive with each connection (from the reloadable
+//! [`AccessSettings`](super::AccessSettings)); the counts always run, so a limit lowered or
+//! switched on by a reload is measured against the connections already open.
 
 use std::{
     hash::{Hash, Hasher},
@@ -29,14 +33,11 @@ pub(crate) enum Refusal {
 #[derive(Debug)]
 pub(crate) struct Admitted {
     bucket: Option<usize>,
-    counted_total: bool,
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        if self.counted_total {
-            TOTAL.fetch_sub(1, Ordering::AcqRel);
-        }
+        TOTAL.fetch_sub(1, Ordering::AcqRel);
         if let Some(b) = self.bucket {
             PER_IP[b].fetch_sub(1, Ordering::AcqRel);
         }
@@ -49,32 +50,24 @@ fn bucket_of(ip: IpAddr) -> usize {
     (h.finish() as usize) % IP_BUCKETS
 }
 
-/// Admits a connection from `ip` under the limits (0 = no limit).
+/// Admits a connection from `ip` under the limits (0 = no limit). Every connection is counted
+/// whether or not a limit is set, so a limit switched on by a reload sees the connections
+/// already open.
 pub(crate) fn admit(
     ip: Option<IpAddr>,
     total_max: usize,
     per_ip_max: usize,
 ) -> Result<Admitted, Refusal> {
-    let mut admitted = Admitted {
-        bucket: None,
-        counted_total: false,
-    };
-    if per_ip_max > 0 {
-        if let Some(ip) = ip {
-            let b = bucket_of(ip);
-            let before = PER_IP[b].fetch_add(1, Ordering::AcqRel);
-            admitted.bucket = Some(b);
-            if before >= per_ip_max {
-                return Err(Refusal::PerIp);
-            }
-        }
+    let bucket = ip.map(bucket_of);
+    let per_ip_before = bucket.map(|b| PER_IP[b].fetch_add(1, Ordering::AcqRel));
+    let total_before = TOTAL.fetch_add(1, Ordering::AcqRel);
+    // Built before the checks: a refusal releases both counts when it drops.
+    let admitted = Admitted { bucket };
+    if per_ip_max > 0 && per_ip_before.is_some_and(|n| n >= per_ip_max) {
+        return Err(Refusal::PerIp);
     }
-    if total_max > 0 {
-        let before = TOTAL.fetch_add(1, Ordering::AcqRel);
-        admitted.counted_total = true;
-        if before >= total_max {
-            return Err(Refusal::Total);
-        }
+    if total_max > 0 && total_before >= total_max {
+        return Err(Refusal::Total);
     }
     Ok(admitted)
 }
@@ -95,5 +88,17 @@ mod tests {
         let c = admit(Some(ip), 0, 2).expect("a freed place is reusable");
         drop((b, c));
         assert!(admit(Some(ip), 0, 0).is_ok(), "0 means no limit");
+    }
+
+    #[test]
+    fn a_limit_set_later_counts_the_connections_admitted_without_one() {
+        let ip: IpAddr = "192.0.2.78".parse().unwrap();
+        let open = [
+            admit(Some(ip), 0, 0).unwrap(),
+            admit(Some(ip), 0, 0).unwrap(),
+        ];
+        assert_eq!(admit(Some(ip), 0, 2).unwrap_err(), Refusal::PerIp);
+        drop(open);
+        assert!(admit(Some(ip), 0, 2).is_ok());
     }
 }

@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use futures_lite::AsyncReadExt;
 
-use super::{metrics::HandshakeFailure, stream::SharedStream};
+use super::{metrics::HandshakeFailure, stream::Conn};
 use crate::frame::StreamKind;
 
 /// Why no usable request head was read.
@@ -27,7 +27,7 @@ pub(crate) enum HeadError {
 /// Reads from `stream` into `buf` until the head ends (`\r\n\r\n`), returning the head length.
 /// Bytes after the head (a client that already sent WebSocket frames) stay in `buf`.
 pub(crate) async fn read_head(
-    stream: &mut SharedStream,
+    stream: &mut Conn,
     buf: &mut Vec<u8>,
     head_bytes_max: usize,
 ) -> Result<usize, HeadError> {
@@ -345,9 +345,11 @@ fn reason_phrase(code: u16) -> &'static str {
         101 => "Switching Protocols",
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
         426 => "Upgrade Required",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "Internal Server Error",

@@ -84,7 +84,7 @@ impl CloseReason {
 /// Why a connection did not become a session or get a useful HTTP answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HandshakeFailure {
-    /// The request head did not arrive before the deadline (slowloris).
+    /// The TLS handshake or the request head did not complete before its deadline (slowloris).
     Timeout,
     /// The head passed the byte or header-count bound (431).
     HeadTooLarge,
@@ -94,18 +94,22 @@ pub enum HandshakeFailure {
     BadUpgrade,
     /// Sec-WebSocket-Version other than 13 (426).
     UnsupportedVersion,
-    /// The socket failed or closed before a full head arrived.
+    /// The socket failed or closed before a full head arrived (or during the TLS handshake).
     Io,
+    /// The TLS handshake failed: not TLS (a plain request on the TLS port), or no common
+    /// version or cipher suite.
+    Tls,
 }
 
 impl HandshakeFailure {
-    const ALL: [HandshakeFailure; 6] = [
+    const ALL: [HandshakeFailure; 7] = [
         HandshakeFailure::Timeout,
         HandshakeFailure::HeadTooLarge,
         HandshakeFailure::MalformedRequest,
         HandshakeFailure::BadUpgrade,
         HandshakeFailure::UnsupportedVersion,
         HandshakeFailure::Io,
+        HandshakeFailure::Tls,
     ];
 
     fn label(self) -> &'static str {
@@ -116,6 +120,7 @@ impl HandshakeFailure {
             HandshakeFailure::BadUpgrade => "bad_upgrade",
             HandshakeFailure::UnsupportedVersion => "unsupported_version",
             HandshakeFailure::Io => "io",
+            HandshakeFailure::Tls => "tls",
         }
     }
 }

@@ -10,13 +10,16 @@
 //! | `http.rs` | request head bounds, parsing, upgrade validation, routing, responses |
 //! | `heartbeat.rs` | the 30 s JSON heartbeat + ping, published through the hub |
 //! | `metrics.rs` | per-core counters and their `Send` snapshot / Prometheus text |
-//! | `stream.rs` | one glommio socket shared by a session's reader and writer tasks |
+//! | `stream.rs` | one glommio socket shared by a session's reader and writer tasks; `Conn`: plain or TLS |
+//! | `tls.rs` | `--tls-cert`/`--tls-key`: PEM loading, handshake, the TLS layer of a connection |
+//! | `access.rs` | [`AccessSettings`] (tokens, connection limits, TLS certificate): reloadable, per connection |
 //!
 //! # Data flow
 //!
 //! ```text
 //! producer ── hub.publish(Arc<Frames>) ×N ── hub.flush() ──► each sleeping writer woken once
-//! writer: control frames + hub[cursor..head] (its stream form) ──► ONE buffer ──► ONE send
+//! writer: control frames + hub[cursor..head] (its stream form) ──► ONE send
+//!         (TLS: ──► rustls, one vectored write ──► ciphertext buffer ──► ONE send)
 //! reader: socket ──► MemIo ──► tungstenite WebSocketContext ──► pong/close ──► writer's queue
 //! ```
 //!
@@ -29,7 +32,11 @@
 //!   through the closures of [`ServerContext`] (metrics aggregation, health).
 //! - Every accepted connection ends in exactly one counted outcome: an HTTP response code, a
 //!   handshake failure, or a session close reason.
+//! - Tokens, connection limits and the TLS certificate are taken once per connection, from the
+//!   core's `Rc` copy of the reloadable [`AccessSettings`]; the process-wide source's lock is
+//!   only taken on the first connection after a reload. Open connections never see a change.
 
+mod access;
 mod admission;
 mod heartbeat;
 mod http;
@@ -39,18 +46,23 @@ mod session;
 mod stream;
 #[cfg(test)]
 mod tests;
+pub mod tls;
+#[cfg(test)]
+mod tls_tests;
 
-use std::{rc::Rc, time::Duration};
+use std::{rc::Rc, sync::Arc, time::Duration};
 
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
+pub use access::{AccessSettings, AccessSource};
 pub use heartbeat::{heartbeat_bytes, run_heartbeat};
 pub use hub::Hub;
 pub use metrics::{CloseReason, DropReason, HandshakeFailure, WsMetrics, WsMetricsSnapshot};
 
+use access::LocalAccess;
 use http::{HeadError, Page, ParseError, Reject, Response, Route};
-use stream::SharedStream;
+use stream::{Conn, SharedStream};
 
 use crate::{frame::StreamKind, limits};
 
@@ -61,6 +73,8 @@ pub struct WsConfig {
     pub heartbeat_interval: Duration,
     /// Deadline for a whole request head (slowloris guard).
     pub request_head_timeout: Duration,
+    /// Deadline for a TLS handshake (when TLS is on), before the head's own deadline.
+    pub tls_handshake_timeout: Duration,
     /// Request head bytes accepted before 431.
     pub request_head_bytes_max: usize,
     /// Headers per request before 431.
@@ -78,13 +92,6 @@ pub struct WsConfig {
     pub client_write_stall_timeout: Duration,
     /// How often a send blocked on a full socket re-applies the lag policy.
     pub lag_check_interval: Duration,
-    /// Most connections the process holds (0 = no limit); past it: 503.
-    pub connections_max: usize,
-    /// Most connections one client IP holds (0 = no limit); past it: 429.
-    pub connections_per_ip_max: usize,
-    /// Bearer tokens accepted (`Authorization: Bearer T` or `?token=T`); empty = no auth.
-    /// `/health` stays open for load balancers.
-    pub auth_tokens: Vec<String>,
 }
 
 impl Default for WsConfig {
@@ -92,6 +99,7 @@ impl Default for WsConfig {
         Self {
             heartbeat_interval: limits::HEARTBEAT_INTERVAL,
             request_head_timeout: limits::REQUEST_HEAD_TIMEOUT,
+            tls_handshake_timeout: limits::TLS_HANDSHAKE_TIMEOUT,
             request_head_bytes_max: limits::REQUEST_HEAD_BYTES_MAX,
             request_headers_max: limits::REQUEST_HEADERS_MAX,
             client_message_bytes_max: limits::CLIENT_MESSAGE_BYTES_MAX,
@@ -100,9 +108,6 @@ impl Default for WsConfig {
             client_write_bytes_max: limits::CLIENT_WRITE_BYTES_MAX,
             client_write_stall_timeout: limits::CLIENT_WRITE_STALL_TIMEOUT,
             lag_check_interval: limits::CLIENT_LAG_CHECK_INTERVAL,
-            auth_tokens: Vec::new(),
-            connections_max: 0,
-            connections_per_ip_max: 0,
         }
     }
 }
@@ -146,6 +151,7 @@ impl WsConfig {
         let durations = [
             ("heartbeat_interval", self.heartbeat_interval),
             ("request_head_timeout", self.request_head_timeout),
+            ("tls_handshake_timeout", self.tls_handshake_timeout),
             (
                 "client_lagging_close_after",
                 self.client_lagging_close_after,
@@ -189,6 +195,8 @@ pub type HealthCheck = Box<dyn Fn() -> Result<(), String>>;
 pub struct ServerContext {
     hub: Rc<Hub>,
     config: WsConfig,
+    /// Tokens, limits and TLS certificate for new connections (reloadable).
+    access: LocalAccess,
     metrics: WsMetrics,
     metrics_text: MetricsText,
     health: HealthCheck,
@@ -201,17 +209,20 @@ impl std::fmt::Debug for ServerContext {
         f.debug_struct("ServerContext")
             .field("hub", &self.hub)
             .field("config", &self.config)
+            .field("access", &self.access)
             .field("metrics", &self.metrics)
             .finish_non_exhaustive()
     }
 }
 
 impl ServerContext {
-    /// A context whose `/metrics` renders this core's counters and whose `/health` is always OK.
+    /// A context whose `/metrics` renders this core's counters and whose `/health` is always OK,
+    /// serving plain connections without auth or limits until [`Self::with_access`].
     pub fn new(hub: Rc<Hub>, config: WsConfig) -> Self {
         Self {
             hub,
             config,
+            access: LocalAccess::new(AccessSource::new(AccessSettings::default())),
             metrics: WsMetrics::default(),
             metrics_text: Box::new(|ctx: &ServerContext| {
                 let mut out = String::new();
@@ -221,6 +232,17 @@ impl ServerContext {
             health: Box::new(|| Ok(())),
             health_deep: Box::new(|| "{\"status\":\"ok\"}".to_owned()),
         }
+    }
+
+    /// Takes tokens, limits and TLS from `source`, following its reloads.
+    pub fn with_access(mut self, source: Arc<AccessSource>) -> Self {
+        self.access = LocalAccess::new(source);
+        self
+    }
+
+    /// Where this context's access settings come from (publish there to reload them).
+    pub fn access_source(&self) -> &Arc<AccessSource> {
+        self.access.source()
     }
 
     /// Replaces the `/metrics` renderer (the runtime's cross-core aggregation).
@@ -285,16 +307,20 @@ pub async fn serve(listener: TcpListener, ctx: Rc<ServerContext>) {
     }
 }
 
-/// One connection: request head under its deadline, then a response or a session.
+/// One connection: TLS handshake (if on) and request head under their deadlines, then a
+/// response or a session. Tokens, limits and TLS are the ones in force when it was accepted.
 async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
     // Frames are coalesced by the writer; Nagle would only add latency.
     if let Err(err) = stream.set_nodelay(true) {
         tracing::debug!(error = %err, "set_nodelay failed");
     }
+    let access = ctx.access.get();
     let ip = stream.peer_addr().ok().map(|a| a.ip());
-    let config = &ctx.config;
-    let admitted = admission::admit(ip, config.connections_max, config.connections_per_ip_max);
-    let mut stream = SharedStream::new(stream);
+    let admitted = admission::admit(ip, access.connections_max, access.connections_per_ip_max);
+    let socket = SharedStream::new(stream);
+    let Some(mut conn) = Box::pin(secure(socket, &access, &ctx)).await else {
+        return;
+    };
     let _admitted = match admitted {
         Ok(a) => a,
         Err(refusal) => {
@@ -303,23 +329,23 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
                 admission::Refusal::Total => (503, "server at its connection limit\n"),
             };
             let response = Response::new(code, http::TEXT_PLAIN, body.as_bytes().to_vec());
-            return Box::pin(respond(stream, &ctx, response)).await;
+            return Box::pin(respond(conn, &ctx, response)).await;
         }
     };
     let mut buf = Vec::new();
     let config = &ctx.config;
     let head_len = match with_deadline(
         config.request_head_timeout,
-        http::read_head(&mut stream, &mut buf, config.request_head_bytes_max),
+        http::read_head(&mut conn, &mut buf, config.request_head_bytes_max),
     )
     .await
     {
         Some(Ok(len)) => len,
-        Some(Err(err)) => return Box::pin(reject_head(err, stream, &ctx)).await,
-        None => return Box::pin(reject_head(HeadError::Timeout, stream, &ctx)).await,
+        Some(Err(err)) => return Box::pin(reject_head(err, conn, &ctx)).await,
+        None => return Box::pin(reject_head(HeadError::Timeout, conn, &ctx)).await,
     };
     let route = match http::parse_head(&buf[..head_len], config.request_headers_max) {
-        Ok(head) if !http::authorized(&head, &config.auth_tokens) => {
+        Ok(head) if !http::authorized(&head, &access.auth_tokens) => {
             Route::Reject(Reject::Unauthorized)
         }
         Ok(head) => http::route(&head),
@@ -328,21 +354,55 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
             Route::Reject(Reject::BadRequest(HandshakeFailure::MalformedRequest))
         }
     };
+    drop(access);
     // What follows the head is boxed: an async fn's state is the largest of its awaits, and a
     // session's is ~13 KB, which every connection still waiting for its head (a burst of
     // thousands, slowloris) would otherwise pay too.
     match route {
         Route::Upgrade { kind, accept } => {
             let leftover = buf.split_off(head_len);
-            Box::pin(upgrade(stream, ctx, kind, &accept, leftover)).await;
+            Box::pin(upgrade(conn, ctx, kind, &accept, leftover)).await;
         }
         Route::Page(page) => {
             let response = render_page(page, &ctx);
-            Box::pin(respond(stream, &ctx, response)).await;
+            Box::pin(respond(conn, &ctx, response)).await;
         }
         Route::Reject(reject) => {
             count_reject(reject, &ctx.metrics);
-            Box::pin(respond(stream, &ctx, Response::reject(reject))).await;
+            Box::pin(respond(conn, &ctx, Response::reject(reject))).await;
+        }
+    }
+}
+
+/// The connection as the client speaks it: plain, or TLS once the handshake completed within
+/// its deadline. `None` when the handshake failed (counted; a non-TLS client gets a TLS alert
+/// and a graceful close, so it sees an error rather than a reset).
+async fn secure(
+    socket: SharedStream,
+    access: &AccessSettings,
+    ctx: &ServerContext,
+) -> Option<Conn> {
+    let Some(tls) = &access.tls else {
+        return Some(Conn::Plain(socket));
+    };
+    let handshake = tls::accept(socket.clone(), Arc::clone(tls));
+    match with_deadline(ctx.config.tls_handshake_timeout, handshake).await {
+        Some(Ok(stream)) => Some(Conn::Tls(stream)),
+        Some(Err(err)) => {
+            tracing::debug!(error = %err, "TLS handshake failed");
+            let failure = match err {
+                tls::AcceptError::Tls(_) => HandshakeFailure::Tls,
+                tls::AcceptError::Closed | tls::AcceptError::Io(_) => HandshakeFailure::Io,
+            };
+            ctx.metrics.handshake_failed(failure);
+            if failure == HandshakeFailure::Tls {
+                linger_close(Conn::Plain(socket)).await;
+            }
+            None
+        }
+        None => {
+            ctx.metrics.handshake_failed(HandshakeFailure::Timeout);
+            None
         }
     }
 }
@@ -356,7 +416,7 @@ async fn with_deadline<T>(limit: Duration, fut: impl std::future::Future<Output 
     .await
 }
 
-async fn reject_head(err: HeadError, stream: SharedStream, ctx: &ServerContext) {
+async fn reject_head(err: HeadError, stream: Conn, ctx: &ServerContext) {
     match err {
         HeadError::TooLarge => {
             count_reject(Reject::HeadTooLarge, &ctx.metrics);
@@ -383,7 +443,7 @@ fn count_reject(reject: Reject, metrics: &WsMetrics) {
 }
 
 async fn upgrade(
-    mut stream: SharedStream,
+    mut stream: Conn,
     ctx: Rc<ServerContext>,
     kind: StreamKind,
     accept: &str,
@@ -443,7 +503,7 @@ fn latest_json(hub: &Hub) -> Vec<u8> {
 }
 
 /// Sends `response` with one write, then closes gracefully.
-async fn respond(mut stream: SharedStream, ctx: &ServerContext, response: Response) {
+async fn respond(mut stream: Conn, ctx: &ServerContext, response: Response) {
     ctx.metrics.http_response(response.code);
     let bytes = response.encode();
     // Bounded like the head: a client that will not read its answer does not hold the task.
@@ -456,10 +516,16 @@ async fn respond(mut stream: SharedStream, ctx: &ServerContext, response: Respon
 /// Half-closes the socket, then drains what the client still sends for a short while, so the
 /// kernel does not answer unread data with an RST that could destroy our last bytes (a 431
 /// sent while the client is still uploading its head, a 1009 close while it sends its frame).
-async fn linger_close(mut stream: SharedStream) {
-    if stream.close().await.is_err() {
+/// Over TLS the close sends close_notify first, bounded like the drain: a client whose socket
+/// is full does not get it and does not hold the task. The drained bytes are discarded unread.
+async fn linger_close(mut conn: Conn) {
+    if !matches!(
+        with_deadline(limits::CLOSE_LINGER, conn.close()).await,
+        Some(Ok(()))
+    ) {
         return;
     }
+    let mut stream = conn.socket().clone();
     let drain = async {
         let mut chunk = [0u8; 4096];
         let mut drained = 0;

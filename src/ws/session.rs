@@ -7,6 +7,10 @@
 //! bounded by `client_write_bytes_max`, and sends that buffer. Syscalls per client, not bytes,
 //! are the cost of fan-out, so a burst of N frames costs one send per client instead of N.
 //!
+//! Over TLS the batch goes through rustls instead (one vectored write, see `tls.rs`), and the
+//! resulting ciphertext buffer is sent the same way: one non-blocking send, then awaited sends
+//! of the rest under the same lag policy.
+//!
 //! Lag policy, applied whenever a batch is built and, while a send is blocked on a full socket,
 //! every `lag_check_interval`:
 //! - backlog (`head - cursor`) over `client_queue_frames_max`: the oldest frames are skipped
@@ -54,7 +58,8 @@ use tungstenite::{
 use super::{
     hub::WriterSignal,
     metrics::{CloseReason, DropReason},
-    stream::SharedStream,
+    stream::{Conn, SharedStream},
+    tls::TlsStream,
     ServerContext,
 };
 use crate::{frame, frame::StreamKind, limits};
@@ -90,6 +95,8 @@ struct Session {
     closing: Cell<Option<CloseReason>>,
     /// The reader, parked while the control queue is over its bound.
     reader_waker: RefCell<Option<Waker>>,
+    /// The TLS layer, when the client connected over TLS.
+    tls: Option<TlsStream>,
 }
 
 impl Session {
@@ -97,6 +104,12 @@ impl Session {
         self.closing.get().is_some()
             || !self.control.borrow().is_empty()
             || self.ctx.hub.head_seq() > cursor
+            || self.tls_records_queued()
+    }
+
+    /// Whether rustls queued records of its own (a KeyUpdate reply) for the writer to send.
+    fn tls_records_queued(&self) -> bool {
+        self.tls.as_ref().is_some_and(TlsStream::wants_write)
     }
 
     /// Moves the queued control frames into `out` and lets a parked reader continue.
@@ -138,12 +151,7 @@ impl Session {
 
 /// Runs a session on `stream` until it ends; `leftover` is what the client sent after its
 /// request head. Returns once the socket may be closed.
-pub(crate) async fn run(
-    stream: SharedStream,
-    ctx: Rc<ServerContext>,
-    kind: StreamKind,
-    leftover: Vec<u8>,
-) {
+pub(crate) async fn run(stream: Conn, ctx: Rc<ServerContext>, kind: StreamKind, leftover: Vec<u8>) {
     ctx.metrics.session_opened(kind);
     let session = Rc::new(Session {
         ctx: Rc::clone(&ctx),
@@ -152,14 +160,21 @@ pub(crate) async fn run(
         control: RefCell::new(Vec::new()),
         closing: Cell::new(None),
         reader_waker: RefCell::new(None),
+        tls: stream.tls().cloned(),
     });
     let reader = glommio::spawn_local(read_loop(Rc::clone(&session), stream.clone(), leftover));
-    let reason = Writer::new(&session, stream.clone()).run().await;
+    let reason = Writer::new(&session, stream.socket().clone()).run().await;
     reader.cancel().await;
     ctx.metrics.session_closed(kind, reason);
     tracing::debug!(stream = ?kind, reason = reason.label(), "session ended");
-    if !matches!(reason, CloseReason::Disconnected | CloseReason::IoError) {
-        super::linger_close(stream).await;
+    match reason {
+        CloseReason::Disconnected | CloseReason::IoError => {}
+        // The writer may have stopped inside a TLS record: no close_notify after it, a plain
+        // half-close ends the connection.
+        CloseReason::Lagging | CloseReason::HistoryOverrun | CloseReason::WriteStalled => {
+            super::linger_close(Conn::Plain(stream.socket().clone())).await;
+        }
+        _ => super::linger_close(stream).await,
     }
 }
 
@@ -191,8 +206,11 @@ struct Writer<'a> {
     cursor: u64,
     /// When the backlog was first seen over the queue bound in the current lagging streak.
     lagging_since: Option<Instant>,
-    /// Control frames, and whatever the kernel did not take of a vectored send.
+    /// Control frames, and whatever the kernel did not take of a vectored send. Over TLS:
+    /// plaintext control frames until sealed, then the ciphertext being sent.
     buf: Vec<u8>,
+    /// Over TLS, the buffer the next batch is sealed into (swapped with `buf`).
+    sealed: Vec<u8>,
 }
 
 impl<'a> Writer<'a> {
@@ -206,6 +224,7 @@ impl<'a> Writer<'a> {
             cursor,
             lagging_since: None,
             buf: Vec::new(),
+            sealed: Vec::new(),
         }
     }
 
@@ -223,7 +242,7 @@ impl<'a> Writer<'a> {
             self.session.take_control_into(&mut self.buf);
             if let Err(reason) = self.police(Instant::now(), false) {
                 push_close_frame(&mut self.buf, CLOSE_POLICY_VIOLATION, "client too slow");
-                let _ = self.send().await;
+                let _ = self.send_control().await;
                 return reason;
             }
             if let Err(reason) = self.send_pending().await {
@@ -238,6 +257,10 @@ impl<'a> Writer<'a> {
     /// common case of a client that keeps up); whatever the kernel did not take is copied into
     /// `buf` and sent with the awaited (policed) path.
     async fn send_pending(&mut self) -> Result<(), CloseReason> {
+        let session = self.session;
+        if let Some(tls) = session.tls.as_ref() {
+            return self.send_pending_tls(tls).await;
+        }
         let Self {
             session,
             stream,
@@ -282,13 +305,80 @@ impl<'a> Writer<'a> {
         }
     }
 
+    /// The TLS form of [`Self::send_pending`]: the control bytes (`buf`) and every hub frame
+    /// from the cursor go into rustls with one vectored write; the records come out in one
+    /// buffer, sent with one non-blocking send; the rest goes with the awaited (policed) path.
+    async fn send_pending_tls(&mut self, tls: &TlsStream) -> Result<(), CloseReason> {
+        let Self {
+            session,
+            buf,
+            sealed,
+            cursor,
+            ..
+        } = self;
+        let config = &session.ctx.config;
+        sealed.clear();
+        let (outcome, frames) = session.ctx.hub.with_frames_since(
+            session.kind,
+            *cursor,
+            config.client_write_bytes_max,
+            limits::CLIENT_WRITE_FRAMES_MAX,
+            |frames| {
+                let mut parts: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
+                parts.push(buf.as_slice());
+                parts.extend_from_slice(frames);
+                tls.seal(&parts, sealed)
+            },
+        );
+        *cursor += frames;
+        session.ctx.metrics.frames_sent(frames);
+        session.signal.set_cursor(*cursor);
+        // A connection rustls refuses to encrypt for is broken for good.
+        outcome.map_err(|e| io_close_reason(&e))?;
+        std::mem::swap(buf, sealed);
+        self.send_sealed_fast().await
+    }
+
+    /// Sends the ciphertext in `buf`: one non-blocking send, then awaited sends of the rest.
+    async fn send_sealed_fast(&mut self) -> Result<(), CloseReason> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        match self.stream.try_send_vectored(&[&self.buf]) {
+            Ok(n) => {
+                if n > 0 {
+                    self.session.ctx.metrics.wrote(n);
+                }
+                self.buf.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(io_close_reason(&e)),
+        }
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        self.send().await
+    }
+
+    /// Sends the control frames in `buf` (sealed first over TLS) with the awaited path.
+    async fn send_control(&mut self) -> Result<(), CloseReason> {
+        let session = self.session;
+        if let Some(tls) = session.tls.as_ref() {
+            self.sealed.clear();
+            tls.seal(&[&self.buf], &mut self.sealed)
+                .map_err(|e| io_close_reason(&e))?;
+            std::mem::swap(&mut self.buf, &mut self.sealed);
+        }
+        self.send().await
+    }
+
     /// Sends the control frames queued by the reader (ending with its close frame, if any).
     async fn send_last(&mut self, reason: CloseReason) -> CloseReason {
         self.buf.clear();
         self.session.take_control_into(&mut self.buf);
         if !self.buf.is_empty() {
             // Best effort: the session ends either way, with the reader's reason.
-            let _ = self.send().await;
+            let _ = self.send_control().await;
         }
         reason
     }
@@ -361,11 +451,13 @@ impl<'a> Writer<'a> {
         Ok(())
     }
 
-    /// A burst may have grown the buffer to the write bound; give the memory back.
+    /// A burst may have grown the buffers to the write bound; give the memory back.
     fn shrink_buffer(&mut self) {
-        if self.buf.capacity() > limits::CLIENT_WRITE_BUFFER_RETAIN_BYTES {
-            self.buf.clear();
-            self.buf.shrink_to(limits::CLIENT_WRITE_BUFFER_RETAIN_BYTES);
+        for buf in [&mut self.buf, &mut self.sealed] {
+            if buf.capacity() > limits::CLIENT_WRITE_BUFFER_RETAIN_BYTES {
+                buf.clear();
+                buf.shrink_to(limits::CLIENT_WRITE_BUFFER_RETAIN_BYTES);
+            }
         }
     }
 }
@@ -540,7 +632,7 @@ impl Future for ControlRoom<'_> {
     }
 }
 
-async fn read_loop(session: Rc<Session>, mut stream: SharedStream, leftover: Vec<u8>) {
+async fn read_loop(session: Rc<Session>, mut stream: Conn, leftover: Vec<u8>) {
     let config = ws_config(session.ctx.config.client_message_bytes_max);
     let mut ws = WebSocketContext::from_partially_read(leftover, Role::Server, Some(config));
     let mut io = MemIo::default();
@@ -561,6 +653,9 @@ async fn read_loop(session: Rc<Session>, mut stream: SharedStream, leftover: Vec
         io.input.resize(start + limits::CLIENT_READ_CHUNK_BYTES, 0);
         let read = stream.read(&mut io.input[start..]).await;
         io.input.truncate(start + *read.as_ref().unwrap_or(&0));
+        if session.tls_records_queued() {
+            session.signal.wake();
+        }
         match read {
             Ok(0) => io.eof = true,
             Ok(_) => {}

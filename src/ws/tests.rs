@@ -19,7 +19,7 @@ use tungstenite::{Message, WebSocket};
 use super::*;
 use crate::frame::{encode, Frames, OPCODE_TEXT};
 
-const IO_TIMEOUT: Duration = Duration::from_secs(20);
+pub(super) const IO_TIMEOUT: Duration = Duration::from_secs(20);
 const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
 
 // ---- harness ------------------------------------------------------------------------------
@@ -30,8 +30,8 @@ enum Cmd {
     Snapshot(mpsc::Sender<WsMetricsSnapshot>),
 }
 
-struct TestServer {
-    port: u16,
+pub(super) struct TestServer {
+    pub(super) port: u16,
     cmds: Option<mpsc::Sender<Cmd>>,
     thread: Option<glommio::ExecutorJoinHandle<()>>,
 }
@@ -44,6 +44,17 @@ impl TestServer {
     /// Serves `port` (0: any free port). SO_REUSEPORT lets a second core bind the port the
     /// first one got.
     fn start_on(port: u16, config: WsConfig, hub_history: usize) -> Self {
+        let access = AccessSource::new(AccessSettings::default());
+        Self::start_with_access(port, config, hub_history, access)
+    }
+
+    /// Serves `port` with tokens, limits and TLS from `access` (publish there to reload).
+    pub(super) fn start_with_access(
+        port: u16,
+        config: WsConfig,
+        hub_history: usize,
+        access: Arc<AccessSource>,
+    ) -> Self {
         let (port_tx, port_rx) = mpsc::channel();
         let (cmd_tx, cmd_rx) = mpsc::channel::<Cmd>();
         let thread = LocalExecutorBuilder::new(Placement::Unbound)
@@ -52,7 +63,7 @@ impl TestServer {
                 let listener = glommio::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
                 port_tx.send(listener.local_addr().unwrap().port()).unwrap();
                 let hub = Rc::new(Hub::new(hub_history, crate::limits::LATEST_MESSAGES));
-                let ctx = Rc::new(ServerContext::new(Rc::clone(&hub), config));
+                let ctx = Rc::new(ServerContext::new(Rc::clone(&hub), config).with_access(access));
                 let _server = glommio::spawn_local(serve(listener, Rc::clone(&ctx)));
                 loop {
                     match cmd_rx.try_recv() {
@@ -85,7 +96,7 @@ impl TestServer {
         Self::start(quiet_config(), crate::limits::HUB_HISTORY_FRAMES)
     }
 
-    fn publish(&self, frames: Vec<Arc<Frames>>) {
+    pub(super) fn publish(&self, frames: Vec<Arc<Frames>>) {
         self.cmds
             .as_ref()
             .unwrap()
@@ -93,14 +104,18 @@ impl TestServer {
             .unwrap();
     }
 
-    fn snapshot(&self) -> WsMetricsSnapshot {
+    pub(super) fn snapshot(&self) -> WsMetricsSnapshot {
         let (tx, rx) = mpsc::channel();
         self.cmds.as_ref().unwrap().send(Cmd::Snapshot(tx)).unwrap();
         rx.recv_timeout(IO_TIMEOUT).unwrap()
     }
 
     /// Polls the counters until `done` holds; panics with the last snapshot on timeout.
-    fn wait_for(&self, what: &str, done: impl Fn(&WsMetricsSnapshot) -> bool) -> WsMetricsSnapshot {
+    pub(super) fn wait_for(
+        &self,
+        what: &str,
+        done: impl Fn(&WsMetricsSnapshot) -> bool,
+    ) -> WsMetricsSnapshot {
         let deadline = Instant::now() + IO_TIMEOUT;
         loop {
             let snap = self.snapshot();
@@ -126,14 +141,14 @@ impl Drop for TestServer {
 }
 
 /// Defaults, with the heartbeat pushed out of the way of frame-counting tests.
-fn quiet_config() -> WsConfig {
+pub(super) fn quiet_config() -> WsConfig {
     WsConfig {
         heartbeat_interval: Duration::from_secs(3600),
         ..WsConfig::default()
     }
 }
 
-fn payload(form: &str, i: usize, pad: usize) -> String {
+pub(super) fn payload(form: &str, i: usize, pad: usize) -> String {
     let kind = if form == "domains" {
         "dns_entries"
     } else {
@@ -153,11 +168,11 @@ fn frames(i: usize, pad: usize) -> Arc<Frames> {
     })
 }
 
-fn batch(range: std::ops::Range<usize>, pad: usize) -> Vec<Arc<Frames>> {
+pub(super) fn batch(range: std::ops::Range<usize>, pad: usize) -> Vec<Arc<Frames>> {
     range.map(|i| frames(i, pad)).collect()
 }
 
-fn index_of(text: &str) -> usize {
+pub(super) fn index_of(text: &str) -> usize {
     let start = text.find("\"i\":").expect("index field") + 4;
     let end = start + text[start..].find(',').expect("index end");
     text[start..end].parse().expect("index number")
@@ -177,7 +192,7 @@ fn ws_client(port: u16, path: &str) -> WebSocket<StdStream> {
 }
 
 /// Next text message, skipping pings/pongs.
-fn next_text(ws: &mut WebSocket<StdStream>) -> String {
+pub(super) fn next_text<S: Read + Write>(ws: &mut WebSocket<S>) -> String {
     loop {
         match ws.read().unwrap() {
             Message::Text(text) => return text.as_str().to_owned(),

@@ -2,6 +2,8 @@
 //! read its WebSocket streams.
 #![allow(dead_code)]
 
+pub mod tls;
+
 use std::{
     collections::BTreeMap,
     io::{BufRead, BufReader},

@@ -62,8 +62,7 @@ fn accept_sth(log: &LogCtx, sth: &SignedTreeHead) -> Result<u64, String> {
     verify_sth(sth, &log.info.key).map_err(|e| format!("signature does not verify: {e}"))?;
     let known = log.stats.tree_size.get();
     if sth.tree_size > known {
-        log.stats.tree_size.set(sth.tree_size);
-        log.stats.head_timestamp_ms.set(sth.timestamp_ms);
+        log.stats.record_head(sth.tree_size, sth.timestamp_ms);
     }
     Ok(log.stats.tree_size.get().max(sth.tree_size))
 }

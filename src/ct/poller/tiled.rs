@@ -54,8 +54,7 @@ async fn poll_checkpoint(client: &LogClient, origin: &str) -> Option<u64> {
         match parse_checkpoint(&text, origin, &log.info.key) {
             Ok(cp) => {
                 if cp.tree_size > log.stats.tree_size.get() {
-                    log.stats.tree_size.set(cp.tree_size);
-                    log.stats.head_timestamp_ms.set(cp.timestamp_ms);
+                    log.stats.record_head(cp.tree_size, cp.timestamp_ms);
                 }
                 return Some(log.stats.tree_size.get());
             }
