@@ -9,6 +9,9 @@
 //!   rate, a fresh server under test from the user's command template, a 1 Hz resource
 //!   sampler on the server's PID, and a [`wsbench`] run with a gap check against the
 //!   simulator. Fresh processes per workload make every RSS and CPU figure its own.
+//! - [`BenchPlan::sim_faults`] (`bench-run --sim-faults FILE`) runs every simulator with a
+//!   fault schedule (`ctlog-sim --faults`, format in [`crate::sim::faults`]); the gap check then
+//!   expects the entries the schedule corrupts to be skipped, and every other one delivered.
 //! - raw-fanout runs the baseline sender as a child and the same clients against it, in the
 //!   same run, so every server figure can be given as a fraction of it.
 //!
@@ -154,6 +157,9 @@ pub struct BenchPlan {
     pub idle_settle: Duration,
     /// Longest wait for clients to reach the simulator's final tree sizes.
     pub drain_timeout: Duration,
+    /// Fault schedule passed to every simulator (`ctlog-sim --faults`); the gap check then
+    /// expects the corrupted entries to be skipped.
+    pub sim_faults: Option<PathBuf>,
     /// `bench-results` directory.
     pub out_root: PathBuf,
     /// Directory `git rev-parse` runs in.
@@ -183,6 +189,7 @@ impl BenchPlan {
             fanout_threads: 2,
             idle_settle: Duration::from_secs(3),
             drain_timeout: Duration::from_secs(20),
+            sim_faults: None,
             out_root: out_root.to_path_buf(),
             repo_dir: PathBuf::from("."),
         }
@@ -608,7 +615,7 @@ fn start_sim(plan: &BenchPlan, rate: u64, dir: &Path, tag: &str) -> anyhow::Resu
         (false, true) => "static",
         (false, false) => bail!("the simulator needs at least one log"),
     };
-    let args = [
+    let mut args = vec![
         "--rfc6962".to_string(),
         plan.rfc6962_logs.to_string(),
         "--static".into(),
@@ -618,6 +625,10 @@ fn start_sim(plan: &BenchPlan, rate: u64, dir: &Path, tag: &str) -> anyhow::Resu
         "--mix".into(),
         mix.into(),
     ];
+    if let Some(faults) = &plan.sim_faults {
+        args.push("--faults".into());
+        args.push(faults.display().to_string());
+    }
     let command = format!("{} {}", plan.bins.sim.display(), args.join(" "));
     let mut cmd = Command::new(&plan.bins.sim);
     cmd.args(&args);

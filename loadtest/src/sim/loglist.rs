@@ -6,8 +6,8 @@ use serde_json::{json, Value};
 
 use super::log::{Log, LogType};
 
-/// Builds the list for one base URL (`http://127.0.0.1:P` or `https://127.0.0.1:Q`).
-pub fn build(logs: &[Log], base: &str, now_secs: i64) -> String {
+/// Builds the list of `logs` for one base URL (`http://127.0.0.1:P` or `https://127.0.0.1:Q`).
+pub fn build<'a>(logs: impl IntoIterator<Item = &'a Log>, base: &str, now_secs: i64) -> String {
     let since = rfc3339(now_secs - 30 * 86_400);
     let interval = json!({
         "start_inclusive": rfc3339(now_secs - 365 * 86_400),

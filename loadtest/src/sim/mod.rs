@@ -14,6 +14,9 @@
 //! * [`log`]: per-log identity, sequenced tree, published STH/checkpoints.
 //! * [`fixtures`]: real data (real certs, replay logs).
 //! * [`http`], [`routes`], [`loglist`]: the network surface.
+//! * [`faults`]: the fault schedule (`--faults FILE`, [`SimConfig::faults`]): transient faults
+//!   per log, endpoint and time window, and persistent corruptions of chosen entries, each
+//!   counted at `/sim/state`.
 //!
 //! # Data flow
 //! A sequencer thread appends `rate_per_sec` entries per second round-robin over the growing
@@ -33,6 +36,7 @@
 pub mod certgen;
 pub mod der;
 pub mod encode;
+pub mod faults;
 pub mod fixtures;
 pub mod gen;
 mod http;
@@ -56,9 +60,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+pub use faults::{CorruptCount, CorruptKind, FaultSchedule, RuleCount};
 pub use gen::EntryKind;
 pub use log::LogType;
 
+use faults::Injector;
 use gen::Generator;
 use log::{Log, MetaSpec, Source};
 use merkle::Hash;
@@ -91,6 +97,8 @@ pub struct SimConfig {
     pub listen_port: u16,
     /// Fixture directory; `None` = `loadtest/fixtures/ctdata` of this crate.
     pub fixtures_dir: Option<PathBuf>,
+    /// Faults to inject (empty: an honest simulator).
+    pub faults: FaultSchedule,
 }
 
 impl Default for SimConfig {
@@ -110,6 +118,7 @@ impl Default for SimConfig {
             sth_interval: Duration::from_secs(1),
             listen_port: 0,
             fixtures_dir: None,
+            faults: FaultSchedule::default(),
         }
     }
 }
@@ -187,6 +196,9 @@ pub struct Sim {
     https_base: Option<String>,
     log_list_http: String,
     log_list_https: String,
+    /// The `now` the log lists were built with (their timestamps), for rebuilt lists.
+    list_built_secs: i64,
+    faults: Injector,
     paused: AtomicBool,
     stopping: AtomicBool,
     tile_cache: TileCache,
@@ -204,22 +216,57 @@ impl Sim {
             .collect()
     }
 
+    /// `/sim/state`: per log its tree size and the corrupted entries below it, and how often
+    /// each fault rule fired.
     fn state_json(&self) -> String {
         let logs: Vec<serde_json::Value> = self
             .logs
             .iter()
             .map(|l| {
+                let state = l.state();
+                let size = state.published.size;
+                let corrupted: Vec<serde_json::Value> = state
+                    .corrupted
+                    .iter()
+                    .take_while(|(index, _)| *index < size)
+                    .map(|(index, kind)| serde_json::json!({"index": index, "kind": kind.as_str()}))
+                    .collect();
                 serde_json::json!({
                     "url": format!("{}{}", self.http_base, l.meta.path),
                     "kind": l.meta.kind.as_str(),
                     "name": l.meta.name,
-                    "tree_size": l.state().published.size,
-                    "sequenced": l.state().sequenced(),
+                    "tree_size": size,
+                    "sequenced": state.sequenced(),
+                    "corrupted": corrupted,
                 })
             })
             .collect();
-        serde_json::json!({ "logs": logs, "paused": self.paused.load(Ordering::Relaxed) })
-            .to_string()
+        let rules: Vec<serde_json::Value> = self
+            .faults
+            .rule_counts()
+            .iter()
+            .map(|r| {
+                serde_json::json!({"rule": r.rule, "fault": r.fault, "endpoint": r.endpoint,
+                                   "logs": r.logs, "fired": r.fired})
+            })
+            .collect();
+        let corrupt: Vec<serde_json::Value> = self
+            .faults
+            .corrupt_counts()
+            .iter()
+            .map(|c| {
+                serde_json::json!({"rule": c.rule, "kind": c.kind, "logs": c.logs,
+                                   "entries": c.entries})
+            })
+            .collect();
+        serde_json::json!({
+            "logs": logs,
+            "paused": self.paused.load(Ordering::Relaxed),
+            "uptime_secs": self.faults.elapsed_secs(),
+            "faults": rules,
+            "corrupt": corrupt,
+        })
+        .to_string()
     }
 }
 
@@ -307,6 +354,25 @@ impl SimHandle {
         log.entry_facts(&self.sim.generator, index).map(|(k, _)| k)
     }
 
+    /// How often each fault rule fired so far, in schedule order.
+    pub fn fault_counts(&self) -> Vec<RuleCount> {
+        self.sim.faults.rule_counts()
+    }
+
+    /// How many sequenced entries each corruption rule broke, in schedule order.
+    pub fn corrupt_counts(&self) -> Vec<CorruptCount> {
+        self.sim.faults.corrupt_counts()
+    }
+
+    /// The corrupted entries of log `log_idx` that are sequenced (published or not yet).
+    pub fn corrupted(&self, log_idx: usize) -> Vec<(u64, CorruptKind)> {
+        self.sim
+            .logs
+            .get(log_idx)
+            .map(|l| l.state().corrupted.clone())
+            .unwrap_or_default()
+    }
+
     /// Stops the sequencer and the servers and removes the temp dir. Idempotent.
     pub fn stop(&mut self) {
         self.sim.stopping.store(true, Ordering::SeqCst);
@@ -333,6 +399,9 @@ impl Drop for SimHandle {
 
 /// Starts the simulator on background threads and returns once it is serving.
 pub fn start(cfg: SimConfig) -> io::Result<SimHandle> {
+    cfg.faults
+        .validate()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("ctlog-sim")
@@ -394,6 +463,7 @@ pub fn start(cfg: SimConfig) -> io::Result<SimHandle> {
         }
     }
     handle.runtime = Some(runtime);
+    sim.faults.start_clock();
     let seq_sim = sim.clone();
     handle.sequencer = Some(
         std::thread::Builder::new()
@@ -437,6 +507,7 @@ fn build_sim(cfg: SimConfig, http_base: String, https_base: Option<String>) -> i
         .as_ref()
         .map(|b| loglist::build(&logs, b, now))
         .unwrap_or_default();
+    let faults = Injector::new(cfg.faults.clone(), cfg.seed);
     let sim = Sim {
         cfg,
         generator,
@@ -446,6 +517,8 @@ fn build_sim(cfg: SimConfig, http_base: String, https_base: Option<String>) -> i
         https_base,
         log_list_http,
         log_list_https,
+        list_built_secs: now,
+        faults,
         paused: AtomicBool::new(false),
         stopping: AtomicBool::new(false),
         tile_cache: TileCache {
@@ -522,7 +595,8 @@ fn seed_initial(sim: &Sim) {
                 let mut done = 0;
                 while done < initial {
                     let n = (initial - done).min(64);
-                    log.append(&sim.generator, n, now.saturating_sub(initial - done));
+                    let ts = now.saturating_sub(initial - done);
+                    log.append(&sim.generator, &sim.faults, n, ts);
                     done += n;
                 }
             });
@@ -577,7 +651,7 @@ fn append_round_robin(sim: &Sim, logs: &[&Log], n: u64, cursor: usize) -> usize 
         let offset = (k + logs.len() - cursor % logs.len()) as u64 % count;
         let share = n / count + u64::from(offset < n % count);
         if share > 0 {
-            log.append(&sim.generator, share, ts);
+            log.append(&sim.generator, &sim.faults, share, ts);
         }
     }
     (cursor + (n % count) as usize) % logs.len()
