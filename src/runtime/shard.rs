@@ -44,7 +44,6 @@ pub struct Publisher {
     /// Set at shutdown once the final cursors are taken: later pages are not published (and
     /// are fetched again after the restart), so the saved cursors are exact.
     closed: std::cell::Cell<bool>,
-    core: usize,
     hub: Rc<ws::Hub>,
     peers: Vec<ConnectedSender<FrameBatch>>,
     stats: Rc<CoreStats>,
@@ -89,10 +88,7 @@ impl Publisher {
                     out.push(Arc::new(frames));
                     bump(&log.stats.entries);
                 }
-                Err(e) => {
-                    bump(&log.stats.entries_skipped);
-                    tracing::warn!(log = %log.info.description, index = entry.index, core = self.core, "certificate skipped: {e}");
-                }
+                Err(e) => log.stats.record_skip(entry.index, e.to_string()),
             }
         }
         out.into()
@@ -246,17 +242,16 @@ pub async fn run(
     let ends = ends.connect().await;
     let publisher = Rc::new(Publisher {
         closed: std::cell::Cell::new(false),
-        core,
         hub: hub.clone(),
         peers: ends.frames_out,
         stats: stats.clone(),
     });
     let env = Rc::new(PollerEnv {
-        http: Rc::new(HttpClient::new(tls)),
+        http: Rc::new(HttpClient::with_timeouts(tls, config.http_timeouts())),
         sink: publisher.clone(),
         backfill: config.backfill,
         poll_interval: Duration::from_millis(config.poll_interval_ms),
-        timing: poller::PollerTiming::default(),
+        timing: config.poller_timing(),
     });
     let shard = Rc::new(Shard {
         core,
