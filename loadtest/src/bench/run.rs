@@ -771,11 +771,21 @@ impl Drop for Sampler {
     }
 }
 
+/// Where a certstream-compatible server may report skipped entries (`/health/deep`); a server
+/// without one only makes the gap check note the report as unavailable.
+fn health_url(ws_base: &str) -> String {
+    let base = ws_base
+        .trim_end_matches('/')
+        .replacen("wss://", "https://", 1)
+        .replacen("ws://", "http://", 1);
+    format!("{base}/health/deep")
+}
+
 /// Sum of the simulator's tree sizes.
 fn sim_total(state_url: &str) -> Option<u64> {
     wsbench::fetch_targets(state_url)
         .ok()
-        .map(|t| t.iter().map(|(_, s)| s).sum())
+        .map(|t| t.iter().map(|t| t.size).sum())
 }
 
 /// What the phase hook observed.
@@ -813,6 +823,7 @@ fn server_workload(
     cfg.threads = plan.ws_threads;
     let mut gap = GapCheckConfig::new(&state_url);
     gap.drain_timeout = plan.drain_timeout;
+    gap.server_report_url = Some(health_url(&srv.ws_base));
     cfg.gap = Some(gap);
     let mut marks = WindowMarks::default();
     let ws = wsbench::run(&cfg, &mut |p| {
@@ -899,19 +910,27 @@ fn judge(r: &mut WorkloadResult, died: Option<String>) {
             ws.loss.clients_disconnected
         ));
     }
-    if ws.loss.repeated_total > 0 {
+    if ws.loss.repeated_total + ws.loss.out_of_order_total > 0 {
         f.push(format!(
-            "{} repeated or out-of-order messages",
-            ws.loss.repeated_total
+            "{} repeated and {} out-of-order messages",
+            ws.loss.repeated_total, ws.loss.out_of_order_total
         ));
     }
     if let Some(g) = &ws.gap_check {
         if !g.complete {
             let missing: u64 = g.logs.iter().map(|l| l.missing).sum();
             let never: usize = g.logs.iter().map(|l| l.clients_never_seen).sum();
+            let corrupt: u64 = g.logs.iter().map(|l| l.delivered_but_skip_expected).sum();
+            let unreported: usize = g
+                .logs
+                .iter()
+                .filter_map(|l| l.server.as_ref())
+                .map(|s| s.unreported.len() + s.unexpected.len())
+                .sum();
             f.push(format!(
                 "gap check incomplete: {missing} indexes missing, \
-                 {never} client×log pairs never received"
+                 {never} client×log pairs never received, {corrupt} corrupted entries \
+                 delivered, {unreported} skips misreported by the server"
             ));
         }
     }
