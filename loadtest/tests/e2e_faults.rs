@@ -1,5 +1,5 @@
 //! End-to-end under faults: the `certstream` binary follows two RFC 6962 and two Static CT logs
-//! of a simulator running `loadtest/faults/e2e.toml`, which hits every fault kind in its first
+//! (one of them over https) of a simulator running `loadtest/faults/e2e.toml`, which hits every fault kind in its first
 //! minute (429 with and without Retry-After, 5xx bursts, hangs, resets and truncation
 //! mid-body, trickled heads, bodies that do not parse, broken base64, short and empty pages,
 //! heads going backwards, missing issuers, a failing log list, two logs leaving the list and
@@ -117,6 +117,8 @@ fn every_entry_arrives_exactly_once_through_every_fault() {
         rate_per_sec: 60.0,
         initial_entries: 200,
         page_caps: vec![32, 256],
+        https: true,
+        https_listed: vec![0],
         faults: schedule(),
         ..SimConfig::default()
     })
@@ -125,10 +127,14 @@ fn every_entry_arrives_exactly_once_through_every_fault() {
     // a known index: the head it first sees.
     sim.pause_growth();
     let starts = wait_published(&sim);
-    let urls: Vec<String> = sim.logs().iter().map(|l| l.url.clone()).collect();
+    let urls: Vec<String> = sim.logs().iter().map(|l| l.listed_url.clone()).collect();
+    assert!(urls[0].starts_with("https://") && urls[1].starts_with("http://"));
+    let ca_file = sim.ca_file.clone().expect("https CA");
     let server = Server::following(
         &sim.log_list_url,
         &[
+            "--ca-file",
+            ca_file.to_str().expect("UTF-8 path"),
             "--log-list-refresh-secs",
             "1",
             "--http-read-timeout-ms",

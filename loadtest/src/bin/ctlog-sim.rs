@@ -49,6 +49,10 @@ struct Args {
     /// Also serve HTTPS with a generated CA (written to a temp file, see `ca_file`).
     #[arg(long)]
     https: bool,
+    /// Logs (by index) listed with their https URL in the http log list, a mixed list
+    /// (needs --https).
+    #[arg(long, value_delimiter = ',')]
+    https_listed: Vec<usize>,
     /// Add the replay logs serving real fixture entries.
     #[arg(long)]
     replay: bool,
@@ -97,6 +101,7 @@ impl Args {
             page_caps: self.page_caps.clone(),
             align_pages: self.align,
             https: self.https,
+            https_listed: self.https_listed.clone(),
             real_share: self.real_share.clamp(0.0, 1.0),
             replay: self.replay,
             seed: self.seed,

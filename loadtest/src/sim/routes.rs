@@ -167,15 +167,14 @@ fn log_list(sim: &Sim, req: &Request) -> Response {
         };
         prebuilt.as_bytes().into()
     } else {
-        let base = if req.https {
-            sim.https_base.as_deref().unwrap_or(&sim.http_base)
-        } else {
-            &sim.http_base
-        };
+        let https = sim.https_base.as_deref().unwrap_or(&sim.http_base);
         let kept = sim.logs.iter().filter(|l| !gone.contains(&l.meta.idx));
-        super::loglist::build(kept, base, sim.list_built_secs)
-            .into_bytes()
-            .into()
+        let list = if req.https {
+            super::loglist::build(kept, |_| https, sim.list_built_secs)
+        } else {
+            super::loglist::build(kept, |l| sim.listed_base(l), sim.list_built_secs)
+        };
+        list.into_bytes().into()
     };
     let honest = Response::new(200, "application/json", body);
     match action {
