@@ -3,7 +3,7 @@
 //! environment, then file, then default. Validated once at boot; an unknown key or a bad value
 //! is rejected with a message naming the setting and what is allowed.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr};
+use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
 
 use clap::{parser::ValueSource, ArgMatches, CommandFactory, FromArgMatches, Parser};
 use serde::Deserialize;
@@ -162,6 +162,22 @@ pub struct Config {
     /// Milliseconds between polls of each log's tree head (get-sth / checkpoint).
     #[arg(long, env = "CERTSTREAM_POLL_INTERVAL_MS", default_value_t = crate::limits::HEAD_POLL_INTERVAL.as_millis() as u64)]
     pub poll_interval_ms: u64,
+
+    /// Milliseconds a TCP connect (and, separately, a TLS handshake) to a CT log may take.
+    #[arg(long, env = "CERTSTREAM_HTTP_CONNECT_TIMEOUT_MS", default_value_t = crate::limits::CONNECT_TIMEOUT.as_millis() as u64)]
+    pub http_connect_timeout_ms: u64,
+
+    /// Milliseconds a CT log may leave a request without sending a byte before it is given up.
+    #[arg(long, env = "CERTSTREAM_HTTP_READ_TIMEOUT_MS", default_value_t = crate::limits::READ_TIMEOUT.as_millis() as u64)]
+    pub http_read_timeout_ms: u64,
+
+    /// Milliseconds one whole CT request (connect, head and body) may take.
+    #[arg(long, env = "CERTSTREAM_HTTP_REQUEST_TIMEOUT_MS", default_value_t = crate::limits::REQUEST_TIMEOUT.as_millis() as u64)]
+    pub http_request_timeout_ms: u64,
+
+    /// Longest backoff, in milliseconds, between retries of a failing CT request.
+    #[arg(long, env = "CERTSTREAM_FETCH_BACKOFF_MAX_MS", default_value_t = crate::limits::BACKOFF_MAX.as_millis() as u64)]
+    pub fetch_backoff_max_ms: u64,
 }
 
 /// The settings a `--config` TOML file may hold; any other key is an error.
@@ -184,6 +200,10 @@ struct FileConfig {
     max_connections_per_ip: Option<usize>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
+    http_connect_timeout_ms: Option<u64>,
+    http_read_timeout_ms: Option<u64>,
+    http_request_timeout_ms: Option<u64>,
+    fetch_backoff_max_ms: Option<u64>,
 }
 
 impl Config {
@@ -267,7 +287,55 @@ impl Config {
         if let (Some(v), true) = (file.on_bad_state, unset("on_bad_state")) {
             self.on_bad_state = enum_value("on_bad_state", &v)?;
         }
+        let millis = [
+            (
+                file.http_connect_timeout_ms,
+                "http_connect_timeout_ms",
+                &mut self.http_connect_timeout_ms,
+            ),
+            (
+                file.http_read_timeout_ms,
+                "http_read_timeout_ms",
+                &mut self.http_read_timeout_ms,
+            ),
+            (
+                file.http_request_timeout_ms,
+                "http_request_timeout_ms",
+                &mut self.http_request_timeout_ms,
+            ),
+            (
+                file.fetch_backoff_max_ms,
+                "fetch_backoff_max_ms",
+                &mut self.fetch_backoff_max_ms,
+            ),
+        ];
+        for (value, id, field) in millis {
+            if let (Some(v), true) = (value, unset(id)) {
+                *field = v;
+            }
+        }
         Ok(())
+    }
+
+    /// The CT HTTP client's time bounds.
+    pub fn http_timeouts(&self) -> crate::ct::http::Timeouts {
+        crate::ct::http::Timeouts {
+            connect: Duration::from_millis(self.http_connect_timeout_ms),
+            read: Duration::from_millis(self.http_read_timeout_ms),
+            request: Duration::from_millis(self.http_request_timeout_ms),
+        }
+    }
+
+    /// The pollers' delays: the backoff ceiling from the configuration, the rest from
+    /// [`crate::limits`].
+    pub fn poller_timing(&self) -> crate::ct::poller::PollerTiming {
+        let backoff_max = Duration::from_millis(self.fetch_backoff_max_ms);
+        let defaults = crate::ct::poller::PollerTiming::default();
+        crate::ct::poller::PollerTiming {
+            backoff_max,
+            backoff_min: defaults.backoff_min.min(backoff_max),
+            ..defaults
+        }
     }
 
     /// Cross-field checks clap cannot express.
@@ -302,6 +370,29 @@ impl Config {
         }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("tls-cert and tls-key must be given together (or neither)".into());
+        }
+        self.validate_fetch_timing()
+    }
+
+    /// Timeouts and backoff: each at least 1 ms and at most an hour, and a whole request given
+    /// at least as long as one connect.
+    fn validate_fetch_timing(&self) -> Result<(), String> {
+        let millis = [
+            ("http-connect-timeout-ms", self.http_connect_timeout_ms),
+            ("http-read-timeout-ms", self.http_read_timeout_ms),
+            ("http-request-timeout-ms", self.http_request_timeout_ms),
+            ("fetch-backoff-max-ms", self.fetch_backoff_max_ms),
+        ];
+        for (name, value) in millis {
+            if value == 0 || value > 3_600_000 {
+                return Err(format!("{name} must be between 1 and 3600000, got {value}"));
+            }
+        }
+        if self.http_request_timeout_ms < self.http_connect_timeout_ms {
+            return Err(format!(
+                "http-request-timeout-ms ({}) must be at least http-connect-timeout-ms ({})",
+                self.http_request_timeout_ms, self.http_connect_timeout_ms
+            ));
         }
         Ok(())
     }
@@ -454,5 +545,41 @@ mod tests {
         for p in [half, both] {
             std::fs::remove_file(p).unwrap();
         }
+    }
+
+    #[test]
+    fn fetch_timeouts_and_backoff_are_configurable_and_checked() {
+        let d = Config::try_parse_from(["certstream"]).unwrap();
+        assert_eq!(d.http_timeouts(), crate::ct::http::Timeouts::default());
+        assert_eq!(
+            d.poller_timing(),
+            crate::ct::poller::PollerTiming::default()
+        );
+        let path = file_with("http_read_timeout_ms = 1500\nfetch_backoff_max_ms = 100\n");
+        let c = Config::load_from([
+            "certstream",
+            "--config",
+            path.to_str().unwrap(),
+            "--http-request-timeout-ms",
+            "12000",
+        ])
+        .unwrap();
+        std::fs::remove_file(path).unwrap();
+        c.validate().unwrap();
+        let t = c.http_timeouts();
+        assert_eq!(t.read, Duration::from_millis(1500));
+        assert_eq!(t.request, Duration::from_millis(12000));
+        assert_eq!(t.connect, crate::limits::CONNECT_TIMEOUT);
+        let timing = c.poller_timing();
+        assert_eq!(timing.backoff_max, Duration::from_millis(100));
+        assert_eq!(timing.backoff_min, Duration::from_millis(100), "min ≤ max");
+        let bad = Config::try_parse_from(["certstream", "--http-read-timeout-ms", "0"]).unwrap();
+        assert!(bad.validate().unwrap_err().contains("http-read-timeout-ms"));
+        let bad =
+            Config::try_parse_from(["certstream", "--http-request-timeout-ms", "500"]).unwrap();
+        assert!(bad
+            .validate()
+            .unwrap_err()
+            .contains("at least http-connect-timeout-ms"));
     }
 }

@@ -228,8 +228,20 @@ pub const SHUTDOWN_FLUSH_GRACE: Duration = Duration::from_millis(300);
 /// crash repeats at most the entries of the last interval (plus one snapshot interval).
 pub const STATE_SAVE_INTERVAL: Duration = Duration::from_secs(5);
 
+/// Logs that left the list whose executor keeps the poller's final cursor (and the coordinator
+/// their executor), so that a log coming back resumes exactly where it stopped. Lists change a
+/// few logs a month; past this the oldest is forgotten and resumes from the state file.
+pub const RETIRED_LOGS_MAX: usize = 256;
+
 /// How long a log that left the list keeps its saved cursor.
 pub const STATE_RETAIN_GONE: Duration = Duration::from_secs(7 * 86_400);
+
+/// Skipped entries (index and reason) each log remembers for `/health/deep`. Skips are rare
+/// (only entries that can never be decoded); each one is also logged at WARN with its index.
+pub const SKIPPED_ENTRIES_RECENT: usize = 32;
+
+/// Longest skip reason kept in that list.
+pub const SKIP_REASON_BYTES_MAX: usize = 200;
 
 /// How often each executor sends its counters to the others for `/metrics`.
 pub const METRICS_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);

@@ -12,6 +12,8 @@ use std::{
     rc::Rc,
 };
 
+use crate::limits;
+
 /// Why a log fetch failed. The discriminant indexes [`LogStats::errors`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FetchErrorKind {
@@ -67,12 +69,22 @@ pub struct LogStats {
     pub entries: Cell<u64>,
     /// Entries that could not be decoded or encoded, counted and skipped.
     pub entries_skipped: Cell<u64>,
+    /// The most recent of those (the highest indexes), in index order (at most
+    /// [`limits::SKIPPED_ENTRIES_RECENT`]).
+    pub skipped_recent: RefCell<VecDeque<SkippedEntry>>,
     /// Current minimum interval between requests chosen by the adaptive pacer.
     pub pacing_ms: Cell<u64>,
     /// Verified tree heads (tree size, timestamp ms) that hold entries not yet streamed,
     /// oldest first, at most [`crate::limits::LAG_HEADS_MAX`]: the lag in seconds is measured
     /// from the first one.
     heads: RefCell<VecDeque<(u64, u64)>>,
+}
+
+/// One entry that was skipped because it can never be decoded or encoded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SkippedEntry {
+    pub index: u64,
+    pub reason: String,
 }
 
 impl LogStats {
@@ -110,6 +122,26 @@ impl LogStats {
         heads.front().map_or(0, |&(_, timestamp_ms)| timestamp_ms)
     }
 
+    /// Counts, remembers and logs (WARN, with its index) an entry that can never be streamed.
+    /// Skips are rare (a log serving broken entries), so one line each is affordable; the list
+    /// in `/health/deep` keeps the most recent [`limits::SKIPPED_ENTRIES_RECENT`] in index
+    /// order (a page's undecodable entries are found before its unencodable ones).
+    pub fn record_skip(&self, index: u64, reason: String) {
+        bump(&self.entries_skipped);
+        tracing::warn!(log = %self.name, url = %self.url, index, "entry skipped: {reason}");
+        let mut recent = self.skipped_recent.borrow_mut();
+        let at = recent.partition_point(|e| e.index < index);
+        if recent.len() == limits::SKIPPED_ENTRIES_RECENT {
+            if at == 0 {
+                return; // older than every kept one
+            }
+            recent.pop_front();
+            recent.insert(at - 1, SkippedEntry::new(index, reason));
+        } else {
+            recent.insert(at, SkippedEntry::new(index, reason));
+        }
+    }
+
     fn snapshot(&self) -> LogSnapshot {
         LogSnapshot {
             log_id: self.log_id,
@@ -123,6 +155,7 @@ impl LogStats {
             errors: std::array::from_fn(|i| self.errors[i].get()),
             entries: self.entries.get(),
             entries_skipped: self.entries_skipped.get(),
+            skipped_recent: self.skipped_recent.borrow().iter().cloned().collect(),
             pacing_ms: self.pacing_ms.get(),
             pending_since_ms: self.pending_since_ms(),
         }
@@ -145,6 +178,20 @@ fn merge_neighbours(heads: &mut VecDeque<(u64, u64)>) {
         .map(|pair| (pair[pair.len() - 1].0, pair[0].1))
         .collect();
     *heads = merged;
+}
+
+impl SkippedEntry {
+    /// The reason is capped at [`limits::SKIP_REASON_BYTES_MAX`] (on a character boundary).
+    fn new(index: u64, mut reason: String) -> Self {
+        if reason.len() > limits::SKIP_REASON_BYTES_MAX {
+            let mut end = limits::SKIP_REASON_BYTES_MAX;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+        }
+        SkippedEntry { index, reason }
+    }
 }
 
 /// Per-executor counters of the fan-out path.
@@ -182,6 +229,7 @@ pub struct LogSnapshot {
     pub errors: [u64; 5],
     pub entries: u64,
     pub entries_skipped: u64,
+    pub skipped_recent: Vec<SkippedEntry>,
     pub pacing_ms: u64,
     /// Timestamp of the first verified head holding the oldest entry not yet streamed (0 =
     /// none).
@@ -278,6 +326,8 @@ struct HealthLog<'a> {
     head_age_seconds: Option<f64>,
     fetches: u64,
     errors: u64,
+    entries_skipped: u64,
+    skipped_recent: &'a [SkippedEntry],
 }
 
 #[derive(serde::Serialize)]
@@ -288,8 +338,9 @@ struct Health<'a> {
     logs: Vec<HealthLog<'a>>,
 }
 
-/// `/health/deep`: per-log state and lag, clients and uptime. A log is `waiting_for_head`
-/// until its first verified tree head, then `caught_up` or `catching_up`.
+/// `/health/deep`: per-log state and lag, clients and uptime, and the entries it had to skip
+/// (count, and the most recent with index and reason). A log is `waiting_for_head` until its
+/// first verified tree head, then `caught_up` or `catching_up`.
 pub fn health_json(snaps: &[CoreSnapshot], facts: ProcessFacts) -> String {
     let logs = snaps
         .iter()
@@ -314,6 +365,8 @@ pub fn health_json(snaps: &[CoreSnapshot], facts: ProcessFacts) -> String {
                     .then(|| facts.now_ms.saturating_sub(l.head_timestamp_ms) as f64 / 1000.0),
                 fetches: l.fetches,
                 errors: l.errors.iter().sum(),
+                entries_skipped: l.entries_skipped,
+                skipped_recent: &l.skipped_recent,
             }
         })
         .collect();
@@ -594,5 +647,64 @@ mod tests {
             stats.heads.borrow().back(),
             Some(&(3 * max * 10, 3 * max * 1_000))
         );
+    }
+
+    #[test]
+    fn health_lists_recent_skips_with_their_index_bounded() {
+        let stats = LogStats::new([2; 32], "https://ct.example/b/", "B", "static");
+        let total = limits::SKIPPED_ENTRIES_RECENT as u64 + 5;
+        for index in 0..total {
+            stats.record_skip(index * 10, format!("entry {index}: broken"));
+        }
+        stats.record_skip(total * 10, "é".repeat(limits::SKIP_REASON_BYTES_MAX));
+        let snap = CoreSnapshot::capture(0, &CoreStats::default(), &[stats]);
+        let json = health_json(
+            &[snap],
+            ProcessFacts {
+                uptime_secs: 1.0,
+                rss_bytes: 0,
+                now_ms: 0,
+            },
+        );
+        let v: sonic_rs::Value = sonic_rs::from_str(&json).unwrap();
+        use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
+        let log = &v["logs"][0];
+        assert_eq!(log["entries_skipped"].as_u64(), Some(total + 1));
+        let recent = log["skipped_recent"].as_array().unwrap();
+        assert_eq!(recent.len(), limits::SKIPPED_ENTRIES_RECENT);
+        let first = total + 1 - limits::SKIPPED_ENTRIES_RECENT as u64;
+        assert_eq!(
+            recent[0]["index"].as_u64(),
+            Some(first * 10),
+            "oldest dropped first"
+        );
+        assert_eq!(
+            recent[0]["reason"].as_str(),
+            Some(format!("entry {first}: broken").as_str())
+        );
+        let last = recent[recent.len() - 1]["reason"].as_str().unwrap();
+        assert!(last.len() <= limits::SKIP_REASON_BYTES_MAX && last.starts_with('é'));
+    }
+
+    #[test]
+    fn skips_are_listed_in_index_order_keeping_the_highest() {
+        let stats = LogStats::new([3; 32], "u", "C", "rfc6962");
+        let n = limits::SKIPPED_ENTRIES_RECENT as u64;
+        // A page's decode skips come before its encode skips.
+        for index in (0..n).map(|k| 10 * k + 5).chain((0..n).map(|k| 10 * k)) {
+            stats.record_skip(index, String::new());
+        }
+        stats.record_skip(1, String::new());
+        let listed: Vec<u64> = stats
+            .skipped_recent
+            .borrow()
+            .iter()
+            .map(|e| e.index)
+            .collect();
+        let mut all: Vec<u64> = (0..n).flat_map(|k| [10 * k, 10 * k + 5]).collect();
+        all.push(1);
+        all.sort_unstable();
+        assert_eq!(listed, all[all.len() - n as usize..]);
+        assert_eq!(stats.entries_skipped.get(), 2 * n + 1);
     }
 }

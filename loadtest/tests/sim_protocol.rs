@@ -703,6 +703,38 @@ fn log_list_schema_and_ids() {
     verify_checkpoint(&hl, &https_log, std::str::from_utf8(&cp).unwrap());
 }
 
+#[test]
+fn https_listed_logs_mix_the_http_list() {
+    let sim = start(SimConfig {
+        https: true,
+        https_listed: vec![1, 2],
+        ..quiet(0)
+    });
+    let list = get(&sim.log_list_url).json();
+    let state = get(&format!("{}/sim/state", sim.http_base)).json();
+    for log in sim.logs() {
+        let https = [1, 2].contains(&log.idx);
+        let expected = if https {
+            log.https_url.clone().unwrap()
+        } else {
+            log.url.clone()
+        };
+        assert_eq!(log.listed_url, expected);
+        let key = if log.kind == sim::LogType::Rfc6962 {
+            "url"
+        } else {
+            "monitoring_url"
+        };
+        list_entry(&list, key, &expected);
+        assert_eq!(state["logs"][log.idx]["url"], expected.as_str());
+    }
+    assert!(sim::start(SimConfig {
+        https_listed: vec![0],
+        ..quiet(0)
+    })
+    .is_err());
+}
+
 fn https_get(sim: &SimHandle, url: &str) -> Vec<u8> {
     let pem = std::fs::read_to_string(sim.ca_file.as_ref().unwrap()).unwrap();
     assert_eq!(Some(&pem), sim.ca_pem.as_ref());

@@ -1,8 +1,14 @@
 //! The coordinator (on executor 0): loads the log list, decides which logs to follow and which
 //! executor owns each, and refreshes the list hourly, adding and retiring logs without a
-//! restart. Ownership never moves: a log keeps its executor until it leaves the list.
+//! restart. Ownership never moves: a log keeps its executor until it leaves the list, and a log
+//! that comes back goes to the executor it left, which kept its cursor (see
+//! [`super::shard::Shard::retire_log`]).
 
-use std::{collections::HashMap, rc::Rc, time::Duration};
+use std::{
+    collections::{HashMap, VecDeque},
+    rc::Rc,
+    time::Duration,
+};
 
 use glommio::{channels::shared_channel::ConnectedSender, timer::sleep};
 
@@ -13,6 +19,7 @@ use super::{
 use crate::{
     config::LogKinds,
     ct::log_list::{parse_log_list, LogInfo, LogKind, LogList, EMBEDDED_LOG_LIST},
+    limits,
 };
 
 /// Which executor owns each followed log, and how many logs each executor owns.
@@ -20,6 +27,10 @@ use crate::{
 pub struct Assignment {
     owner: HashMap<[u8; 32], usize>,
     load: Vec<usize>,
+    /// The last owner of each retired log (at most [`limits::RETIRED_LOGS_MAX`], oldest
+    /// forgotten first): that executor kept the log's cursor, so a log that comes back is
+    /// given to it again.
+    parked: VecDeque<([u8; 32], usize)>,
 }
 
 impl Assignment {
@@ -27,27 +38,37 @@ impl Assignment {
         Assignment {
             owner: HashMap::new(),
             load: vec![0; cores.max(1)],
+            parked: VecDeque::new(),
         }
     }
 
-    /// The owner of a new log: the executor with the fewest logs (lowest index on ties), so
-    /// assignment is balanced and deterministic for a given list order.
+    /// The owner of a log: its current owner, else the executor it had before it left the
+    /// list, else the executor with the fewest logs (lowest index on ties), so assignment is
+    /// balanced and deterministic for a given list order.
     pub fn assign(&mut self, log_id: [u8; 32]) -> usize {
         if let Some(&core) = self.owner.get(&log_id) {
             return core;
         }
-        let core = (0..self.load.len())
-            .min_by_key(|&c| (self.load[c], c))
-            .unwrap_or(0);
+        let parked = self.parked.iter().position(|(id, _)| *id == log_id);
+        let core = match parked.and_then(|i| self.parked.remove(i)) {
+            Some((_, core)) if core < self.load.len() => core,
+            _ => (0..self.load.len())
+                .min_by_key(|&c| (self.load[c], c))
+                .unwrap_or(0),
+        };
         self.load[core] += 1;
         self.owner.insert(log_id, core);
         core
     }
 
-    /// Forgets a retired log; returns its owner.
+    /// Forgets a retired log (remembering its owner); returns the owner.
     pub fn retire(&mut self, log_id: &[u8; 32]) -> Option<usize> {
         let core = self.owner.remove(log_id)?;
         self.load[core] -= 1;
+        if self.parked.len() == limits::RETIRED_LOGS_MAX {
+            self.parked.pop_front();
+        }
+        self.parked.push_back((*log_id, core));
         Some(core)
     }
 
@@ -218,5 +239,26 @@ mod tests {
         assert_eq!(a.assign([1; 32]), 1, "an owned log keeps its owner");
         assert_eq!(a.retire(&[1; 32]), Some(1));
         assert_eq!(a.assign([9; 32]), 1, "the freed slot is reused");
+    }
+
+    #[test]
+    fn a_returning_log_goes_back_to_the_core_that_kept_its_cursor() {
+        let mut a = Assignment::new(2);
+        assert_eq!((a.assign([1; 32]), a.assign([2; 32])), (0, 1));
+        assert_eq!(a.retire(&[2; 32]), Some(1));
+        assert_eq!(a.assign([3; 32]), 1, "the least loaded core");
+        assert_eq!(
+            a.assign([2; 32]),
+            1,
+            "back to core 1, which kept its cursor (core 0 would win the tie)"
+        );
+        assert_eq!(a.load, vec![1, 2]);
+        for i in 0..limits::RETIRED_LOGS_MAX + 1 {
+            let mut id = [0xee; 32];
+            id[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            a.assign(id);
+            a.retire(&id);
+        }
+        assert_eq!(a.parked.len(), limits::RETIRED_LOGS_MAX, "bounded");
     }
 }

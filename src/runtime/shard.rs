@@ -2,8 +2,8 @@
 //! counters. Everything here is `!Send` and lives on its core.
 
 use std::{
-    cell::RefCell,
-    collections::HashMap,
+    cell::{Cell, RefCell},
+    collections::{HashMap, VecDeque},
     net::SocketAddr,
     rc::Rc,
     sync::Arc,
@@ -15,6 +15,7 @@ use glommio::{
     channels::shared_channel::{ConnectedReceiver, ConnectedSender},
     net::TcpListener,
     spawn_local,
+    task::JoinHandle,
     timer::sleep,
 };
 
@@ -44,7 +45,6 @@ pub struct Publisher {
     /// Set at shutdown once the final cursors are taken: later pages are not published (and
     /// are fetched again after the restart), so the saved cursors are exact.
     closed: std::cell::Cell<bool>,
-    core: usize,
     hub: Rc<ws::Hub>,
     peers: Vec<ConnectedSender<FrameBatch>>,
     stats: Rc<CoreStats>,
@@ -89,10 +89,7 @@ impl Publisher {
                     out.push(Arc::new(frames));
                     bump(&log.stats.entries);
                 }
-                Err(e) => {
-                    bump(&log.stats.entries_skipped);
-                    tracing::warn!(log = %log.info.description, index = entry.index, core = self.core, "certificate skipped: {e}");
-                }
+                Err(e) => log.stats.record_skip(entry.index, e.to_string()),
             }
         }
         out.into()
@@ -107,6 +104,48 @@ impl Publisher {
     }
 }
 
+fn new_stats(info: &LogInfo) -> Rc<LogStats> {
+    let kind = match info.kind {
+        LogKind::Rfc6962 => "rfc6962",
+        LogKind::StaticCt => "static",
+    };
+    LogStats::new(info.log_id, &info.url, &info.description, kind)
+}
+
+/// Runs a log's poller; when the log had one before (it left the list and came back), first
+/// waits for that one to finish and resumes from the cursor it stopped at.
+async fn start_poller(
+    env: Rc<PollerEnv>,
+    ctx: Rc<LogCtx>,
+    start_at: Option<u64>,
+    stop: Rc<StopFlag>,
+    previous: Option<Poller>,
+    started_at: Rc<Cell<Option<u64>>>,
+) {
+    let start = match previous {
+        Some(Poller {
+            task,
+            stats,
+            started_at: was_started_at,
+            ..
+        }) => {
+            // A stopped poller ends at its next request or sleep; it may still emit the page
+            // it was fetching, which moves its cursor: read the cursor only once it is done.
+            task.await;
+            final_cursor(&stats, was_started_at.get()).or(start_at)
+        }
+        None => start_at,
+    };
+    if stop.is_stopped() {
+        return;
+    }
+    started_at.set(start);
+    if let Some(at) = start {
+        ctx.stats.cursor.set(at);
+    }
+    poller::run(env, ctx, start, stop).await;
+}
+
 /// Unix seconds with microsecond precision, for `seen`.
 fn seen_now() -> Option<f64> {
     let d = std::time::SystemTime::now()
@@ -115,8 +154,21 @@ fn seen_now() -> Option<f64> {
     Some(d.as_micros() as f64 / 1e6)
 }
 
-/// A running poller: how to stop it and its counters.
-type Poller = (Rc<StopFlag>, Rc<LogStats>);
+/// A poller: how to stop it, its counters, its task, and the cursor it was started from.
+struct Poller {
+    stop: Rc<StopFlag>,
+    stats: Rc<LogStats>,
+    task: JoinHandle<()>,
+    /// The cursor the poller was started from (set when it starts; `None` = backfill).
+    started_at: Rc<Cell<Option<u64>>>,
+}
+
+/// The exact position of a finished poller: its cursor, if it ever had one (a start cursor, or
+/// one set from its first tree head); `None` when it never got that far.
+fn final_cursor(stats: &LogStats, started_at: Option<u64>) -> Option<u64> {
+    let positioned = started_at.is_some() || stats.head_timestamp_ms.get() > 0;
+    positioned.then(|| stats.cursor.get())
+}
 
 /// The executor's mutable state.
 pub struct Shard {
@@ -128,6 +180,9 @@ pub struct Shard {
     pub stats: Rc<CoreStats>,
     pub env: Rc<PollerEnv>,
     pollers: RefCell<HashMap<[u8; 32], Poller>>,
+    /// Pollers of logs that left the list, oldest first (at most [`limits::RETIRED_LOGS_MAX`]):
+    /// a log that comes back resumes from the cursor its poller stopped at.
+    retired: RefCell<VecDeque<([u8; 32], Poller)>>,
     peer_snapshots: RefCell<Vec<Option<Arc<CoreSnapshot>>>>,
     pub ws_ctx: RefCell<Option<Rc<ws::ServerContext>>>,
     /// The state loaded at start: saved cursors new logs resume from.
@@ -135,40 +190,73 @@ pub struct Shard {
 }
 
 impl Shard {
-    /// Starts following `info` on this core.
+    /// Starts following `info` on this core. A log that left the list and came back resumes
+    /// from where its previous poller stopped (after that poller has finished, so the two never
+    /// overlap); otherwise from `start_at` (the state file) or the backfill setting.
     pub fn add_log(&self, info: LogInfo, start_at: Option<u64>) {
         if self.pollers.borrow().contains_key(&info.log_id) {
             return;
         }
-        let kind = match info.kind {
-            LogKind::Rfc6962 => "rfc6962",
-            LogKind::StaticCt => "static",
+        let previous = self.take_retired(&info.log_id);
+        let stats = match &previous {
+            Some(p) if p.stats.url == info.url => p.stats.clone(),
+            _ => new_stats(&info),
         };
-        let stats = LogStats::new(info.log_id, &info.url, &info.description, kind);
-        if let Some(at) = start_at {
+        if let (None, Some(at)) = (&previous, start_at) {
             stats.cursor.set(at);
         }
         let stop = Rc::new(StopFlag::default());
-        tracing::info!(log = %info.description, url = %info.url, core = self.core, "following log");
-        self.pollers
-            .borrow_mut()
-            .insert(info.log_id, (stop.clone(), stats.clone()));
-        let ctx = Rc::new(LogCtx { info, stats });
-        let env = self.env.clone();
-        spawn_local(poller::run(env, ctx, start_at, stop)).detach();
+        let started_at = Rc::new(Cell::new(None));
+        let log_id = info.log_id;
+        tracing::info!(log = %info.description, url = %info.url, core = self.core, resumed = previous.is_some(), "following log");
+        let ctx = Rc::new(LogCtx {
+            info,
+            stats: stats.clone(),
+        });
+        let task = spawn_local(start_poller(
+            self.env.clone(),
+            ctx,
+            start_at,
+            stop.clone(),
+            previous,
+            started_at.clone(),
+        ))
+        .detach();
+        self.pollers.borrow_mut().insert(
+            log_id,
+            Poller {
+                stop,
+                stats,
+                task,
+                started_at,
+            },
+        );
     }
 
-    /// Stops following a log that left the list.
+    /// Stops following a log that left the list, keeping its poller (and so its cursor) in
+    /// case the log comes back.
     pub fn retire_log(&self, log_id: &[u8; 32]) {
-        if let Some((stop, stats)) = self.pollers.borrow_mut().remove(log_id) {
-            tracing::info!(log = %stats.name, core = self.core, "log left the list; poller stopped");
-            stop.stop();
+        let Some(poller) = self.pollers.borrow_mut().remove(log_id) else {
+            return;
+        };
+        tracing::info!(log = %poller.stats.name, core = self.core, cursor = poller.stats.cursor.get(), "log left the list; poller stopped");
+        poller.stop.stop();
+        let mut retired = self.retired.borrow_mut();
+        if retired.len() == limits::RETIRED_LOGS_MAX {
+            retired.pop_front();
         }
+        retired.push_back((*log_id, poller));
+    }
+
+    fn take_retired(&self, log_id: &[u8; 32]) -> Option<Poller> {
+        let mut retired = self.retired.borrow_mut();
+        let i = retired.iter().position(|(id, _)| id == log_id)?;
+        retired.remove(i).map(|(_, p)| p)
     }
 
     fn stop_all_pollers(&self) {
-        for (stop, _) in self.pollers.borrow().values() {
-            stop.stop();
+        for poller in self.pollers.borrow().values() {
+            poller.stop.stop();
         }
     }
 
@@ -177,10 +265,10 @@ impl Shard {
         let pollers = self.pollers.borrow();
         pollers
             .values()
-            .map(|(_, s)| Position {
-                log_id: s.log_id,
-                url: s.url.clone(),
-                cursor: s.cursor.get(),
+            .map(|p| Position {
+                log_id: p.stats.log_id,
+                url: p.stats.url.clone(),
+                cursor: p.stats.cursor.get(),
             })
             .collect()
     }
@@ -191,7 +279,7 @@ impl Shard {
             .pollers
             .borrow()
             .values()
-            .map(|(_, s)| s.clone())
+            .map(|p| p.stats.clone())
             .collect();
         let mut snap = CoreSnapshot::capture(self.core, &self.stats, &logs);
         if let Some(ctx) = self.ws_ctx.borrow().as_ref() {
@@ -247,17 +335,16 @@ pub async fn run(
     let ends = ends.connect().await;
     let publisher = Rc::new(Publisher {
         closed: std::cell::Cell::new(false),
-        core,
         hub: hub.clone(),
         peers: ends.frames_out,
         stats: stats.clone(),
     });
     let env = Rc::new(PollerEnv {
-        http: Rc::new(HttpClient::new(tls)),
+        http: Rc::new(HttpClient::with_timeouts(tls, config.http_timeouts())),
         sink: publisher.clone(),
         backfill: config.backfill,
         poll_interval: Duration::from_millis(config.poll_interval_ms),
-        timing: poller::PollerTiming::default(),
+        timing: config.poller_timing(),
     });
     let shard = Rc::new(Shard {
         core,
@@ -268,6 +355,7 @@ pub async fn run(
         stats,
         env,
         pollers: RefCell::default(),
+        retired: RefCell::default(),
         peer_snapshots: RefCell::new(vec![None; ends.cores]),
         ws_ctx: RefCell::new(None),
         state,

@@ -28,12 +28,22 @@ pub const CONNECT_ALL_TIMEOUT: Duration = Duration::from_secs(120);
 /// are still counted as delivered but not loss-tracked.
 pub const TRACKED_LOGS_MAX: usize = 4096;
 
+/// Gaps (ranges of indexes jumped over) remembered per client and log, to tell a late message
+/// from a repeated one and an expected skip from a loss. A server that skips only what it must
+/// leaves one gap per corrupted entry; past this bound `missing` stays exact but those gaps
+/// count as `gaps_untracked`.
+pub const TRACKED_GAPS_MAX: usize = 4096;
+
 /// Error strings kept in a report; the count of all errors is kept separately.
 pub const ERRORS_KEPT_MAX: usize = 32;
 
 /// Longest wait, after the measured window, for clients to reach the simulator's final tree
 /// sizes in gap-check mode.
 pub const DRAIN_TIMEOUT_DEFAULT: Duration = Duration::from_secs(20);
+
+/// Wait, after the clients drained, before reading the server's skip report: reports may trail
+/// the stream by a snapshot interval (certstream: 1 s across executors).
+pub const SERVER_REPORT_SETTLE: Duration = Duration::from_secs(2);
 
 /// Highest latency value the histograms hold (1 hour in µs); larger values saturate.
 pub const LATENCY_US_MAX: u64 = 3_600_000_000;

@@ -9,6 +9,9 @@
 //!   rate, a fresh server under test from the user's command template, a 1 Hz resource
 //!   sampler on the server's PID, and a [`wsbench`] run with a gap check against the
 //!   simulator. Fresh processes per workload make every RSS and CPU figure its own.
+//! - [`BenchPlan::sim_faults`] (`bench-run --sim-faults FILE`) runs every simulator with a
+//!   fault schedule (`ctlog-sim --faults`, format in [`crate::sim::faults`]); the gap check then
+//!   expects the entries the schedule corrupts to be skipped, and every other one delivered.
 //! - raw-fanout runs the baseline sender as a child and the same clients against it, in the
 //!   same run, so every server figure can be given as a fraction of it.
 //!
@@ -154,6 +157,9 @@ pub struct BenchPlan {
     pub idle_settle: Duration,
     /// Longest wait for clients to reach the simulator's final tree sizes.
     pub drain_timeout: Duration,
+    /// Fault schedule passed to every simulator (`ctlog-sim --faults`); the gap check then
+    /// expects the corrupted entries to be skipped.
+    pub sim_faults: Option<PathBuf>,
     /// `bench-results` directory.
     pub out_root: PathBuf,
     /// Directory `git rev-parse` runs in.
@@ -183,6 +189,7 @@ impl BenchPlan {
             fanout_threads: 2,
             idle_settle: Duration::from_secs(3),
             drain_timeout: Duration::from_secs(20),
+            sim_faults: None,
             out_root: out_root.to_path_buf(),
             repo_dir: PathBuf::from("."),
         }
@@ -615,7 +622,7 @@ fn start_sim(plan: &BenchPlan, rate: u64, dir: &Path, tag: &str) -> anyhow::Resu
         (false, true) => "static",
         (false, false) => bail!("the simulator needs at least one log"),
     };
-    let args = [
+    let mut args = vec![
         "--rfc6962".to_string(),
         plan.rfc6962_logs.to_string(),
         "--static".into(),
@@ -625,6 +632,10 @@ fn start_sim(plan: &BenchPlan, rate: u64, dir: &Path, tag: &str) -> anyhow::Resu
         "--mix".into(),
         mix.into(),
     ];
+    if let Some(faults) = &plan.sim_faults {
+        args.push("--faults".into());
+        args.push(faults.display().to_string());
+    }
     let command = format!("{} {}", plan.bins.sim.display(), args.join(" "));
     let mut cmd = Command::new(&plan.bins.sim);
     cmd.args(&args);
@@ -767,11 +778,21 @@ impl Drop for Sampler {
     }
 }
 
+/// Where a certstream-compatible server may report skipped entries (`/health/deep`); a server
+/// without one only makes the gap check note the report as unavailable.
+fn health_url(ws_base: &str) -> String {
+    let base = ws_base
+        .trim_end_matches('/')
+        .replacen("wss://", "https://", 1)
+        .replacen("ws://", "http://", 1);
+    format!("{base}/health/deep")
+}
+
 /// Sum of the simulator's tree sizes.
 fn sim_total(state_url: &str) -> Option<u64> {
     wsbench::fetch_targets(state_url)
         .ok()
-        .map(|t| t.iter().map(|(_, s)| s).sum())
+        .map(|t| t.iter().map(|t| t.size).sum())
 }
 
 /// What the phase hook observed.
@@ -809,6 +830,7 @@ fn server_workload(
     cfg.threads = plan.ws_threads;
     let mut gap = GapCheckConfig::new(&state_url);
     gap.drain_timeout = plan.drain_timeout;
+    gap.server_report_url = Some(health_url(&srv.ws_base));
     cfg.gap = Some(gap);
     let mut marks = WindowMarks::default();
     let ws = wsbench::run(&cfg, &mut |p| {
@@ -895,19 +917,27 @@ fn judge(r: &mut WorkloadResult, died: Option<String>) {
             ws.loss.clients_disconnected
         ));
     }
-    if ws.loss.repeated_total > 0 {
+    if ws.loss.repeated_total + ws.loss.out_of_order_total > 0 {
         f.push(format!(
-            "{} repeated or out-of-order messages",
-            ws.loss.repeated_total
+            "{} repeated and {} out-of-order messages",
+            ws.loss.repeated_total, ws.loss.out_of_order_total
         ));
     }
     if let Some(g) = &ws.gap_check {
         if !g.complete {
             let missing: u64 = g.logs.iter().map(|l| l.missing).sum();
             let never: usize = g.logs.iter().map(|l| l.clients_never_seen).sum();
+            let corrupt: u64 = g.logs.iter().map(|l| l.delivered_but_skip_expected).sum();
+            let unreported: usize = g
+                .logs
+                .iter()
+                .filter_map(|l| l.server.as_ref())
+                .map(|s| s.unreported.len() + s.unexpected.len())
+                .sum();
             f.push(format!(
                 "gap check incomplete: {missing} indexes missing, \
-                 {never} client×log pairs never received"
+                 {never} client×log pairs never received, {corrupt} corrupted entries \
+                 delivered, {unreported} skips misreported by the server"
             ));
         }
     }

@@ -13,6 +13,11 @@
 //!   ([`super::scan::classify`]), never parsed as JSON. Per message the cost is the scan, one
 //!   interner lookup, one [`LogTrack::on_index`] and one histogram record.
 //! - Slow clients connect and never read; at stop they probe whether the server closed them.
+//! - Gap check ([`GapCheckConfig`]): after the window, `/sim/state` gives each log's final tree
+//!   size and the entries the simulator corrupted for good. Every reading client must get every
+//!   other index from its start to that size exactly once and in order; the corrupted ones must
+//!   not arrive. Optionally the server's own report of skipped entries (certstream's
+//!   `/health/deep`) must name them ([`ServerSkipReport`]).
 //!
 //! # Invariants
 //!
@@ -40,6 +45,7 @@ use tokio::sync::{watch, Semaphore};
 use super::limits::{
     CONNECT_ALL_TIMEOUT, CONNECT_TIMEOUT, DRAIN_TIMEOUT_DEFAULT, ERRORS_KEPT_MAX,
     HANDSHAKE_HEAD_BYTES_MAX, LATENCY_US_MAX, MESSAGE_BYTES_MAX, READ_BUF_BYTES, RUN_DURATION_MAX,
+    SERVER_REPORT_SETTLE,
 };
 use super::scan::{classify, Kind};
 use super::sys::{now_unix_us, thread_cpu};
@@ -87,7 +93,8 @@ impl WsBenchConfig {
 }
 
 /// Verify, after the window, that each reading client got every index of every log from its
-/// start to the simulator's tree size exactly once and in order.
+/// start to the simulator's tree size exactly once and in order, except the entries that must
+/// be skipped (the simulator's corrupted ones, plus `expected_skips`), which must not arrive.
 #[derive(Debug, Clone)]
 pub struct GapCheckConfig {
     /// The simulator's `/sim/state` URL.
@@ -96,6 +103,13 @@ pub struct GapCheckConfig {
     pub starts: Vec<(String, u64)>,
     /// Longest wait for clients to reach the final tree sizes.
     pub drain_timeout: Duration,
+    /// `(log URL, index)` pairs that must not arrive, besides those `/sim/state` lists as
+    /// corrupted.
+    pub expected_skips: Vec<(String, u64)>,
+    /// The server's report of skipped entries (certstream: `/health/deep`); when given, every
+    /// expected skip in the checked range must be in it. A report that cannot be read is noted
+    /// as unavailable, not as a failure (other servers have none).
+    pub server_report_url: Option<String>,
 }
 
 impl GapCheckConfig {
@@ -105,6 +119,8 @@ impl GapCheckConfig {
             state_url: state_url.to_string(),
             starts: Vec::new(),
             drain_timeout: DRAIN_TIMEOUT_DEFAULT,
+            expected_skips: Vec::new(),
+            server_report_url: None,
         }
     }
 }
@@ -167,10 +183,15 @@ pub struct LossSummary {
     pub reading_clients: usize,
     /// Reading clients with at least one missing index.
     pub clients_with_loss: usize,
-    /// Indexes skipped, summed over reading clients and logs.
+    /// Indexes skipped, summed over reading clients and logs (entries the gap check expects to
+    /// be skipped are not counted).
     pub missing_total: u64,
-    /// Duplicate or out-of-order messages, summed.
+    /// Messages at an index already delivered, summed.
     pub repeated_total: u64,
+    /// Messages that arrived after a later index of their log, summed.
+    pub out_of_order_total: u64,
+    /// Expected skips (corrupted entries) that were indeed not delivered, summed.
+    pub skipped_expected_total: u64,
     /// Reading clients whose connection ended before the run did.
     pub clients_disconnected: usize,
     /// Certificate messages whose fields could not be found.
@@ -201,12 +222,39 @@ pub struct GapLog {
     pub clients_complete: usize,
     /// Clients that never received this log (no start given).
     pub clients_never_seen: usize,
-    /// Missing indexes (gaps + not reached), summed over clients.
+    /// Missing indexes (gaps + not reached, expected skips excepted), summed over clients.
     pub missing: u64,
-    /// Repeated or out-of-order messages, summed.
+    /// Messages at an index already delivered, summed.
     pub repeated: u64,
+    /// Messages that arrived after a later index, summed.
+    pub out_of_order: u64,
+    /// Expected skips in `[start_min, target)`.
+    pub skips_expected: u64,
+    /// Expected skips that some client received anyway, summed over clients.
+    pub delivered_but_skip_expected: u64,
     /// Lowest start over clients.
     pub start_min: Option<u64>,
+    /// The server's report for this log, when one was asked for and could be read.
+    pub server: Option<ServerSkipCheck>,
+}
+
+/// How the server's report of skipped entries compares with the expected skips of one log.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct ServerSkipCheck {
+    /// The server's count of skipped entries (since it started).
+    pub skipped_count: u64,
+    /// Indexes in the server's list of recent skips.
+    pub listed: usize,
+    /// Expected skips in `[start_min, target)` the list should hold but does not.
+    pub unreported: Vec<u64>,
+    /// Listed indexes that were not expected to be skipped.
+    pub unexpected: Vec<u64>,
+}
+
+impl ServerSkipCheck {
+    fn clean(&self) -> bool {
+        self.unreported.is_empty() && self.unexpected.is_empty()
+    }
 }
 
 /// Gap-check result.
@@ -214,10 +262,13 @@ pub struct GapLog {
 pub struct GapReport {
     /// Per log.
     pub logs: Vec<GapLog>,
-    /// True when every client is complete for every log it saw and saw every log.
+    /// True when every client is complete for every log it saw and saw every log, and the
+    /// server's skip report (when read) matches the expected skips.
     pub complete: bool,
     /// Seconds spent waiting for clients to catch up.
     pub drain_s: f64,
+    /// Whether a server skip report was asked for but could not be read (and why).
+    pub server_report_unavailable: Option<String>,
 }
 
 /// The result of a run.
@@ -310,8 +361,19 @@ pub fn parse_ws_url(url: &str) -> anyhow::Result<WsTarget> {
     })
 }
 
-/// Final tree size per log (canonical URL), from the simulator.
-type Targets = Arc<Vec<(String, u64)>>;
+/// What the gap check measures one log against.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GapTarget {
+    /// Canonical log URL.
+    pub url: String,
+    /// The simulator's tree size when the window ended.
+    pub size: u64,
+    /// Sorted indexes that must not arrive (corrupted entries, expected skips).
+    pub skips: Vec<u64>,
+}
+
+/// The targets of every log, from the simulator.
+type Targets = Arc<Vec<GapTarget>>;
 
 /// Shared between the controller and the workers (control plane only; the data path reads
 /// `phase` with one relaxed load per `read`).
@@ -383,7 +445,12 @@ pub fn run(cfg: &WsBenchConfig, on_phase: &mut dyn FnMut(Phase)) -> anyhow::Resu
             Err(_) => bail!("a wsbench worker thread panicked"),
         }
     }
-    let timing = outcome?;
+    let mut timing = outcome?;
+    if let (Some(gap), Some(targets)) = (&cfg.gap, timing.gap_targets.take()) {
+        // Read once no client reads any more: every index a client jumped over was published
+        // by then, so whether it was corrupted is known.
+        timing.gap_targets = Some(with_latest_skips(targets, gap));
+    }
     Ok(merge(cfg, &ctl, timing, results))
 }
 
@@ -413,8 +480,10 @@ fn validate(cfg: &WsBenchConfig) -> anyhow::Result<()> {
 struct Timing {
     connect_all: Duration,
     window: Duration,
-    gap_targets: Option<Arc<Vec<(String, u64)>>>,
+    gap_targets: Option<Targets>,
     drain: Duration,
+    /// The server's skip report per canonical log URL, or why it could not be read.
+    server_report: Option<Result<HashMap<String, ServerSkips>, String>>,
 }
 
 /// Walks the phases; returns how long each took.
@@ -437,6 +506,7 @@ fn drive(
             window: Duration::ZERO,
             gap_targets: None,
             drain: Duration::ZERO,
+            server_report: None,
         });
     }
     ctl.set_phase(Phase::Warmup);
@@ -452,6 +522,7 @@ fn drive(
         window: Duration::ZERO,
         gap_targets: None,
         drain: Duration::ZERO,
+        server_report: None,
     };
     let Some(gap) = &cfg.gap else {
         ctl.set_phase(Phase::Draining);
@@ -465,7 +536,9 @@ fn drive(
     ctl.set_phase(Phase::Draining);
     timing.window = w0.elapsed();
     on_phase(Phase::Draining);
-    let targets = Arc::new(targets?);
+    let mut targets = targets?;
+    add_skips(&mut targets, &gap.expected_skips);
+    let targets = Arc::new(targets);
     if let Ok(mut t) = ctl.targets.lock() {
         *t = Some(targets.clone());
     }
@@ -478,11 +551,51 @@ fn drive(
     }
     timing.drain = d0.elapsed();
     timing.gap_targets = Some(targets);
+    timing.server_report = gap.server_report_url.as_deref().map(|url| {
+        // A server's report may trail its stream (certstream copies counters across cores
+        // once a second): the last skips before the targets may not be listed yet.
+        std::thread::sleep(SERVER_REPORT_SETTLE);
+        fetch_server_skips(url).map_err(|e| format!("{e:#}"))
+    });
     Ok(timing)
 }
 
-/// Reads `/sim/state` into (canonical url, tree size) pairs.
-pub fn fetch_targets(state_url: &str) -> anyhow::Result<Vec<(String, u64)>> {
+/// The targets with the skip lists read again after the clients stopped: entries corrupted
+/// past the targets explain gaps the clients saw after the window. The sizes stay as they were.
+fn with_latest_skips(targets: Targets, gap: &GapCheckConfig) -> Targets {
+    let Ok(mut latest) = fetch_targets(&gap.state_url) else {
+        return targets;
+    };
+    add_skips(&mut latest, &gap.expected_skips);
+    let updated: Vec<GapTarget> = targets
+        .iter()
+        .map(|t| GapTarget {
+            skips: latest
+                .iter()
+                .find(|l| l.url == t.url)
+                .map_or_else(|| t.skips.clone(), |l| l.skips.clone()),
+            ..t.clone()
+        })
+        .collect();
+    Arc::new(updated)
+}
+
+/// Adds configured expected skips to the simulator's.
+fn add_skips(targets: &mut [GapTarget], extra: &[(String, u64)]) {
+    for (url, index) in extra {
+        let url = canonical_url(url);
+        if let Some(t) = targets.iter_mut().find(|t| t.url == url) {
+            t.skips.push(*index);
+        }
+    }
+    for t in targets {
+        t.skips.sort_unstable();
+        t.skips.dedup();
+    }
+}
+
+/// Reads `/sim/state` into per-log targets.
+pub fn fetch_targets(state_url: &str) -> anyhow::Result<Vec<GapTarget>> {
     let (code, body) = super::http::get(state_url, Duration::from_secs(10))?;
     if code != 200 {
         bail!("{state_url} answered HTTP {code}");
@@ -490,8 +603,9 @@ pub fn fetch_targets(state_url: &str) -> anyhow::Result<Vec<(String, u64)>> {
     parse_sim_state(&body)
 }
 
-/// Parses `{"logs":[{"url":..,"tree_size":..}]}`.
-pub fn parse_sim_state(body: &[u8]) -> anyhow::Result<Vec<(String, u64)>> {
+/// Parses `{"logs":[{"url":..,"tree_size":..,"corrupted":[{"index":..},..]}]}`
+/// (`corrupted` is optional).
+pub fn parse_sim_state(body: &[u8]) -> anyhow::Result<Vec<GapTarget>> {
     let v: serde_json::Value = serde_json::from_slice(body).context("sim state is not JSON")?;
     let logs = v
         .get("logs")
@@ -507,7 +621,65 @@ pub fn parse_sim_state(body: &[u8]) -> anyhow::Result<Vec<(String, u64)>> {
                 .get("tree_size")
                 .and_then(|s| s.as_u64())
                 .context("log without tree_size")?;
-            Ok((canonical_url(url), size))
+            let mut skips: Vec<u64> = l
+                .get("corrupted")
+                .and_then(|c| c.as_array())
+                .map(|c| c.iter().filter_map(|e| e.get("index")?.as_u64()).collect())
+                .unwrap_or_default();
+            skips.sort_unstable();
+            Ok(GapTarget {
+                url: canonical_url(url),
+                size,
+                skips,
+            })
+        })
+        .collect()
+}
+
+/// One log's entry in a server's skip report.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerSkips {
+    /// Entries skipped since the server started.
+    pub count: u64,
+    /// The most recent skipped indexes the server lists (sorted).
+    pub recent: Vec<u64>,
+}
+
+/// Reads a server's skip report (certstream `/health/deep`).
+pub fn fetch_server_skips(url: &str) -> anyhow::Result<HashMap<String, ServerSkips>> {
+    let (code, body) = super::http::get(url, Duration::from_secs(10))?;
+    if code != 200 {
+        bail!("{url} answered HTTP {code}");
+    }
+    parse_server_skips(&body)
+}
+
+/// Parses `{"logs":[{"url":..,"entries_skipped":N,"skipped_recent":[{"index":..},..]}]}`.
+pub fn parse_server_skips(body: &[u8]) -> anyhow::Result<HashMap<String, ServerSkips>> {
+    let v: serde_json::Value = serde_json::from_slice(body).context("report is not JSON")?;
+    let logs = v
+        .get("logs")
+        .and_then(|l| l.as_array())
+        .context("report has no logs array")?;
+    logs.iter()
+        .map(|l| {
+            let url = l
+                .get("url")
+                .and_then(|u| u.as_str())
+                .context("log without url")?;
+            let count = l
+                .get("entries_skipped")
+                .and_then(|c| c.as_u64())
+                .context("log without entries_skipped")?;
+            let mut recent: Vec<u64> = l
+                .get("skipped_recent")
+                .and_then(|r| r.as_array())
+                .context("log without skipped_recent")?
+                .iter()
+                .filter_map(|e| e.get("index")?.as_u64())
+                .collect();
+            recent.sort_unstable();
+            Ok((canonical_url(url), ServerSkips { count, recent }))
         })
         .collect()
 }
@@ -733,18 +905,18 @@ async fn watch_phases(
 }
 
 fn all_reached(
-    targets: &[(String, u64)],
+    targets: &[GapTarget],
     shared: &Rc<RefCell<WorkerShared>>,
     states: &[Rc<RefCell<ClientState>>],
 ) -> bool {
     let sh = shared.borrow();
-    let ids: Vec<(Option<u32>, u64, Option<u64>)> = targets
+    let ids: Vec<(Option<u32>, &GapTarget, Option<u64>)> = targets
         .iter()
-        .map(|(url, size)| {
+        .map(|t| {
             (
-                find_id(&sh.interner, url),
-                *size,
-                sh.starts.get(url).copied(),
+                find_id(&sh.interner, &t.url),
+                t,
+                sh.starts.get(&t.url).copied(),
             )
         })
         .collect();
@@ -753,12 +925,13 @@ fn all_reached(
         if st.slow || !st.connected || st.ended.is_some() {
             return true;
         }
-        ids.iter().all(|&(id, size, start)| {
-            let track = id.and_then(|id| st.logs.get(id as usize).copied().flatten());
-            match track {
-                Some(t) => t.reached(size),
+        ids.iter().all(|&(id, target, start)| {
+            match id.and_then(|id| st.logs.get(id as usize)?.as_ref()) {
+                Some(t) => t.reached(target.size, &target.skips),
                 // Never seen: done only if an explicit start says nothing was due.
-                None => start.is_some_and(|s| s >= size) || start.is_none(),
+                None => {
+                    start.is_none_or(|s| LogTrack::new(Some(s)).reached(target.size, &target.skips))
+                }
             }
         })
     })
@@ -1082,18 +1255,28 @@ fn merge(
             }
         }
         cpu += w.cpu_window;
+        let skips = skips_by_id(sh, t.gap_targets.as_ref().map(|t| &t[..]));
         for st in &w.clients {
-            merge_client(&mut rep, st);
+            merge_client(&mut rep, st, &skips);
             if let (Some(g), Some(targets)) = (gap.as_mut(), t.gap_targets.as_ref()) {
                 gap_client(g, targets, sh, st);
             }
         }
     }
-    if let Some(g) = gap.as_mut() {
-        g.complete = g
-            .logs
-            .iter()
-            .all(|l| l.clients_complete == l.clients_checked && l.missing == 0 && l.repeated == 0);
+    if let (Some(g), Some(targets)) = (gap.as_mut(), t.gap_targets.as_ref()) {
+        match &t.server_report {
+            Some(Ok(report)) => check_server_report(g, targets, report),
+            Some(Err(e)) => g.server_report_unavailable = Some(e.clone()),
+            None => {}
+        }
+        g.complete = g.logs.iter().all(|l| {
+            l.clients_complete == l.clients_checked
+                && l.missing == 0
+                && l.repeated == 0
+                && l.out_of_order == 0
+                && l.delivered_but_skip_expected == 0
+                && l.server.as_ref().is_none_or(ServerSkipCheck::clean)
+        });
     }
     let secs = t.window.as_secs_f64().max(1e-9);
     rep.delivered_msgs_per_s = rep.delivered_msgs as f64 / secs;
@@ -1105,7 +1288,18 @@ fn merge(
     rep
 }
 
-fn merge_client(rep: &mut WsBenchReport, st: &ClientState) {
+/// The expected skips of each log a worker interned, by interned id (empty without a gap check).
+fn skips_by_id<'a>(sh: &WorkerShared, targets: Option<&'a [GapTarget]>) -> Vec<&'a [u64]> {
+    (0..sh.interner.len() as u32)
+        .map(|id| {
+            targets
+                .and_then(|ts| ts.iter().find(|t| t.url == sh.interner.name(id)))
+                .map_or(&[][..], |t| &t.skips[..])
+        })
+        .collect()
+}
+
+fn merge_client(rep: &mut WsBenchReport, st: &ClientState, skips: &[&[u64]]) {
     if st.slow {
         if st.connected {
             rep.slow_clients.connected += 1;
@@ -1122,43 +1316,47 @@ fn merge_client(rep: &mut WsBenchReport, st: &ClientState) {
     if st.ended.is_some() {
         rep.loss.clients_disconnected += 1;
     }
-    let (missing, repeated) = st
-        .logs
-        .iter()
-        .flatten()
-        .fold((0, 0), |(m, r), t| (m + t.missing, r + t.repeated));
+    let mut missing = 0;
+    for (id, track) in st.logs.iter().enumerate() {
+        let Some(t) = track else { continue };
+        let excused = t.skips_in_gaps(skips.get(id).copied().unwrap_or(&[]));
+        missing += t.missing - excused;
+        rep.loss.skipped_expected_total += excused;
+        rep.loss.repeated_total += t.repeated;
+        rep.loss.out_of_order_total += t.out_of_order;
+    }
     if missing > 0 {
         rep.loss.clients_with_loss += 1;
     }
     rep.loss.missing_total += missing;
-    rep.loss.repeated_total += repeated;
 }
 
-fn new_gap_report(targets: &[(String, u64)], drain: Duration) -> GapReport {
+fn new_gap_report(targets: &[GapTarget], drain: Duration) -> GapReport {
     GapReport {
         logs: targets
             .iter()
-            .map(|(url, size)| GapLog {
-                url: url.clone(),
-                target: *size,
+            .map(|t| GapLog {
+                url: t.url.clone(),
+                target: t.size,
                 ..Default::default()
             })
             .collect(),
         complete: false,
         drain_s: drain.as_secs_f64(),
+        server_report_unavailable: None,
     }
 }
 
-fn gap_client(g: &mut GapReport, targets: &[(String, u64)], sh: &WorkerShared, st: &ClientState) {
+fn gap_client(g: &mut GapReport, targets: &[GapTarget], sh: &WorkerShared, st: &ClientState) {
     if st.slow || !st.connected {
         return;
     }
-    for (log, (url, size)) in g.logs.iter_mut().zip(targets) {
+    for (log, target) in g.logs.iter_mut().zip(targets) {
         log.clients_checked += 1;
-        let explicit = sh.starts.get(url).copied();
-        let track =
-            find_id(&sh.interner, url).and_then(|id| st.logs.get(id as usize).copied().flatten());
-        let track = match (track, explicit) {
+        let explicit = sh.starts.get(&target.url).copied();
+        let seen =
+            find_id(&sh.interner, &target.url).and_then(|id| st.logs.get(id as usize)?.clone());
+        let track = match (seen, explicit) {
             (Some(t), _) => t,
             (None, Some(s)) => LogTrack::new(Some(s)),
             (None, None) => {
@@ -1166,16 +1364,64 @@ fn gap_client(g: &mut GapReport, targets: &[(String, u64)], sh: &WorkerShared, s
                 continue;
             }
         };
-        let missing = track.missing + track.tail_missing(*size);
-        log.missing += missing;
-        log.repeated += track.repeated;
+        let v = track.verdict(target.size, &target.skips);
+        log.missing += v.missing;
+        log.repeated += v.repeated;
+        log.out_of_order += v.out_of_order;
+        log.delivered_but_skip_expected += v.delivered_but_skip_expected;
         log.start_min = match (log.start_min, track.start) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
-        if missing == 0 && track.repeated == 0 {
+        if v.clean() {
             log.clients_complete += 1;
         }
+    }
+    for (log, target) in g.logs.iter_mut().zip(targets) {
+        let from = log.start_min.unwrap_or(target.size);
+        log.skips_expected = target
+            .skips
+            .iter()
+            .filter(|&&s| s >= from && s < target.size)
+            .count() as u64;
+    }
+}
+
+/// Compares the server's skip report with the expected skips of each checked log: every listed
+/// index must be an expected skip, and every expected skip in `[start_min, target)` must be
+/// listed, unless the list is full and the skip is older than everything in it.
+fn check_server_report(
+    g: &mut GapReport,
+    targets: &[GapTarget],
+    report: &HashMap<String, ServerSkips>,
+) {
+    for (log, target) in g.logs.iter_mut().zip(targets) {
+        let Some(server) = report.get(&target.url) else {
+            continue;
+        };
+        let truncated = server.count > server.recent.len() as u64;
+        let oldest_listed = server.recent.first().copied().unwrap_or(u64::MAX);
+        let from = log.start_min.unwrap_or(target.size);
+        let unreported = target
+            .skips
+            .iter()
+            .filter(|&&s| s >= from && s < target.size)
+            .filter(|&&s| !truncated || s >= oldest_listed)
+            .filter(|s| server.recent.binary_search(s).is_err())
+            .copied()
+            .collect();
+        let unexpected = server
+            .recent
+            .iter()
+            .filter(|s| target.skips.binary_search(s).is_err())
+            .copied()
+            .collect();
+        log.server = Some(ServerSkipCheck {
+            skipped_count: server.count,
+            listed: server.recent.len(),
+            unreported,
+            unexpected,
+        });
     }
 }
 
@@ -1198,18 +1444,58 @@ mod tests {
 
     #[test]
     fn sim_state() {
-        let body = br#"{"logs":[{"url":"http://127.0.0.1:5/a/","kind":"rfc6962","tree_size":7},
+        let body = br#"{"logs":[{"url":"http://127.0.0.1:5/a/","kind":"rfc6962","tree_size":7,
+                                 "corrupted":[{"index":5,"kind":"garbage_leaf"},{"index":2}]},
                                {"url":"http://127.0.0.1:5/b","kind":"static","tree_size":0}]}"#;
         let t = parse_sim_state(body).unwrap();
+        let target = |url: &str, size, skips: Vec<u64>| GapTarget {
+            url: url.into(),
+            size,
+            skips,
+        };
         assert_eq!(
             t,
             vec![
-                ("http://127.0.0.1:5/a".to_string(), 7),
-                ("http://127.0.0.1:5/b".to_string(), 0)
+                target("http://127.0.0.1:5/a", 7, vec![2, 5]),
+                target("http://127.0.0.1:5/b", 0, vec![])
             ]
         );
         assert!(parse_sim_state(br#"{"logs":[{"url":"x"}]}"#).is_err());
         assert!(parse_sim_state(b"nope").is_err());
+        let mut t = t;
+        add_skips(
+            &mut t,
+            &[("http://127.0.0.1:5/a/".into(), 3), ("http://x".into(), 1)],
+        );
+        assert_eq!(t[0].skips, vec![2, 3, 5]);
+    }
+
+    #[test]
+    fn server_skip_reports_are_checked_against_expected_skips() {
+        let body = br#"{"status":"ok","logs":[{"url":"http://h/a/","entries_skipped":3,
+            "skipped_recent":[{"index":9,"reason":"x"},{"index":4,"reason":"y"}]}]}"#;
+        let report = parse_server_skips(body).unwrap();
+        assert_eq!(
+            report["http://h/a"],
+            ServerSkips {
+                count: 3,
+                recent: vec![4, 9]
+            }
+        );
+        let targets = vec![GapTarget {
+            url: "http://h/a".into(),
+            size: 20,
+            skips: vec![1, 4, 12],
+        }];
+        let mut g = new_gap_report(&targets, Duration::ZERO);
+        g.logs[0].start_min = Some(0);
+        check_server_report(&mut g, &targets, &report);
+        let check = g.logs[0].server.clone().unwrap();
+        // The list is truncated (3 skipped, 2 listed): 1 is older than it, so not required.
+        assert_eq!(check.unreported, vec![12]);
+        assert_eq!(check.unexpected, vec![9]);
+        assert!(!check.clean());
+        assert!(parse_server_skips(br#"{"logs":[{"url":"u"}]}"#).is_err());
     }
 
     #[test]

@@ -69,6 +69,11 @@ struct Args {
     /// Results root.
     #[arg(long, default_value = "bench-results")]
     out: PathBuf,
+    /// Fault schedule (TOML) every simulator runs with (`ctlog-sim --faults`), e.g.
+    /// `loadtest/faults/soak.toml`. A schedule that hides logs from the list needs a server
+    /// that reloads it (certstream: `--log-list-refresh-secs`).
+    #[arg(long, value_name = "FILE")]
+    sim_faults: Option<PathBuf>,
 }
 
 fn secs(v: f64) -> anyhow::Result<Duration> {
@@ -151,6 +156,11 @@ fn main() -> anyhow::Result<()> {
     }
     if !a.sat_rates.is_empty() {
         plan.sat_rates = a.sat_rates;
+    }
+    if let Some(path) = a.sim_faults {
+        // Fail now, not after the first workload started a simulator.
+        loadtest::sim::FaultSchedule::load(&path).map_err(anyhow::Error::msg)?;
+        plan.sim_faults = Some(std::fs::canonicalize(&path)?);
     }
     let res = run::run(&plan)?;
     println!("{}", run::summary_md(&res));

@@ -3,6 +3,9 @@
 //! Prints one JSON line on stdout when ready
 //! (`{"http_base","log_list_url","https_log_list_url","ca_file","logs":[{"url","kind","name"}]}`),
 //! then serves until SIGTERM/SIGINT, or until stdin reaches EOF with `--exit-on-stdin-eof`.
+//!
+//! `--faults FILE` injects the faults of a TOML schedule (format: `loadtest::sim::faults`;
+//! samples in `loadtest/faults/`); `/sim/state` counts how often each rule fired.
 
 use std::{io::Write, time::Duration};
 
@@ -46,6 +49,10 @@ struct Args {
     /// Also serve HTTPS with a generated CA (written to a temp file, see `ca_file`).
     #[arg(long)]
     https: bool,
+    /// Logs (by index) listed with their https URL in the http log list, a mixed list
+    /// (needs --https).
+    #[arg(long, value_delimiter = ',')]
+    https_listed: Vec<usize>,
     /// Add the replay logs serving real fixture entries.
     #[arg(long)]
     replay: bool,
@@ -70,16 +77,23 @@ struct Args {
     /// Exit when stdin is closed (lets a parent process tie the simulator's lifetime to its own).
     #[arg(long)]
     exit_on_stdin_eof: bool,
+    /// Fault schedule (TOML) to inject; see `loadtest::sim::faults` for the format.
+    #[arg(long, value_name = "FILE")]
+    faults: Option<std::path::PathBuf>,
 }
 
 impl Args {
-    fn config(&self) -> SimConfig {
+    fn config(&self) -> Result<SimConfig, String> {
         let (rfc, st) = match self.mix {
             Mix::Rfc6962 => (self.rfc6962, 0),
             Mix::Static => (0, self.static_logs),
             Mix::Both => (self.rfc6962, self.static_logs),
         };
-        SimConfig {
+        let faults = match &self.faults {
+            Some(path) => sim::FaultSchedule::load(path)?,
+            None => sim::FaultSchedule::default(),
+        };
+        Ok(SimConfig {
             rfc6962_logs: rfc,
             static_logs: st,
             rate_per_sec: self.rate.max(0.0),
@@ -87,6 +101,7 @@ impl Args {
             page_caps: self.page_caps.clone(),
             align_pages: self.align,
             https: self.https,
+            https_listed: self.https_listed.clone(),
             real_share: self.real_share.clamp(0.0, 1.0),
             replay: self.replay,
             seed: self.seed,
@@ -94,7 +109,8 @@ impl Args {
             sth_interval: Duration::from_millis(self.sth_interval_ms.max(1)),
             listen_port: self.listen_port,
             fixtures_dir: None,
-        }
+            faults,
+        })
     }
 }
 
@@ -131,7 +147,14 @@ fn main() -> std::process::ExitCode {
             }
         };
     }
-    let mut handle = match sim::start(args.config()) {
+    let config = match args.config() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ctlog-sim: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let mut handle = match sim::start(config) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("ctlog-sim: failed to start: {e}");

@@ -4,8 +4,12 @@
 //! ```text
 //! wsbench --url ws://127.0.0.1:8080/ --clients 500 --warmup 10 --duration 60 --json-out r.json
 //! wsbench --url ws://127.0.0.1:8080/ --clients 50 --duration 20 \
-//!         --sim-state http://127.0.0.1:9000/sim/state --gap-start http://127.0.0.1:9000/log0=1200
+//!         --sim-state http://127.0.0.1:9000/sim/state --gap-start http://127.0.0.1:9000/log0=1200 \
+//!         --server-report http://127.0.0.1:8080/health/deep
 //! ```
+//!
+//! The gap check expects the entries `/sim/state` lists as corrupted (and any `--expect-skip`)
+//! to be skipped: they must not arrive, and with `--server-report` the server must list them.
 
 use std::time::Duration;
 
@@ -47,6 +51,13 @@ struct Args {
     /// message.
     #[arg(long, value_parser = parse_start)]
     gap_start: Vec<(String, u64)>,
+    /// Gap check: an entry that must not arrive, URL=INDEX (repeatable), besides those the
+    /// simulator lists as corrupted.
+    #[arg(long, value_parser = parse_start)]
+    expect_skip: Vec<(String, u64)>,
+    /// Gap check: the server's report of skipped entries (certstream: /health/deep).
+    #[arg(long)]
+    server_report: Option<String>,
     /// Longest wait for clients to reach the final tree sizes, seconds.
     #[arg(long, default_value_t = 20.0)]
     drain_timeout: f64,
@@ -78,10 +89,12 @@ fn main() -> anyhow::Result<()> {
     if let Some(state) = &a.sim_state {
         let mut g = GapCheckConfig::new(state);
         g.starts = a.gap_start.clone();
+        g.expected_skips = a.expect_skip.clone();
+        g.server_report_url = a.server_report.clone();
         g.drain_timeout = secs(a.drain_timeout, "drain-timeout")?;
         cfg.gap = Some(g);
-    } else if !a.gap_start.is_empty() {
-        anyhow::bail!("--gap-start needs --sim-state");
+    } else if !a.gap_start.is_empty() || !a.expect_skip.is_empty() || a.server_report.is_some() {
+        anyhow::bail!("--gap-start, --expect-skip and --server-report need --sim-state");
     }
     let report = wsbench::run(&cfg, &mut |_| {})?;
     let json = serde_json::to_string_pretty(&report)?;

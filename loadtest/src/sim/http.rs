@@ -2,16 +2,18 @@
 //!
 //! Real CT front ends answer with either `Content-Length` or chunked bodies; get-entries is sent
 //! chunked (as Go's net/http does for large streamed bodies), everything else with a length.
+//! A response carrying a wire fault ([`Action`]: hang, reset, truncate, trickle) is sent with
+//! a length, and broken on the way out as the fault says.
 
 use std::{sync::Arc, time::Duration};
 
 use tokio::{
     io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt},
-    net::TcpListener,
+    net::{TcpListener, TcpStream},
     sync::watch,
 };
 
-use super::{routes, Sim};
+use super::{faults::Action, routes, Sim};
 
 /// Largest request head accepted (requests are tiny GETs).
 const REQUEST_HEAD_MAX: usize = 16 * 1024;
@@ -39,6 +41,10 @@ pub struct Response {
     pub gzipped: bool,
     pub chunked: bool,
     pub cache_control: Option<&'static str>,
+    /// `Retry-After` seconds.
+    pub retry_after: Option<u64>,
+    /// A fault in how the response is sent (hang, reset, truncate, trickle).
+    pub wire: Option<Action>,
 }
 
 impl Response {
@@ -50,6 +56,8 @@ impl Response {
             gzipped: false,
             chunked: false,
             cache_control: None,
+            retry_after: None,
+            wire: None,
         }
     }
 
@@ -68,8 +76,30 @@ fn reason(status: u16) -> &'static str {
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         _ => "Internal Server Error",
+    }
+}
+
+/// A connection that can be closed with a TCP reset instead of a clean FIN.
+pub trait Abortable {
+    /// Makes the next close send RST (SO_LINGER 0).
+    fn reset_on_close(&self);
+}
+
+impl Abortable for TcpStream {
+    fn reset_on_close(&self) {
+        let _ = socket2::SockRef::from(self).set_linger(Some(Duration::ZERO));
+    }
+}
+
+impl Abortable for tokio_rustls::server::TlsStream<TcpStream> {
+    fn reset_on_close(&self) {
+        self.get_ref().0.reset_on_close();
     }
 }
 
@@ -108,8 +138,22 @@ pub async fn accept_loop(
     }
 }
 
+/// What to do with the connection after a response.
+#[derive(Debug, PartialEq, Eq)]
+enum After {
+    /// Read the next request.
+    KeepAlive,
+    /// Close cleanly.
+    Close,
+    /// Close with a reset.
+    Reset,
+}
+
 /// Serves requests on one connection until close, error or idle timeout.
-async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, sim: Arc<Sim>, https: bool) {
+async fn serve<S>(mut stream: S, sim: Arc<Sim>, https: bool)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Abortable,
+{
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     loop {
         let request = match read_request(&mut stream, &mut buf, https).await {
@@ -130,12 +174,84 @@ async fn serve<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, sim: Arc<Sim>, 
         else {
             return;
         };
-        if write_response(&mut stream, &response, keep_alive)
-            .await
-            .is_err()
-            || !keep_alive
-        {
-            let _ = stream.shutdown().await;
+        let after = match response.wire {
+            Some(fault) => send_faulty(&mut stream, &response, keep_alive, fault).await,
+            None => match write_response(&mut stream, &response, keep_alive).await {
+                Ok(()) if keep_alive => After::KeepAlive,
+                _ => After::Close,
+            },
+        };
+        match after {
+            After::KeepAlive => {}
+            After::Close => {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            After::Reset => {
+                stream.reset_on_close();
+                return; // dropping the stream closes it with RST
+            }
+        }
+    }
+}
+
+/// Sends `r` broken as `fault` says.
+async fn send_faulty<S>(stream: &mut S, r: &Response, keep_alive: bool, fault: Action) -> After
+where
+    S: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut head = response_head(r, keep_alive);
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", r.body.len()));
+    let half = &r.body[..r.body.len() / 2];
+    let sent = match fault {
+        Action::Hang { secs } => {
+            hold_unanswered(stream, Duration::from_secs_f64(secs)).await;
+            return After::Close;
+        }
+        Action::Reset | Action::Truncate => write_parts(stream, &[head.as_bytes(), half]).await,
+        Action::Trickle { delay_ms } => {
+            let delay = Duration::from_millis(delay_ms);
+            let mut result = Ok(());
+            for byte in head.as_bytes().iter().chain(r.body.iter()) {
+                result = write_parts(stream, &[std::slice::from_ref(byte)]).await;
+                if result.is_err() {
+                    break;
+                }
+                tokio::time::sleep(delay).await;
+            }
+            return if result.is_ok() && keep_alive {
+                After::KeepAlive
+            } else {
+                After::Close
+            };
+        }
+        // Content faults were applied by the routes; send the response as it is.
+        _ => write_parts(stream, &[head.as_bytes(), &r.body]).await,
+    };
+    match (fault, sent) {
+        (Action::Reset, _) => After::Reset,
+        (Action::Truncate, _) | (_, Err(_)) => After::Close,
+        _ if keep_alive => After::KeepAlive,
+        _ => After::Close,
+    }
+}
+
+async fn write_parts<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    parts: &[&[u8]],
+) -> std::io::Result<()> {
+    for part in parts {
+        stream.write_all(part).await?;
+    }
+    stream.flush().await
+}
+
+/// Leaves a request unanswered for `total`, or until the client gives up and closes.
+async fn hold_unanswered<S: AsyncRead + Unpin>(stream: &mut S, total: Duration) {
+    let deadline = tokio::time::Instant::now() + total;
+    let mut sink = [0u8; 1024];
+    while let Ok(Ok(n)) = tokio::time::timeout_at(deadline, stream.read(&mut sink)).await {
+        if n == 0 {
             return;
         }
     }
@@ -208,11 +324,8 @@ fn parse_head(buf: &[u8], https: bool) -> Result<Option<(Request, usize)>, u16> 
     )))
 }
 
-async fn write_response<S: AsyncWrite + Unpin>(
-    stream: &mut S,
-    r: &Response,
-    keep_alive: bool,
-) -> std::io::Result<()> {
+/// The status line and headers of `r`, without the framing header and the blank line.
+fn response_head(r: &Response, keep_alive: bool) -> String {
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nDate: {}\r\n",
         r.status,
@@ -226,9 +339,21 @@ async fn write_response<S: AsyncWrite + Unpin>(
     if let Some(cc) = r.cache_control {
         head.push_str(&format!("Cache-Control: {cc}\r\n"));
     }
+    if let Some(secs) = r.retry_after {
+        head.push_str(&format!("Retry-After: {secs}\r\n"));
+    }
     if !keep_alive {
         head.push_str("Connection: close\r\n");
     }
+    head
+}
+
+async fn write_response<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    r: &Response,
+    keep_alive: bool,
+) -> std::io::Result<()> {
+    let mut head = response_head(r, keep_alive);
     if r.chunked {
         head.push_str("Transfer-Encoding: chunked\r\n\r\n");
         stream.write_all(head.as_bytes()).await?;

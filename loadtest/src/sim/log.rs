@@ -8,8 +8,13 @@
 //!   checkpoint, and a full tile becomes visible only when a checkpoint covers it.
 //! * A partial tile `.p/W` is served only if a checkpoint was published with size
 //!   `256·N + W` and tile N is not yet full (it 404s once the full tile is published).
+//! * A corrupted entry (see [`super::faults`]) is corrupted in every encoding of it, the Merkle
+//!   leaf hash included: what a client fetches is what the tree commits to.
 
-use std::sync::{Arc, RwLock, RwLockReadGuard};
+use std::{
+    collections::VecDeque,
+    sync::{Arc, RwLock, RwLockReadGuard},
+};
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use ring::{
@@ -19,7 +24,8 @@ use ring::{
 
 use super::{
     certgen::{ec_spki, ecdsa_key, CertGenError},
-    encode,
+    encode::{self, EntryBody, EntryBytes},
+    faults::{self, CorruptKind, Injector},
     fixtures::{ReplayInfo, RfcReplayEntry, StaticReplay},
     gen::{EntryKind, Generator},
     merkle::{sha256, Frontier, Hash},
@@ -27,6 +33,9 @@ use super::{
 
 /// Leaves per tile (static-ct-api).
 pub const TILE_WIDTH: u64 = 256;
+
+/// Earlier tree heads kept per log, for the `stale_head` fault.
+const HEAD_HISTORY: usize = 64;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogType {
@@ -95,6 +104,10 @@ pub struct LogState {
     partial_tile: u64,
     /// Widths of partial data tiles published for `partial_tile`.
     partial_widths: Vec<u16>,
+    /// Sequenced entries that are corrupted, in index order.
+    pub corrupted: Vec<(u64, CorruptKind)>,
+    /// Heads published before `published`, oldest first (at most [`HEAD_HISTORY`]).
+    history: VecDeque<Published>,
 }
 
 impl LogState {
@@ -111,6 +124,15 @@ impl LogState {
                 let full = (n + 1) * TILE_WIDTH <= published;
                 !full && n == self.partial_tile && self.partial_widths.contains(&w)
             }
+        }
+    }
+
+    /// The head published `back` publications ago (the oldest kept one if fewer exist).
+    pub fn stale_head(&self, back: usize) -> &Published {
+        let kept = self.history.len();
+        match kept.checked_sub(back) {
+            Some(i) => &self.history[i],
+            None => self.history.front().unwrap_or(&self.published),
         }
     }
 }
@@ -176,28 +198,123 @@ impl Log {
         self.state.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Generates and sequences `count` new entries stamped `timestamp_ms`.
-    pub fn append(&self, gen: &Generator, count: u64, timestamp_ms: u64) {
+    /// Generates and sequences `count` new entries stamped `timestamp_ms`, corrupting those
+    /// the fault schedule names.
+    pub fn append(&self, gen: &Generator, faults: &Injector, count: u64, timestamp_ms: u64) {
         let start = self.state().sequenced();
-        let hashes: Vec<Hash> = (start..start + count)
-            .map(|index| self.generated_leaf_hash(gen, index, timestamp_ms))
+        let entries: Vec<(Hash, Option<(usize, CorruptKind)>)> = (start..start + count)
+            .map(|index| {
+                let corrupt = self.corruption(faults, index);
+                let kind = corrupt.map(|(_, k)| k);
+                (self.leaf_hash(gen, kind, index, timestamp_ms), corrupt)
+            })
             .collect();
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
-        for hash in hashes {
+        for (index, (hash, corrupt)) in (start..).zip(entries) {
             state.frontier.push(hash);
             state.leaf_hashes.push(hash);
             state.timestamps.push(timestamp_ms);
+            if let Some((rule, kind)) = corrupt {
+                state.corrupted.push((index, kind));
+                faults.count_corrupted(rule);
+            }
         }
     }
 
-    fn generated_leaf_hash(&self, gen: &Generator, index: u64, timestamp_ms: u64) -> Hash {
-        let g = gen.generate(self.meta.idx as u32, index, timestamp_ms);
-        let bytes = gen.bytes(&g, timestamp_ms);
-        let leaf = match self.meta.kind {
-            LogType::Rfc6962 => encode::merkle_tree_leaf(&bytes, &[]),
-            LogType::Static => encode::static_merkle_leaf(&bytes, index),
+    /// The corruption rule (and kind) that breaks generated entry `index`, if any.
+    pub fn corruption(&self, faults: &Injector, index: u64) -> Option<(usize, CorruptKind)> {
+        if !self.meta.grows() {
+            return None;
+        }
+        faults.corruption(self.meta.idx, self.meta.kind, index)
+    }
+
+    /// Calls `f` with the bytes of generated entry `index`; an `undecodable_cert` corruption
+    /// swaps in a certificate that is not DER (and makes the entry an x509_entry).
+    fn with_entry_bytes<R>(
+        &self,
+        gen: &Generator,
+        corrupt: Option<CorruptKind>,
+        index: u64,
+        timestamp_ms: u64,
+        f: impl FnOnce(&EntryBytes<'_>) -> R,
+    ) -> R {
+        let garbage = match corrupt {
+            Some(CorruptKind::UndecodableCert) => faults::undecodable_cert(self.meta.idx, index),
+            _ => Vec::new(),
         };
-        super::merkle::leaf_hash(&leaf)
+        let g = gen.generate(self.meta.idx as u32, index, timestamp_ms);
+        let mut bytes = gen.bytes(&g, timestamp_ms);
+        if corrupt == Some(CorruptKind::UndecodableCert) {
+            bytes.body = EntryBody::X509 { cert: &garbage };
+        }
+        f(&bytes)
+    }
+
+    /// The RFC 6962 `leaf_input` of generated entry `index`, as published.
+    fn rfc_leaf_input(
+        &self,
+        bytes: &EntryBytes<'_>,
+        corrupt: Option<CorruptKind>,
+        index: u64,
+    ) -> Vec<u8> {
+        match corrupt {
+            Some(CorruptKind::GarbageLeaf) => faults::garbage_leaf_input(bytes.timestamp_ms, index),
+            _ => encode::merkle_tree_leaf(bytes, &[]),
+        }
+    }
+
+    fn leaf_hash(
+        &self,
+        gen: &Generator,
+        corrupt: Option<CorruptKind>,
+        index: u64,
+        timestamp_ms: u64,
+    ) -> Hash {
+        self.with_entry_bytes(gen, corrupt, index, timestamp_ms, |bytes| {
+            let leaf = match self.meta.kind {
+                LogType::Rfc6962 => self.rfc_leaf_input(bytes, corrupt, index),
+                LogType::Static => encode::static_merkle_leaf(bytes, index),
+            };
+            super::merkle::leaf_hash(&leaf)
+        })
+    }
+
+    /// Base64 `leaf_input` and `extra_data` of generated RFC 6962 entry `index`, as served.
+    pub fn rfc_entry_strings(
+        &self,
+        gen: &Generator,
+        faults: &Injector,
+        index: u64,
+        timestamp_ms: u64,
+    ) -> (String, String) {
+        let corrupt = self.corruption(faults, index).map(|(_, k)| k);
+        self.with_entry_bytes(gen, corrupt, index, timestamp_ms, |bytes| {
+            let extra = match corrupt {
+                Some(CorruptKind::BadExtraData) => faults::broken_extra_data(),
+                _ => encode::extra_data(bytes),
+            };
+            let mut leaf = STANDARD.encode(self.rfc_leaf_input(bytes, corrupt, index));
+            if corrupt == Some(CorruptKind::InvalidBase64) {
+                faults::break_base64(&mut leaf);
+            }
+            (leaf, STANDARD.encode(extra))
+        })
+    }
+
+    /// Appends the TileLeaf of generated static entry `index` to `out`, as served.
+    pub fn push_tile_leaf(
+        &self,
+        out: &mut Vec<u8>,
+        gen: &Generator,
+        faults: &Injector,
+        index: u64,
+        timestamp_ms: u64,
+    ) {
+        let corrupt = self.corruption(faults, index).map(|(_, k)| k);
+        self.with_entry_bytes(gen, corrupt, index, timestamp_ms, |bytes| {
+            encode::push_tile_leaf(out, bytes, index);
+        });
     }
 
     /// Publishes the sequenced tree: signs an STH (RFC 6962) or checkpoints (static).
@@ -225,6 +342,14 @@ impl Log {
             }
         }
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        let previous = std::mem::replace(&mut state.published, published);
+        // The default head before the first publication was never served; it is not history.
+        if previous.timestamp_ms > 0 {
+            if state.history.len() == HEAD_HISTORY {
+                state.history.pop_front();
+            }
+            state.history.push_back(previous);
+        }
         let tile = size / TILE_WIDTH;
         if tile != state.partial_tile {
             state.partial_tile = tile;
@@ -234,7 +359,6 @@ impl Log {
         if width > 0 && !state.partial_widths.contains(&width) {
             state.partial_widths.push(width);
         }
-        state.published = published;
     }
 
     /// TLS `DigitallySigned`: SHA-256 (4), ECDSA (3), u16 length, DER signature.

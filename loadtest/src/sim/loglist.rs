@@ -6,8 +6,13 @@ use serde_json::{json, Value};
 
 use super::log::{Log, LogType};
 
-/// Builds the list for one base URL (`http://127.0.0.1:P` or `https://127.0.0.1:Q`).
-pub fn build(logs: &[Log], base: &str, now_secs: i64) -> String {
+/// Builds the list of `logs`, each under the base URL `base` gives it (`http://127.0.0.1:P`
+/// or `https://127.0.0.1:Q`).
+pub fn build<'a, 'b>(
+    logs: impl IntoIterator<Item = &'a Log>,
+    base: impl Fn(&Log) -> &'b str,
+    now_secs: i64,
+) -> String {
     let since = rfc3339(now_secs - 30 * 86_400);
     let interval = json!({
         "start_inclusive": rfc3339(now_secs - 365 * 86_400),
@@ -16,6 +21,7 @@ pub fn build(logs: &[Log], base: &str, now_secs: i64) -> String {
     let mut rfc = Vec::new();
     let mut tiled = Vec::new();
     for log in logs {
+        let base = base(log);
         let m = &log.meta;
         let mut entry = json!({
             "description": format!("ctlog-sim '{}' {} log", m.name, m.kind.as_str()),

@@ -1,14 +1,16 @@
 //! Request routing: log list, admin state, RFC 6962 `ct/v1/*`, static-ct-api monitoring paths.
+//! Every log request and the log list first ask the fault schedule ([`super::faults`]) whether
+//! to misbehave.
 
 use std::{io::Write, sync::Arc};
 
-use base64::{engine::general_purpose::STANDARD, Engine};
 use flate2::{write::GzEncoder, Compression};
 
 use super::{
     encode::{self, parse_decimal},
+    faults::{self, Action, Endpoint},
     http::{Request, Response},
-    log::{Log, LogType, Source, TILE_WIDTH},
+    log::{Log, LogType, Published, Source, TILE_WIDTH},
     Sim,
 };
 
@@ -21,14 +23,7 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
         return Response::text(405, "method not allowed\n");
     }
     match req.path.as_str() {
-        "/log_list.json" => {
-            let body = if req.https {
-                &sim.log_list_https
-            } else {
-                &sim.log_list_http
-            };
-            return Response::new(200, "application/json", body.as_bytes());
-        }
+        "/log_list.json" => return log_list(sim, req),
         "/sim/state" => return Response::new(200, "application/json", sim.state_json().as_bytes()),
         _ => {}
     }
@@ -36,9 +31,168 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
         return Response::not_found();
     };
     let rest = &req.path[log.meta.path.len()..];
+    let endpoint = endpoint_of(log.meta.kind, rest);
+    let action = endpoint.and_then(|e| {
+        sim.faults
+            .on_request(Some((log.meta.idx, log.meta.kind)), e)
+            .map(|a| (e, a))
+    });
+    match action {
+        Some((endpoint, action)) => faulty(sim, log, rest, req, endpoint, action),
+        None => honest(sim, log, rest, req),
+    }
+}
+
+/// The endpoint a log path is for (`None` for paths no fault rule targets, e.g. hash tiles).
+fn endpoint_of(kind: LogType, rest: &str) -> Option<Endpoint> {
+    match kind {
+        LogType::Rfc6962 => match rest {
+            "ct/v1/get-sth" => Some(Endpoint::Sth),
+            "ct/v1/get-entries" => Some(Endpoint::Entries),
+            _ => None,
+        },
+        LogType::Static if rest == "checkpoint" => Some(Endpoint::Checkpoint),
+        LogType::Static if rest.starts_with("issuer/") => Some(Endpoint::Issuer),
+        LogType::Static if rest.starts_with("tile/data/") => Some(Endpoint::Tile),
+        LogType::Static => None,
+    }
+}
+
+fn honest(sim: &Sim, log: &Log, rest: &str, req: &Request) -> Response {
     match log.meta.kind {
         LogType::Rfc6962 => rfc6962(sim, log, rest, req),
         LogType::Static => static_ct(sim, log, rest, req),
+    }
+}
+
+/// The answer to a request the schedule hit with `action`.
+fn faulty(
+    sim: &Sim,
+    log: &Log,
+    rest: &str,
+    req: &Request,
+    endpoint: Endpoint,
+    action: Action,
+) -> Response {
+    match action {
+        Action::Status { code, retry_after } => {
+            let mut r = Response::text(code, "injected fault\n");
+            r.retry_after = retry_after;
+            r
+        }
+        Action::InvalidJson => invalid_body(endpoint),
+        Action::InvalidBase64 => {
+            let head = log.state().published.clone();
+            head_response(log, req, &head, true)
+        }
+        Action::StaleHead { back } => {
+            let head = log.state().stale_head(back).clone();
+            head_response(log, req, &head, false)
+        }
+        Action::ShortPage { max_entries } => get_entries(sim, log, req, Some(max_entries)),
+        Action::EmptyPage => Response::new(200, "application/json", &br#"{"entries":[]}"#[..]),
+        Action::Hang { .. } | Action::Reset | Action::Truncate | Action::Trickle { .. } => {
+            let mut r = honest(sim, log, rest, req);
+            r.wire = Some(action);
+            r
+        }
+        // Only the log list handles vanish.
+        Action::Vanish => honest(sim, log, rest, req),
+    }
+}
+
+fn invalid_body(endpoint: Endpoint) -> Response {
+    let content_type = match endpoint {
+        Endpoint::Checkpoint => "text/plain; charset=utf-8",
+        Endpoint::Tile | Endpoint::Issuer => "application/octet-stream",
+        _ => "application/json",
+    };
+    Response::new(200, content_type, faults::invalid_body(endpoint))
+}
+
+/// The tree head `head` of `log` (STH or checkpoint), optionally with a root hash that is not
+/// base64.
+fn head_response(log: &Log, req: &Request, head: &Published, break_base64: bool) -> Response {
+    match log.meta.kind {
+        LogType::Rfc6962 => {
+            let mut sth = head.sth_json.to_string();
+            if break_base64 {
+                corrupt_after(&mut sth, "\"sha256_root_hash\":\"");
+            }
+            Response::new(200, "application/json", sth.into_bytes())
+        }
+        LogType::Static => {
+            let Some(cp) = checkpoint_for(head, req.https) else {
+                return Response::not_found();
+            };
+            let mut cp = cp.to_string();
+            if break_base64 {
+                // Line 3 of a checkpoint is the root hash.
+                let at = cp.match_indices('\n').nth(1).map_or(0, |(i, _)| i + 1);
+                cp.insert(at + 4, '*');
+            }
+            let mut r = Response::new(200, "text/plain; charset=utf-8", cp.into_bytes());
+            r.cache_control = Some("no-store");
+            r
+        }
+    }
+}
+
+/// Inserts a character outside the base64 alphabet a few characters after `marker`.
+fn corrupt_after(text: &mut String, marker: &str) {
+    if let Some(i) = text.find(marker) {
+        text.insert(i + marker.len() + 4, '*');
+    }
+}
+
+fn checkpoint_for(head: &Published, https: bool) -> Option<&Arc<str>> {
+    let cps = &head.checkpoints;
+    if https {
+        cps.get(1).or(cps.first())
+    } else {
+        cps.first()
+    }
+}
+
+/// `log_list.json`, minus the logs a `vanish` rule hides now.
+fn log_list(sim: &Sim, req: &Request) -> Response {
+    let action = sim.faults.on_request(None, Endpoint::Loglist);
+    let ids: Vec<(usize, LogType)> = sim.logs.iter().map(|l| (l.meta.idx, l.meta.kind)).collect();
+    let gone = sim.faults.vanished(&ids);
+    let body: Arc<[u8]> = if gone.is_empty() {
+        let prebuilt = if req.https {
+            &sim.log_list_https
+        } else {
+            &sim.log_list_http
+        };
+        prebuilt.as_bytes().into()
+    } else {
+        let https = sim.https_base.as_deref().unwrap_or(&sim.http_base);
+        let kept = sim.logs.iter().filter(|l| !gone.contains(&l.meta.idx));
+        let list = if req.https {
+            super::loglist::build(kept, |_| https, sim.list_built_secs)
+        } else {
+            super::loglist::build(kept, |l| sim.listed_base(l), sim.list_built_secs)
+        };
+        list.into_bytes().into()
+    };
+    let honest = Response::new(200, "application/json", body);
+    match action {
+        Some(Action::Status { code, retry_after }) => {
+            let mut r = Response::text(code, "injected fault\n");
+            r.retry_after = retry_after;
+            r
+        }
+        Some(Action::InvalidJson) => invalid_body(Endpoint::Loglist),
+        Some(
+            wire
+            @ (Action::Hang { .. } | Action::Reset | Action::Truncate | Action::Trickle { .. }),
+        ) => {
+            let mut r = honest;
+            r.wire = Some(wire);
+            r
+        }
+        _ => honest,
     }
 }
 
@@ -48,7 +202,7 @@ fn rfc6962(sim: &Sim, log: &Log, rest: &str, req: &Request) -> Response {
             let sth = log.state().published.sth_json.clone();
             Response::new(200, "application/json", sth.as_bytes())
         }
-        "ct/v1/get-entries" => get_entries(sim, log, req),
+        "ct/v1/get-entries" => get_entries(sim, log, req, None),
         _ => Response::not_found(),
     }
 }
@@ -74,15 +228,15 @@ pub fn served_range(start: u64, end: u64, size: u64, cap: u64, align: bool) -> O
     Some((start, last.min(size - 1)))
 }
 
-fn get_entries(sim: &Sim, log: &Log, req: &Request) -> Response {
+/// get-entries; `short` caps the page below the log's own cap (the `short_page` fault).
+fn get_entries(sim: &Sim, log: &Log, req: &Request, short: Option<u64>) -> Response {
     let parse = |name| query_param(&req.query, name).and_then(parse_decimal);
     let (Some(start), Some(end)) = (parse("start"), parse("end")) else {
         return Response::text(400, "start and end must be decimal integers\n");
     };
     let size = log.state().published.size;
-    let Some((first, last)) =
-        served_range(start, end, size, log.meta.page_cap, sim.cfg.align_pages)
-    else {
+    let cap = short.map_or(log.meta.page_cap, |s| s.min(log.meta.page_cap));
+    let Some((first, last)) = served_range(start, end, size, cap, sim.cfg.align_pages) else {
         return Response::text(400, "invalid range (start > end or start >= tree_size)\n");
     };
     let mut body = String::with_capacity(((last - first + 1) * 4096) as usize);
@@ -123,14 +277,7 @@ fn entry_strings(sim: &Sim, log: &Log, first: u64, last: u64) -> Vec<(String, St
             timestamps
                 .iter()
                 .zip(first..)
-                .map(|(ts, index)| {
-                    let g = sim.generator.generate(log.meta.idx as u32, index, *ts);
-                    let bytes = sim.generator.bytes(&g, *ts);
-                    (
-                        STANDARD.encode(encode::merkle_tree_leaf(&bytes, &[])),
-                        STANDARD.encode(encode::extra_data(&bytes)),
-                    )
-                })
+                .map(|(ts, index)| log.rfc_entry_strings(&sim.generator, &sim.faults, index, *ts))
                 .collect()
         }
         Source::StaticReplay(_) => Vec::new(),
@@ -147,13 +294,7 @@ pub fn gzip(data: &[u8]) -> Vec<u8> {
 fn static_ct(sim: &Sim, log: &Log, rest: &str, req: &Request) -> Response {
     if rest == "checkpoint" {
         let state = log.state();
-        let cps = &state.published.checkpoints;
-        let cp = if req.https {
-            cps.get(1).or(cps.first())
-        } else {
-            cps.first()
-        };
-        return match cp {
+        return match checkpoint_for(&state.published, req.https) {
             Some(cp) => {
                 let mut r = Response::new(200, "text/plain; charset=utf-8", cp.as_bytes());
                 r.cache_control = Some("no-store");
@@ -236,8 +377,7 @@ fn build_data_tile(sim: &Sim, log: &Log, n: u64, width: Option<u16>) -> Vec<u8> 
                 log.state().timestamps[first as usize..(first + count) as usize].to_vec();
             let mut out = Vec::with_capacity(count as usize * 1600);
             for (ts, index) in timestamps.iter().zip(first..) {
-                let g = sim.generator.generate(log.meta.idx as u32, index, *ts);
-                encode::push_tile_leaf(&mut out, &sim.generator.bytes(&g, *ts), index);
+                log.push_tile_leaf(&mut out, &sim.generator, &sim.faults, index, *ts);
             }
             out
         }

@@ -15,7 +15,7 @@ use crate::{
         },
     },
     limits,
-    metrics::{add, FetchErrorKind},
+    metrics::FetchErrorKind,
 };
 
 /// Follows one RFC 6962 log until stopped.
@@ -142,10 +142,7 @@ fn emit_page(
     for r in results {
         match r {
             Ok(e) => entries.push(e),
-            Err(err) => {
-                add(&log.stats.entries_skipped, 1);
-                tracing::warn!(log = %log.info.description, "skipping undecodable entry: {err}");
-            }
+            Err(err) => log.stats.record_skip(err.index, err.to_string()),
         }
     }
     if !entries.is_empty() {

@@ -1,0 +1,516 @@
+//! The simulator's fault schedule on the wire: each transient fault answers as documented, only
+//! where and as often as its rule says, and is counted; corrupted entries are broken the same
+//! way on every fetch and the signed tree commits to them. A raw HTTP/1.1 client reads exactly
+//! what the simulator sends (no decoder shared with the simulator or the server).
+
+use std::{
+    io::{ErrorKind, Read, Write},
+    net::TcpStream,
+    time::{Duration, Instant},
+};
+
+use base64::{engine::general_purpose::STANDARD, Engine};
+use loadtest::sim::{self, CorruptKind, FaultSchedule, SimConfig, SimHandle};
+use ring::digest::{digest, SHA256};
+
+/// What came back on one connection.
+struct Raw {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+    /// The connection ended with an error (reset) rather than EOF.
+    reset: bool,
+    elapsed: Duration,
+}
+
+impl Raw {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+        })
+    }
+
+    fn content_length(&self) -> Option<usize> {
+        self.header("content-length")?.parse().ok()
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+/// GETs `url` with `Connection: close` and reads until EOF, a reset, or `timeout`.
+fn raw_get(url: &str, timeout: Duration) -> Raw {
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let slash = rest.find('/').unwrap_or(rest.len());
+    let (host, path) = (&rest[..slash], &rest[slash..]);
+    let mut s = TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(timeout)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let started = Instant::now();
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 65536];
+    let reset = loop {
+        match s.read(&mut chunk) {
+            Ok(0) => break false,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                break false
+            }
+            Err(_) => break true,
+        }
+    };
+    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n");
+    let (head, body) = match split {
+        Some(i) => (
+            String::from_utf8_lossy(&bytes[..i]).into_owned(),
+            bytes[i + 4..].to_vec(),
+        ),
+        None => (String::from_utf8_lossy(&bytes).into_owned(), Vec::new()),
+    };
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    Raw {
+        status,
+        head,
+        body: if chunked { dechunk(body) } else { body },
+        reset,
+        elapsed: started.elapsed(),
+    }
+}
+
+/// Removes chunked framing (get-entries is sent chunked); a body cut short is kept as it came.
+fn dechunk(body: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = &body[..];
+    loop {
+        let Some(end) = rest.windows(2).position(|w| w == b"\r\n") else {
+            return body;
+        };
+        let Ok(len) = usize::from_str_radix(std::str::from_utf8(&rest[..end]).unwrap_or("x"), 16)
+        else {
+            return body;
+        };
+        rest = &rest[end + 2..];
+        if len == 0 {
+            return out;
+        }
+        if rest.len() < len + 2 {
+            return body;
+        }
+        out.extend_from_slice(&rest[..len]);
+        rest = &rest[len + 2..];
+    }
+}
+
+fn get(url: &str) -> Raw {
+    raw_get(url, Duration::from_secs(10))
+}
+
+fn start(schedule: &str, initial: u64) -> SimHandle {
+    sim::start(SimConfig {
+        rfc6962_logs: 1,
+        static_logs: 1,
+        rate_per_sec: 0.0,
+        initial_entries: initial,
+        page_caps: vec![256],
+        faults: FaultSchedule::from_toml(schedule).expect("valid schedule"),
+        ..SimConfig::default()
+    })
+    .expect("simulator starts")
+}
+
+fn fired(sim: &SimHandle) -> Vec<u64> {
+    sim.fault_counts().iter().map(|c| c.fired).collect()
+}
+
+/// Rules on one endpoint are consumed in order, one request each (`limit = 1`), then the
+/// endpoint answers honestly again.
+#[test]
+fn content_faults_answer_as_scheduled_then_stop() {
+    let sim = start(
+        r#"
+        [[rule]]
+        endpoint = "sth"
+        limit = 1
+        fault = "rate_limit"
+        retry_after = 7
+        [[rule]]
+        endpoint = "sth"
+        limit = 1
+        fault = "rate_limit"
+        [[rule]]
+        endpoint = "sth"
+        limit = 1
+        fault = "status"
+        status = 503
+        [[rule]]
+        endpoint = "sth"
+        limit = 1
+        fault = "invalid_json"
+        [[rule]]
+        endpoint = "sth"
+        limit = 1
+        fault = "invalid_base64"
+        [[rule]]
+        endpoint = "entries"
+        limit = 1
+        fault = "short_page"
+        max_entries = 3
+        [[rule]]
+        endpoint = "entries"
+        limit = 1
+        fault = "empty_page"
+        [[rule]]
+        logs = "static"
+        endpoint = "issuer"
+        limit = 1
+        fault = "not_found"
+        [[rule]]
+        logs = [1]
+        endpoint = "loglist"
+        until = 1000
+        fault = "vanish"
+        "#,
+        100,
+    );
+    let logs = sim.logs();
+    let sth = format!("{}ct/v1/get-sth", logs[0].url);
+    let r = get(&sth);
+    assert_eq!((r.status, r.header("retry-after")), (429, Some("7".into())));
+    let r = get(&sth);
+    assert_eq!((r.status, r.header("retry-after")), (429, None));
+    assert_eq!(get(&sth).status, 503);
+    let r = get(&sth);
+    assert_eq!(r.status, 200);
+    assert!(serde_json::from_slice::<serde_json::Value>(&r.body).is_err());
+    let r = get(&sth).json();
+    let root = r["sha256_root_hash"].as_str().unwrap();
+    assert!(STANDARD.decode(root).is_err(), "{root} is not base64");
+    let honest = get(&sth).json();
+    assert_eq!(honest["tree_size"], 100);
+    assert!(STANDARD
+        .decode(honest["sha256_root_hash"].as_str().unwrap())
+        .is_ok());
+
+    let entries = format!("{}ct/v1/get-entries?start=0&end=99", logs[0].url);
+    let count = |r: &Raw| r.json()["entries"].as_array().unwrap().len();
+    assert_eq!(count(&get(&entries)), 3, "short page");
+    assert_eq!(count(&get(&entries)), 0, "empty page");
+    assert_eq!(count(&get(&entries)), 100, "honest again");
+
+    // The issuer of the first leaf of tile 0: its fingerprint follows the certificate.
+    let issuer = first_issuer_url(&sim);
+    assert_eq!(get(&issuer).status, 404);
+    assert_eq!(get(&issuer).status, 200);
+
+    let list = get(&sim.log_list_url).json();
+    let text = list.to_string();
+    assert!(
+        text.contains(&logs[0].url) && !text.contains(&logs[1].url),
+        "log 1 vanished"
+    );
+    assert_eq!(fired(&sim), vec![1, 1, 1, 1, 1, 1, 1, 1, 1]);
+    let state = get(&format!("{}/sim/state", sim.http_base)).json();
+    let faults = state["faults"].as_array().unwrap();
+    assert_eq!(faults.len(), 9);
+    assert_eq!(faults[8]["fault"], "vanish");
+    assert_eq!(faults[8]["fired"], 1);
+}
+
+/// URL of the issuer of entry 0 of the static log, read from tile 0.
+fn first_issuer_url(sim: &SimHandle) -> String {
+    let log = &sim.logs()[1];
+    let tile = get(&format!("{}tile/data/000.p/100", log.url));
+    assert_eq!(tile.status, 200);
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(&tile.body[..])
+        .read_to_end(&mut raw)
+        .unwrap();
+    // TileLeaf: timestamp(8) type(2) [ikh(32)] cert<3> exts<2> [precert<3>] fps<2>.
+    let mut at = 8;
+    let precert = raw[at + 1] == 1;
+    at += 2 + if precert { 32 } else { 0 };
+    let u = |at: usize, n: usize| {
+        raw[at..at + n]
+            .iter()
+            .fold(0usize, |a, b| a << 8 | *b as usize)
+    };
+    at += 3 + u(at, 3);
+    at += 2 + u(at, 2);
+    if precert {
+        at += 3 + u(at, 3);
+    }
+    let fp = &raw[at + 2..at + 34];
+    let hex: String = fp.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{}issuer/{hex}", log.url)
+}
+
+#[test]
+fn stale_heads_go_back_in_time_and_are_real_heads() {
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 1,
+        static_logs: 1,
+        rate_per_sec: 200.0,
+        sth_interval: Duration::from_millis(50),
+        checkpoint_interval: Duration::from_millis(50),
+        faults: FaultSchedule::from_toml(
+            "[[rule]]\nendpoint = \"head\"\nevery = 2\nfault = \"stale_head\"\nback = 10\n",
+        )
+        .unwrap(),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    std::thread::sleep(Duration::from_millis(800));
+    sim.pause_growth();
+    // Heads are still published while paused (same size); fewer than `back` of them.
+    std::thread::sleep(Duration::from_millis(150));
+    let logs = sim.logs();
+    let sth = format!("{}ct/v1/get-sth", logs[0].url);
+    let sizes: Vec<u64> = (0..4)
+        .map(|_| get(&sth).json()["tree_size"].as_u64().unwrap())
+        .collect();
+    let now = sim.tree_size(0);
+    assert_eq!((sizes[0], sizes[2]), (now, now), "odd requests are honest");
+    assert!(sizes[1] < now && sizes[3] < now, "{sizes:?} vs {now}");
+    let cp_url = format!("{}checkpoint", logs[1].url);
+    let cps: Vec<u64> = (0..2)
+        .map(|_| {
+            let text = String::from_utf8(get(&cp_url).body).unwrap();
+            text.lines().nth(1).unwrap().parse().unwrap()
+        })
+        .collect();
+    assert!(cps[1] < cps[0], "{cps:?}");
+    assert_eq!(fired(&sim), vec![3]);
+}
+
+#[test]
+fn wire_faults_hang_reset_truncate_and_trickle() {
+    let sim = start(
+        r#"
+        [[rule]]
+        logs = [0]
+        endpoint = "sth"
+        limit = 1
+        fault = "hang"
+        secs = 1.5
+        [[rule]]
+        logs = [0]
+        endpoint = "entries"
+        limit = 1
+        fault = "reset"
+        [[rule]]
+        logs = [1]
+        endpoint = "tile"
+        limit = 1
+        fault = "truncate"
+        [[rule]]
+        logs = [1]
+        endpoint = "checkpoint"
+        limit = 1
+        fault = "trickle"
+        delay_ms = 5
+        "#,
+        300,
+    );
+    let logs = sim.logs();
+    let hung = raw_get(
+        &format!("{}ct/v1/get-sth", logs[0].url),
+        Duration::from_millis(500),
+    );
+    assert_eq!(
+        (hung.status, hung.head.len()),
+        (0, 0),
+        "nothing within 0.5 s"
+    );
+    let closed = raw_get(
+        &format!("{}ct/v1/get-sth", logs[0].url),
+        Duration::from_secs(5),
+    );
+    assert_eq!(closed.status, 200, "the next request is answered");
+
+    let reset = get(&format!("{}ct/v1/get-entries?start=0&end=255", logs[0].url));
+    assert_eq!(reset.status, 200);
+    assert!(reset.reset, "the connection ends with a reset");
+    assert!(reset.body.len() < reset.content_length().unwrap());
+
+    let cut = get(&format!("{}tile/data/000", logs[1].url));
+    assert!(!cut.reset, "a truncated body ends with a clean close");
+    assert_eq!(cut.body.len(), cut.content_length().unwrap() / 2);
+    let whole = get(&format!("{}tile/data/000", logs[1].url));
+    assert_eq!(whole.body.len(), whole.content_length().unwrap());
+
+    let slow = get(&format!("{}checkpoint", logs[1].url));
+    let bytes = slow.head.len() + 4 + slow.body.len();
+    assert!(
+        slow.elapsed >= Duration::from_millis(5 * bytes as u64 * 8 / 10),
+        "{bytes} bytes in {:?}",
+        slow.elapsed
+    );
+    assert!(String::from_utf8(slow.body)
+        .unwrap()
+        .contains("\n\n\u{2014} "));
+    assert_eq!(fired(&sim), vec![1, 1, 1, 1]);
+}
+
+fn sha256(data: &[u8]) -> [u8; 32] {
+    digest(&SHA256, data).as_ref().try_into().unwrap()
+}
+
+/// RFC 6962 Merkle tree hash over leaf hashes.
+fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
+    match leaves.len() {
+        0 => sha256(&[]),
+        1 => leaves[0],
+        n => {
+            let mut k = 1;
+            while k * 2 < n {
+                k *= 2;
+            }
+            let (l, r) = (mth(&leaves[..k]), mth(&leaves[k..]));
+            sha256(&[&[1u8][..], &l, &r].concat())
+        }
+    }
+}
+
+#[test]
+fn corruptions_are_persistent_and_committed_to() {
+    let sim = start(
+        r#"
+        [[corrupt]]
+        logs = [0]
+        kind = "garbage_leaf"
+        every = 10
+        offset = 1
+        [[corrupt]]
+        logs = [0]
+        kind = "bad_extra_data"
+        every = 10
+        offset = 2
+        [[corrupt]]
+        logs = [0]
+        kind = "invalid_base64"
+        every = 10
+        offset = 3
+        [[corrupt]]
+        kind = "undecodable_cert"
+        every = 10
+        offset = 4
+        "#,
+        40,
+    );
+    let logs = sim.logs();
+    let url = format!("{}ct/v1/get-entries?start=0&end=39", logs[0].url);
+    let page = get(&url).json();
+    assert_eq!(page, get(&url).json(), "every fetch returns the same bytes");
+    let entries = page["entries"].as_array().unwrap();
+    let mut hashes = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        let leaf_b64 = e["leaf_input"].as_str().unwrap();
+        let extra = STANDARD.decode(e["extra_data"].as_str().unwrap()).unwrap();
+        let leaf = match i % 10 {
+            3 => {
+                assert!(STANDARD.decode(leaf_b64).is_err(), "{i}: not base64");
+                // The tree holds the real leaf; the '*' is only in the text.
+                STANDARD.decode(leaf_b64.replace('*', "")).unwrap()
+            }
+            _ => STANDARD.decode(leaf_b64).unwrap(),
+        };
+        // version(1) leaf_type(1) timestamp(8) entry_type(2) [issuer_key_hash(32)] entry<3>
+        let at = if leaf[10..12] == [0, 1] { 44 } else { 12 };
+        let cert_len = leaf[at..at + 3]
+            .iter()
+            .fold(0usize, |a, b| a << 8 | *b as usize);
+        match i % 10 {
+            1 => assert!(
+                cert_len > leaf.len() - 15,
+                "{i}: certificate runs past the leaf"
+            ),
+            4 => {
+                assert_eq!(&leaf[10..12], &[0, 0], "{i}: x509_entry");
+                assert_ne!(leaf[15], 0x30, "{i}: not a DER SEQUENCE");
+            }
+            _ => assert_eq!(at + 3 + cert_len + 2, leaf.len(), "{i}: well-formed leaf"),
+        }
+        let chain_len = extra[..3].iter().fold(0usize, |a, b| a << 8 | *b as usize);
+        if i % 10 == 2 {
+            assert!(
+                chain_len > extra.len() - 3,
+                "{i}: chain runs past extra_data"
+            );
+        }
+        hashes.push(sha256(&[&[0u8][..], &leaf].concat()));
+    }
+    let sth = get(&format!("{}ct/v1/get-sth", logs[0].url)).json();
+    let root = STANDARD
+        .decode(sth["sha256_root_hash"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        mth(&hashes).to_vec(),
+        root,
+        "the signed tree commits to the broken bytes"
+    );
+
+    let rfc: Vec<(u64, CorruptKind)> = sim.corrupted(0);
+    assert_eq!(rfc.len(), 16);
+    assert_eq!(
+        rfc[..4].iter().map(|c| c.0).collect::<Vec<_>>(),
+        [1, 2, 3, 4]
+    );
+    let st = sim.corrupted(1);
+    assert_eq!(
+        st,
+        vec![
+            (4, CorruptKind::UndecodableCert),
+            (14, CorruptKind::UndecodableCert),
+            (24, CorruptKind::UndecodableCert),
+            (34, CorruptKind::UndecodableCert)
+        ],
+        "only undecodable_cert applies to a static log"
+    );
+    let counts: Vec<u64> = sim.corrupt_counts().iter().map(|c| c.entries).collect();
+    assert_eq!(counts, vec![4, 4, 4, 8]);
+    let state = get(&format!("{}/sim/state", sim.http_base)).json();
+    let listed: Vec<u64> = state["logs"][1]["corrupted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["index"].as_u64().unwrap())
+        .collect();
+    assert_eq!(listed, vec![4, 14, 24, 34]);
+    assert_eq!(state["logs"][1]["corrupted"][0]["kind"], "undecodable_cert");
+}
+
+#[test]
+fn a_bad_schedule_is_refused_at_start() {
+    let schedule = FaultSchedule {
+        rules: FaultSchedule::from_toml("[[rule]]\nendpoint = \"sth\"\nfault = \"reset\"\n")
+            .unwrap()
+            .rules
+            .into_iter()
+            .map(|mut r| {
+                r.every = Some(0);
+                r
+            })
+            .collect(),
+        ..FaultSchedule::default()
+    };
+    let err = sim::start(SimConfig {
+        faults: schedule,
+        ..SimConfig::default()
+    })
+    .err()
+    .expect("refused");
+    assert!(err.to_string().contains("every"), "{err}");
+}
