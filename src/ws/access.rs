@@ -4,18 +4,19 @@
 //!
 //! The reload publishes a new [`AccessSettings`] into the process-wide [`AccessSource`] and bumps
 //! its epoch. Each core keeps an `Rc` of its current copy ([`LocalAccess`]) and looks at the
-//! epoch (one atomic load) per accepted connection; only when it moved does it take the
-//! source's lock, once, to copy the new settings. That lock is control plane: it is never
-//! touched while frames flow.
+//! epoch (one atomic load) per accepted connection; only when it moved does it load the new
+//! settings (an `ArcSwap`: lock-free, so no core ever waits on another, even during a reload).
 
 use std::{
     cell::{Cell, RefCell},
     rc::Rc,
     sync::{
         atomic::{AtomicU64, Ordering},
-        Arc, Mutex,
+        Arc,
     },
 };
+
+use arc_swap::ArcSwap;
 
 /// Per-connection settings that can change while the server runs.
 #[derive(Clone, Default)]
@@ -47,31 +48,28 @@ impl std::fmt::Debug for AccessSettings {
 #[derive(Debug, Default)]
 pub struct AccessSource {
     epoch: AtomicU64,
-    current: Mutex<Arc<AccessSettings>>,
+    current: ArcSwap<AccessSettings>,
 }
 
 impl AccessSource {
     pub fn new(initial: AccessSettings) -> Arc<Self> {
         Arc::new(Self {
             epoch: AtomicU64::new(0),
-            current: Mutex::new(Arc::new(initial)),
+            current: ArcSwap::from_pointee(initial),
         })
     }
 
     /// Replaces the settings; every core uses them from its next accepted connection on.
     pub fn publish(&self, settings: AccessSettings) {
-        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        *current = Arc::new(settings);
-        // Bumped under the lock: whoever sees the new epoch and then locks gets these settings.
+        self.current.store(Arc::new(settings));
+        // Bumped after the store: whoever sees the new epoch then loads these settings (or
+        // newer ones).
         self.epoch.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The settings in force now.
     pub fn current(&self) -> Arc<AccessSettings> {
-        self.current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.current.load_full()
     }
 
     fn epoch(&self) -> u64 {
