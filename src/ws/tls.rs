@@ -42,7 +42,7 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConf
     let chain = read_cert_chain(cert_path)?;
     let key = read_private_key(key_path)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ServerConfig::builder_with_provider(provider)
+    let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS protocol versions: {e}"))?
         .with_no_client_auth()
@@ -54,6 +54,10 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<Arc<ServerConf
                 key_path.display()
             )
         })?;
+    // No session resumption: rustls's resumption cache is one Mutex shared by every core,
+    // and firehose clients connect once and stay, so resumption would buy nothing.
+    config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    config.send_tls13_tickets = 0;
     Ok(Arc::new(config))
 }
 
