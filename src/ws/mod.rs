@@ -50,6 +50,11 @@ pub use hub::Hub;
 pub use metrics::{CloseReason, DropReason, HandshakeFailure, WsMetrics, WsMetricsSnapshot};
 
 use http::{HeadError, Page, ParseError, Reject, Response, Route};
+// The sans-IO request and reader entry points `crate::fuzzing` drives.
+pub(crate) use http::{
+    authorized, find_head_end, parse_head as parse_request_head, route, Route as RequestRoute,
+};
+pub(crate) use session::replay_client_bytes;
 use stream::SharedStream;
 
 use crate::{frame::StreamKind, limits};

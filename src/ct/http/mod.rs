@@ -48,10 +48,12 @@ use rustls::ClientConfig;
 
 use crate::ct::pacing::RetryAfter;
 use crate::limits;
-use body::{gunzip_capped, BodyError};
+pub(crate) use body::{gunzip_capped, BodyError};
 use conn::{Conn, ConnError, Failure, Stream};
 use dns::{DnsCache, Origin};
 
+// The sans-IO response decoders `crate::fuzzing` drives.
+pub(crate) use body::{parse_head as parse_response_head, ChunkedDecoder, Framing};
 pub use tls::tls_config;
 pub use url::{Scheme, Url};
 
