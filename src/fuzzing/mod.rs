@@ -522,14 +522,14 @@ fn check_server_control_frames(mut out: &[u8]) {
 // ---- Certificate → certstream JSON -------------------------------------------------------------
 
 /// A certificate DER, encoded as the leaf of an entry whose chain is the same DER (so the
-/// lenient chain path runs too); odd lengths make it a precert entry. Every frame must be a
+/// lenient chain path runs too); an odd last byte makes it a precert entry. Every frame must be a
 /// text frame of valid JSON with the wire-format fields. Accepted when it encodes.
 pub fn cert_to_json(data: &[u8]) -> bool {
     let der = Bytes::copy_from_slice(data);
-    let kind = if data.len() % 2 == 0 {
-        EntryKind::X509
-    } else {
+    let kind = if data.last().is_some_and(|b| b & 1 == 1) {
         EntryKind::Precert
+    } else {
+        EntryKind::X509
     };
     let entry = LogEntry {
         index: 42,
