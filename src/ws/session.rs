@@ -583,9 +583,9 @@ pub(crate) struct Replay {
 }
 
 /// The reader without its socket, for the fuzz targets: `leftover` is what arrived with the
-/// request head, `reads` what each later socket read returned (an empty one is EOF), then EOF. Same
-/// `WebSocketContext` setup, [`MemIo`], [`drive`] and error mapping as `read_loop`; only the
-/// back-pressure wait (which changes no byte) is left out.
+/// request head, `reads` what each later socket read returned (an empty one is EOF), then
+/// EOF. Same `WebSocketContext` setup, [`MemIo`], [`drive`] and error mapping as `read_loop`;
+/// only the back-pressure wait (which changes no byte) is left out.
 pub(crate) fn replay_client_bytes<'a>(
     message_bytes_max: usize,
     leftover: Vec<u8>,
