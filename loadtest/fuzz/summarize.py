@@ -3,7 +3,7 @@
 per target the run time, executions, exec/s, coverage (cov/ft) at start and end, corpus size,
 peak RSS and any crash, timeout or OOM reported.
 
-    loadtest/fuzz/summarize.py OUT.json
+    loadtest/fuzz/summarize.py OUT.json [LOGS_DIR]
 """
 import json
 import pathlib
@@ -55,7 +55,8 @@ def summarize(log: pathlib.Path) -> dict:
 
 
 def main() -> None:
-    results = [summarize(log) for log in sorted(LOGS.glob("*.log"))]
+    logs = pathlib.Path(sys.argv[2]) if len(sys.argv) > 2 else LOGS
+    results = [summarize(log) for log in sorted(logs.glob("*.log"))]
     out = pathlib.Path(sys.argv[1])
     out.write_text(json.dumps(results, indent=2) + "\n")
     for r in results:
