@@ -58,6 +58,9 @@ pub mod cli;
 pub mod config;
 pub mod ct;
 pub mod frame;
+/// Fuzz targets of every parser of outside bytes (`loadtest/fuzz/`); not an API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
 pub mod runtime;

@@ -53,7 +53,7 @@ pub(crate) async fn read_head(
 }
 
 /// Index just past the first `\r\n\r\n` at or after `from`.
-fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
+pub(crate) fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
     buf.get(from..)?
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

@@ -62,6 +62,11 @@ pub use metrics::{CloseReason, DropReason, HandshakeFailure, WsMetrics, WsMetric
 
 use access::LocalAccess;
 use http::{HeadError, Page, ParseError, Reject, Response, Route};
+// The sans-IO request and reader entry points `crate::fuzzing` drives.
+pub(crate) use http::{
+    authorized, find_head_end, parse_head as parse_request_head, route, Route as RequestRoute,
+};
+pub(crate) use session::replay_client_bytes;
 use stream::{Conn, SharedStream};
 
 use crate::{frame::StreamKind, limits};

@@ -667,6 +667,52 @@ async fn read_loop(session: Rc<Session>, mut stream: Conn, leftover: Vec<u8>) {
     }
 }
 
+/// How a replayed client byte stream left the reader (see [`replay_client_bytes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Replay {
+    /// Why the session ended and the close frame (code, reason) the writer would send last;
+    /// `None` when it still wanted bytes after EOF (which would make `read_loop` spin).
+    pub(crate) end: Option<(CloseReason, Option<(u16, &'static str)>)>,
+    /// Every control frame (pong, close reply) tungstenite queued for the writer.
+    pub(crate) control: Vec<u8>,
+}
+
+/// The reader without its socket, for the fuzz targets: `leftover` is what arrived with the
+/// request head, `reads` what each later socket read returned (an empty one is EOF), then
+/// EOF. Same `WebSocketContext` setup, [`MemIo`], [`drive`] and error mapping as `read_loop`;
+/// only the back-pressure wait (which changes no byte) is left out.
+pub(crate) fn replay_client_bytes<'a>(
+    message_bytes_max: usize,
+    leftover: Vec<u8>,
+    reads: impl IntoIterator<Item = &'a [u8]>,
+) -> Replay {
+    let config = ws_config(message_bytes_max);
+    let mut ws = WebSocketContext::from_partially_read(leftover, Role::Server, Some(config));
+    let mut io = MemIo::default();
+    let mut control = Vec::new();
+    let mut reads = reads.into_iter();
+    loop {
+        let outcome = drive(&mut ws, &mut io);
+        control.append(&mut io.output);
+        if let ReadOutcome::End(reason, close) = outcome {
+            return Replay {
+                end: Some((reason, close)),
+                control,
+            };
+        }
+        if io.eof {
+            return Replay { end: None, control };
+        }
+        io.input.drain(..io.read_pos);
+        io.read_pos = 0;
+        // As on the socket, an empty read is EOF.
+        match reads.next() {
+            Some(bytes) if !bytes.is_empty() => io.input.extend_from_slice(bytes),
+            _ => io.eof = true,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

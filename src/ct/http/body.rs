@@ -263,6 +263,12 @@ impl ChunkedDecoder {
             Some(_) => {}
         }
         match httparse::parse_chunk_size(input) {
+            // httparse takes an extension of any length; the cap must hold for a line that
+            // arrived whole too, or the same body would pass or fail depending on how the
+            // reads split it (found by the `http_chunked` fuzz target's invariant).
+            Ok(httparse::Status::Complete((used, _))) if used > limits::CHUNK_LINE_BYTES_MAX => {
+                Err(BodyError::Malformed("chunk size line too long".into()))
+            }
             Ok(httparse::Status::Complete((used, 0))) => {
                 self.state = ChunkState::Trailers { seen: 0 };
                 Ok(Some(used))
@@ -580,6 +586,35 @@ mod tests {
         }
         let err = ChunkedDecoder::new(1024).decode(&trailers, &mut Vec::new());
         assert_eq!(err, Err(BodyError::TooLarge("chunked trailers")));
+    }
+
+    /// A body with a 5,000-byte chunk extension: refused in one read as in many (it used to
+    /// pass when it arrived whole). Kept from the `http_chunked` fuzz target.
+    #[test]
+    fn chunked_line_cap_does_not_depend_on_how_reads_split_the_body() {
+        let input = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/loadtest/fixtures/fuzz-regressions/http_chunked/long-extension-whole-vs-pieces"
+        ))
+        .unwrap();
+        let body = &input[1..]; // the fuzz input's first byte picks the piece size
+        for piece in [1, 64, 4096, body.len()] {
+            assert_eq!(
+                decode_in_pieces(body, piece, 1 << 20),
+                Err(BodyError::Malformed("chunk size line too long".into())),
+                "piece {piece}"
+            );
+        }
+        // Just under the cap, the same line is fine in any split.
+        let mut line = b"5;".to_vec();
+        line.resize(limits::CHUNK_LINE_BYTES_MAX - 2, b'a');
+        line.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
+        for piece in [1, 64, line.len()] {
+            assert_eq!(
+                decode_in_pieces(&line, piece, 1 << 20),
+                Ok((b"hello".to_vec(), line.len()))
+            );
+        }
     }
 
     #[test]

@@ -48,10 +48,13 @@ use rustls::ClientConfig;
 
 use crate::ct::pacing::RetryAfter;
 use crate::limits;
-use body::{gunzip_capped, BodyError};
 use conn::{Conn, ConnError, Failure, Stream};
 use dns::{DnsCache, Origin};
 
+// The sans-IO response decoders, for `crate::fuzzing`.
+pub(crate) use body::{
+    gunzip_capped, parse_head as parse_response_head, BodyError, ChunkedDecoder, Framing,
+};
 pub use tls::tls_config;
 pub use url::{Scheme, Url};
 
