@@ -14,11 +14,12 @@
 //! | [`ct`] | the CT side: log list, HTTP client, pacing, RFC 6962 and Static CT decoders, and the per-log pollers ([`ct::poller`]) |
 //! | [`frame`] | pre-encoded WebSocket frames ([`frame::Frames`]): the only data that crosses cores |
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
-//! | [`ws`] | the client side: listener, HTTP endpoints, WebSocket handshake, sessions, per-core hub |
+//! | [`ws`] | the client side: listener, TLS (rustls), HTTP endpoints, WebSocket handshake, sessions, per-core hub, reloadable access settings (tokens, limits, certificate) |
 //! | [`runtime`] | pinned executors, the cross-core rings, log ownership, start and stop |
 //! | [`state`] | the saved per-log cursors (`--state-file`): resume after a restart |
 //! | [`systemd`] | sd_notify READY/STOPPING/WATCHDOG, no-op outside systemd |
 //! | [`metrics`] | single-writer counters and the Prometheus text exposition |
+//! | `fuzzing` (hidden) | one checked entry point per parser of outside bytes, driven by `loadtest/fuzz/` and by unit tests over seeds |
 //!
 //! # Data flow
 //!
@@ -44,7 +45,9 @@
 //!   it and advances its cursor, so per-log order is the fetch order.
 //! - A certificate is parsed once and serialized once per stream form, on its owning executor.
 //! - Only immutable reference-counted frames and plain control messages cross cores, through
-//!   bounded SPSC rings. No Mutex or RwLock sits on the data path; per-core state is `!Send`.
+//!   bounded SPSC rings. The server takes no lock at all (settings a SIGHUP reloads are
+//!   published through an `ArcSwap` and picked up per core by an epoch check); per-core state
+//!   is `!Send`.
 //! - No producer ever blocks on a consumer: a full ring or a lagging client drops and counts.
 //! - A log cursor never moves backwards and never skips an entry that can still be fetched;
 //!   only entries that can never be decoded are skipped, counted and logged with their index
