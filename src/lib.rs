@@ -45,7 +45,7 @@
 //!   it and advances its cursor, so per-log order is the fetch order.
 //! - A certificate is parsed once and serialized once per stream form, on its owning executor.
 //! - Only immutable reference-counted frames and plain control messages cross cores, through
-//!   bounded SPSC rings. The server takes no lock at all (settings a SIGHUP reloads are
+//!   bounded SPSC rings. The server's code holds no Mutex or RwLock (settings a SIGHUP reloads are
 //!   published through an `ArcSwap` and picked up per core by an epoch check); per-core state
 //!   is `!Send`.
 //! - No producer ever blocks on a consumer: a full ring or a lagging client drops and counts.
