@@ -17,7 +17,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::Server;
+use common::{metric, vm_rss_kb, Server};
 use loadtest::{
     bench::wsbench::{self, GapCheckConfig, WsBenchConfig, WsBenchReport},
     sim::{self, SimConfig},
@@ -36,23 +36,6 @@ const BURST_CONNECTIONS: usize = 10_000;
 const SLOWLORIS_CLIENTS: usize = 100;
 const NEVER_READING_CLIENTS: usize = 20;
 const PING_FLOODERS: usize = 10;
-
-fn vm_rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn metric(text: &str, prefix: &str) -> u64 {
-    text.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
-}
 
 const UPGRADE_HEADERS: &str = "Host: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
      Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n";

@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::Server;
+use common::{metric, vm_rss_kb, Server};
 use loadtest::{
     bench::wsbench::{self, GapCheckConfig, WsBenchConfig, WsBenchReport},
     sim::{self, SimConfig, SimHandle},
@@ -33,23 +33,6 @@ fn silent_client(server: &Server, path: &str) -> TcpStream {
     }
     assert!(head.starts_with(b"HTTP/1.1 101"));
     s
-}
-
-fn vm_rss_kb(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
-
-fn metric(text: &str, prefix: &str) -> u64 {
-    text.lines()
-        .filter(|l| l.starts_with(prefix))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-        .sum()
 }
 
 /// wsbench clients on `path` for `secs`, with the gap check against the simulator.

@@ -288,3 +288,22 @@ pub fn colon_hex(s: &str) -> Vec<u8> {
         .map(|h| u8::from_str_radix(h, 16).expect("hex pair"))
         .collect()
 }
+
+/// The process's current VmRSS in KiB (0 once it is gone).
+pub fn vm_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Sum of the values of every /metrics line starting with `prefix`.
+pub fn metric(text: &str, prefix: &str) -> u64 {
+    text.lines()
+        .filter(|l| l.starts_with(prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+        .sum()
+}
