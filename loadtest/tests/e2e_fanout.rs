@@ -9,7 +9,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::{metric, vm_rss_kb, Server};
+use common::{assert_no_loss, metric, vm_rss_kb, Server};
 use loadtest::{
     bench::wsbench::{self, GapCheckConfig, WsBenchConfig, WsBenchReport},
     sim::{self, SimConfig, SimHandle},
@@ -50,28 +50,6 @@ fn wsbench(
     cfg.duration = Duration::from_secs(secs);
     cfg.gap = Some(GapCheckConfig::new(&format!("{}/sim/state", sim.http_base)));
     wsbench::run(&cfg, &mut |_| {}).expect("wsbench runs")
-}
-
-/// Every reading client got every index of every log once, in order.
-fn assert_no_loss(report: &WsBenchReport) {
-    assert_eq!(report.errors_total, 0, "{:?}", report.errors);
-    assert!(report.delivered_msgs > 0);
-    assert_eq!(report.loss.clients_with_loss, 0, "{:?}", report.loss);
-    assert_eq!(report.loss.missing_total, 0, "{:?}", report.loss);
-    assert_eq!(report.loss.repeated_total, 0, "{:?}", report.loss);
-    assert_eq!(report.loss.clients_disconnected, 0, "{:?}", report.loss);
-    let gap = report.gap_check.as_ref().expect("gap check ran");
-    assert!(
-        gap.complete,
-        "every client reached the final tree sizes: {gap:?}"
-    );
-    for log in &gap.logs {
-        assert_eq!(
-            (log.missing, log.repeated, log.clients_never_seen),
-            (0, 0, 0),
-            "{log:?}"
-        );
-    }
 }
 
 #[test]

@@ -307,3 +307,25 @@ pub fn metric(text: &str, prefix: &str) -> u64 {
         .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
         .sum()
 }
+
+/// Every reading client got every index of every log once, in order.
+pub fn assert_no_loss(report: &loadtest::bench::wsbench::WsBenchReport) {
+    assert_eq!(report.errors_total, 0, "{:?}", report.errors);
+    assert!(report.delivered_msgs > 0);
+    assert_eq!(report.loss.clients_with_loss, 0, "{:?}", report.loss);
+    assert_eq!(report.loss.missing_total, 0, "{:?}", report.loss);
+    assert_eq!(report.loss.repeated_total, 0, "{:?}", report.loss);
+    assert_eq!(report.loss.clients_disconnected, 0, "{:?}", report.loss);
+    let gap = report.gap_check.as_ref().expect("gap check ran");
+    assert!(
+        gap.complete,
+        "every client reached the final tree sizes: {gap:?}"
+    );
+    for log in &gap.logs {
+        assert_eq!(
+            (log.missing, log.repeated, log.clients_never_seen),
+            (0, 0, 0),
+            "{log:?}"
+        );
+    }
+}
