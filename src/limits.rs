@@ -154,9 +154,6 @@ pub const CHECKPOINT_BYTES_MAX: usize = 64 * 1024;
 pub const CHECKPOINT_SIGNATURES_MAX: usize = 100;
 /// Issuer certificates cached per Static CT log (real logs reference a handful).
 pub const ISSUER_CACHE_MAX: usize = 1024;
-/// Spread of the staggered start of the log fetchers, so a restart does not hit every log at
-/// the same instant.
-pub const FETCHER_START_STAGGER: Duration = Duration::from_secs(2);
 /// No log is fetched earlier than this after start: clients reconnecting after a restart get a
 /// moment to subscribe before the first (possibly backfilled) entries flow.
 pub const FETCHER_START_DELAY_MIN: Duration = Duration::from_millis(500);

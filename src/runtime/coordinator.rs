@@ -18,7 +18,10 @@ use super::{
 };
 use crate::{
     config::LogKinds,
-    ct::log_list::{parse_log_list, LogInfo, LogKind, LogList, EMBEDDED_LOG_LIST},
+    ct::{
+        log_list::{parse_log_list, LogInfo, LogKind, LogList, EMBEDDED_LOG_LIST},
+        poller::PollSlot,
+    },
     limits,
 };
 
@@ -194,7 +197,12 @@ fn apply_list(
             send(shard, outs, core, Control::RetireLog { log_id });
         }
     }
-    for info in logs {
+    // Slots follow the list order, and consecutive new logs go to alternating executors, so
+    // neighbouring slots (bursts) alternate between the cores too. Logs already followed keep
+    // the slot they started with: after a refresh the spacing may be uneven, never doubled up
+    // beyond what the list change itself adds.
+    let listed_count = logs.len();
+    for (position, info) in logs.into_iter().enumerate() {
         if assignment.owner.contains_key(&info.log_id) {
             continue;
         }
@@ -207,6 +215,7 @@ fn apply_list(
             Control::AddLog {
                 info: Box::new(info),
                 start_at,
+                slot: PollSlot::new(position, listed_count),
             },
         );
     }

@@ -14,7 +14,12 @@ use glommio::{
     spawn_local,
 };
 
-use crate::{ct::log_list::LogInfo, frame::Frames, limits, metrics::CoreSnapshot};
+use crate::{
+    ct::{log_list::LogInfo, poller::PollSlot},
+    frame::Frames,
+    limits,
+    metrics::CoreSnapshot,
+};
 
 /// The certificates of one fetched page, each encoded once, shared by every executor.
 pub type FrameBatch = Arc<[Arc<Frames>]>;
@@ -22,10 +27,12 @@ pub type FrameBatch = Arc<[Arc<Frames>]>;
 /// What the coordinator tells the executor that owns (or is to own) a log.
 #[derive(Debug)]
 pub enum Control {
-    /// Start following this log; `start_at` is a saved cursor, if any.
+    /// Start following this log; `start_at` is a saved cursor, if any; `slot` is where its
+    /// head polls fall in the poll interval.
     AddLog {
         info: Box<LogInfo>,
         start_at: Option<u64>,
+        slot: PollSlot,
     },
     /// The log left the list: stop following it.
     RetireLog { log_id: [u8; 32] },

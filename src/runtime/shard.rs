@@ -31,7 +31,7 @@ use crate::{
         entry::{EntrySource, LogEntry},
         http::{tls_config, HttpClient},
         log_list::{LogInfo, LogKind},
-        poller::{self, EntrySink, LogCtx, PollerEnv, StopFlag},
+        poller::{self, EntrySink, LogCtx, PollSlot, PollerEnv, StopFlag},
     },
     frame::Frames,
     limits,
@@ -193,7 +193,7 @@ impl Shard {
     /// Starts following `info` on this core. A log that left the list and came back resumes
     /// from where its previous poller stopped (after that poller has finished, so the two never
     /// overlap); otherwise from `start_at` (the state file) or the backfill setting.
-    pub fn add_log(&self, info: LogInfo, start_at: Option<u64>) {
+    pub fn add_log(&self, info: LogInfo, start_at: Option<u64>, slot: PollSlot) {
         if self.pollers.borrow().contains_key(&info.log_id) {
             return;
         }
@@ -212,6 +212,7 @@ impl Shard {
         let ctx = Rc::new(LogCtx {
             info,
             stats: stats.clone(),
+            slot,
         });
         let task = spawn_local(start_poller(
             self.env.clone(),
@@ -344,6 +345,7 @@ pub async fn run(
         sink: publisher.clone(),
         backfill: config.backfill,
         poll_interval: Duration::from_millis(config.poll_interval_ms),
+        clock_epoch: started,
         timing: config.poller_timing(),
     });
     let shard = Rc::new(Shard {
@@ -487,7 +489,11 @@ async fn follow_control(rx: ConnectedReceiver<Control>, shard: Rc<Shard>) {
 /// Applies one coordinator decision on this core.
 pub fn apply_control(shard: &Shard, msg: Control) {
     match msg {
-        Control::AddLog { info, start_at } => shard.add_log(*info, start_at),
+        Control::AddLog {
+            info,
+            start_at,
+            slot,
+        } => shard.add_log(*info, start_at, slot),
         Control::RetireLog { log_id } => shard.retire_log(&log_id),
     }
 }

@@ -146,6 +146,18 @@ impl LogClient {
         }
     }
 
+    /// Sleeps until `deadline`, waking early when the poller is stopped.
+    pub async fn sleep_until_unless_stopped(&self, deadline: std::time::Instant) {
+        let step = Duration::from_millis(200);
+        while !self.stop.is_stopped() {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return;
+            }
+            sleep(left.min(step)).await;
+        }
+    }
+
     /// GETs `url` and decodes it with `decode`, retrying (with backoff) every failure except
     /// those `give_up` accepts, until it succeeds or the poller is stopped.
     pub async fn get_with_retry<T>(

@@ -18,7 +18,11 @@ pub mod tiled;
 #[cfg(test)]
 mod tests;
 
-use std::{cell::Cell, rc::Rc, time::Duration};
+use std::{
+    cell::Cell,
+    rc::Rc,
+    time::{Duration, Instant},
+};
 
 use crate::{
     config::Backfill,
@@ -32,10 +36,59 @@ pub trait EntrySink {
     fn emit(&self, log: &LogCtx, entries: Vec<LogEntry>);
 }
 
-/// One followed log: its list entry and its counters.
+/// One followed log: its list entry, its counters and where its polls fall in the interval.
 pub struct LogCtx {
     pub info: LogInfo,
     pub stats: Rc<LogStats>,
+    pub slot: PollSlot,
+}
+
+/// Where a log's head polls fall within the poll interval: slot `index` of `of` evenly spaced
+/// ones, counted from a clock every executor shares ([`PollerEnv::clock_epoch`]).
+///
+/// Why: each poll that finds new entries becomes one burst of writes to every client, and a
+/// burst takes milliseconds to leave. Pollers on free-running clocks (sleep a whole interval
+/// after each round) drift into each other, so bursts of different logs pile up and the last
+/// entries of a pile wait for all the others. Fixed, evenly spaced slots keep the bursts apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PollSlot {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl PollSlot {
+    /// The only slot of a single log.
+    pub const ONLY: PollSlot = PollSlot { index: 0, of: 1 };
+
+    /// Slot `index` of `of` (clamped into range).
+    pub fn new(index: usize, of: usize) -> PollSlot {
+        let of = u32::try_from(of.max(1)).unwrap_or(u32::MAX);
+        let index = u32::try_from(index).unwrap_or(u32::MAX).min(of - 1);
+        PollSlot { index, of }
+    }
+
+    /// The slot's offset into an interval.
+    pub fn phase(self, interval: Duration) -> Duration {
+        let nanos = interval.as_nanos() * u128::from(self.index) / u128::from(self.of.max(1));
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX))
+    }
+}
+
+/// The first instant `epoch + phase + k * interval` (k ≥ 0) that is not before `not_before`.
+pub fn next_tick(
+    epoch: Instant,
+    phase: Duration,
+    interval: Duration,
+    not_before: Instant,
+) -> Instant {
+    let first = epoch + phase;
+    let Some(late) = not_before.checked_duration_since(first) else {
+        return first;
+    };
+    let step = interval.as_nanos().max(1);
+    let ticks = late.as_nanos().div_ceil(step);
+    let offset = u64::try_from(ticks * step).unwrap_or(u64::MAX);
+    first + Duration::from_nanos(offset)
 }
 
 impl LogCtx {
@@ -58,6 +111,9 @@ pub struct PollerEnv {
     pub sink: Rc<dyn EntrySink>,
     pub backfill: Backfill,
     pub poll_interval: Duration,
+    /// The origin of every log's poll slots; one instant for the whole process, so the slots
+    /// of logs on different executors interleave too.
+    pub clock_epoch: Instant,
     pub timing: PollerTiming,
 }
 
@@ -68,9 +124,8 @@ pub struct PollerTiming {
     /// Bounds of the error backoff ([`crate::ct::pacing::Backoff`]).
     pub backoff_min: Duration,
     pub backoff_max: Duration,
-    /// Delay before a poller's first request, plus a per-log offset below `start_stagger`.
+    /// No poller's first request is earlier than this (it then waits for its slot).
     pub start_delay_min: Duration,
-    pub start_stagger: Duration,
 }
 
 impl Default for PollerTiming {
@@ -79,7 +134,6 @@ impl Default for PollerTiming {
             backoff_min: crate::limits::BACKOFF_MIN,
             backoff_max: crate::limits::BACKOFF_MAX,
             start_delay_min: crate::limits::FETCHER_START_DELAY_MIN,
-            start_stagger: crate::limits::FETCHER_START_STAGGER,
         }
     }
 }
@@ -97,22 +151,20 @@ impl StopFlag {
     }
 }
 
-/// Runs the poller of `log` until `stop` is set. Pollers start staggered (by log id) so that a
-/// restart does not hit every log in the same instant.
+/// Runs the poller of `log` until `stop` is set. Its first request waits for its slot, so a
+/// restart does not hit every log in the same instant either.
 pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, stop: Rc<StopFlag>) {
-    let spread = env.timing.start_stagger.as_millis() as u64;
-    let offset =
-        u64::from(u16::from_le_bytes([log.info.log_id[0], log.info.log_id[1]])) % spread.max(1);
-    glommio::timer::sleep(env.timing.start_delay_min + Duration::from_millis(offset)).await;
     match log.info.kind {
         crate::ct::log_list::LogKind::Rfc6962 => rfc6962::run(env, log, start_at, stop).await,
         crate::ct::log_list::LogKind::StaticCt => tiled::run(env, log, start_at, stop).await,
     }
 }
 
-/// The loop every poller runs: read the verified tree size, stream from the cursor up to it,
-/// sleep; until stopped, or until a read-only log has been streamed to its final tree head.
-/// `start_at` is a saved cursor; without one the backfill setting picks the start.
+/// The loop every poller runs: at each tick of its slot, read the verified tree size and stream
+/// from the cursor up to it; until stopped, or until a read-only log has been streamed to its
+/// final tree head. A round that outlasts the interval skips the ticks it overran (the next
+/// round starts at the slot's next tick, never in between). `start_at` is a saved cursor;
+/// without one the backfill setting picks the start.
 pub(crate) async fn follow<HF, CF>(
     client: &fetch::LogClient,
     start_at: Option<u64>,
@@ -123,6 +175,12 @@ pub(crate) async fn follow<HF, CF>(
     CF: std::future::Future<Output = Result<u64, pipeline::Aborted>>,
 {
     let log = &client.log;
+    let env = &client.env;
+    let phase = log.slot.phase(env.poll_interval);
+    let tick_after =
+        |not_before: Instant| next_tick(env.clock_epoch, phase, env.poll_interval, not_before);
+    let mut tick = tick_after(Instant::now() + env.timing.start_delay_min);
+    client.sleep_until_unless_stopped(tick).await;
     let mut cursor = start_at;
     while !client.stop.is_stopped() {
         let Some(size) = poll_head().await else {
@@ -150,7 +208,8 @@ pub(crate) async fn follow<HF, CF>(
             tracing::info!(log = %log.info.description, "read-only log fully streamed; poller idle");
             break;
         }
-        client.sleep_unless_stopped(client.env.poll_interval).await;
+        tick = tick_after(Instant::now().max(tick + env.poll_interval));
+        client.sleep_until_unless_stopped(tick).await;
     }
 }
 

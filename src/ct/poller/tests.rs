@@ -42,7 +42,7 @@ use ring::{
 use sha2::{Digest as _, Sha256};
 use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
 
-use super::{run, EntrySink, LogCtx, PollerEnv, PollerTiming, StopFlag};
+use super::{next_tick, run, EntrySink, LogCtx, PollSlot, PollerEnv, PollerTiming, StopFlag};
 use crate::{
     config::Backfill,
     ct::{
@@ -737,7 +737,6 @@ fn fast_timing() -> PollerTiming {
         backoff_min: Duration::from_millis(5),
         backoff_max: Duration::from_millis(40),
         start_delay_min: Duration::ZERO,
-        start_stagger: Duration::ZERO,
     }
 }
 
@@ -873,12 +872,14 @@ fn drive(server: &FakeServer, key: &LogKey, d: Drive) -> Outcome {
             sink: sink.clone(),
             backfill: Backfill::All,
             poll_interval: POLL_INTERVAL,
+            clock_epoch: Instant::now(),
             timing: d.timing,
         });
         let stats = LogStats::new(info.log_id, &info.url, &info.description, "test");
         let log = Rc::new(LogCtx {
             info,
             stats: stats.clone(),
+            slot: PollSlot::ONLY,
         });
         let stop = Rc::new(StopFlag::default());
         let task = glommio::spawn_local(run(env, log, d.start_at, stop.clone()));
@@ -1920,4 +1921,37 @@ impl Reply {
             Reply::status(404)
         }
     }
+}
+
+#[test]
+fn poll_slots_spread_evenly_over_the_interval() {
+    let interval = Duration::from_millis(1000);
+    let phases: Vec<u128> = (0..4)
+        .map(|i| PollSlot::new(i, 4).phase(interval).as_millis())
+        .collect();
+    assert_eq!(phases, [0, 250, 500, 750]);
+    assert_eq!(PollSlot::ONLY.phase(interval), Duration::ZERO);
+    // Out-of-range input is clamped, never divides by zero.
+    assert_eq!(PollSlot::new(9, 4), PollSlot { index: 3, of: 4 });
+    assert_eq!(PollSlot::new(0, 0), PollSlot::ONLY);
+}
+
+#[test]
+fn next_tick_is_the_first_slot_tick_not_before_the_deadline() {
+    let epoch = Instant::now();
+    let ms = Duration::from_millis;
+    let tick = |phase: u64, not_before: u64| {
+        next_tick(epoch, ms(phase), ms(1000), epoch + ms(not_before)).duration_since(epoch)
+    };
+    assert_eq!(tick(250, 0), ms(250), "before the first tick");
+    assert_eq!(tick(250, 250), ms(250), "exactly on a tick");
+    assert_eq!(tick(250, 251), ms(1250), "just after a tick");
+    assert_eq!(tick(250, 3100), ms(3250), "several intervals later");
+    // A round that ends on time lands exactly one interval on: the schedule does not drift.
+    let first = next_tick(epoch, ms(250), ms(1000), epoch);
+    let mut t = first;
+    for _ in 0..1000 {
+        t = next_tick(epoch, ms(250), ms(1000), t + ms(1000));
+    }
+    assert_eq!(t.duration_since(first), ms(1_000_000));
 }
