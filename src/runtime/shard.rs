@@ -74,7 +74,7 @@ impl EntrySink for Publisher {
 
 impl Publisher {
     fn encode_page(&self, log: &LogCtx, entries: &[LogEntry]) -> FrameBatch {
-        let mut out: Vec<Arc<Frames>> = Vec::with_capacity(entries.len());
+        let mut out: Vec<Frames> = Vec::with_capacity(entries.len());
         for entry in entries {
             // Per entry: `seen` is when this certificate was parsed, not when its page arrived.
             let seen = seen_now().unwrap_or(0.0);
@@ -86,13 +86,14 @@ impl Publisher {
             };
             match cert::encode_entry(entry, &source, seen) {
                 Ok(frames) => {
-                    out.push(Arc::new(frames));
+                    out.push(frames);
                     bump(&log.stats.entries);
                 }
                 Err(e) => log.stats.record_skip(entry.index, e.to_string()),
             }
         }
-        out.into()
+        crate::frame::pack_contiguous(&mut out);
+        out.into_iter().map(Arc::new).collect::<Vec<_>>().into()
     }
 
     fn publish_local(&self, batch: &FrameBatch) {

@@ -57,13 +57,7 @@ impl SharedStream {
             Ok(stream) => stream.as_raw_fd(),
             Err(_) => return Err(io::ErrorKind::WouldBlock.into()),
         };
-        let iov: Vec<libc::iovec> = slices
-            .iter()
-            .map(|s| libc::iovec {
-                iov_base: s.as_ptr() as *mut libc::c_void,
-                iov_len: s.len(),
-            })
-            .collect();
+        let iov = coalesced_iovecs(slices);
         // SAFETY: a zeroed msghdr is valid; iov points at `slices`, which outlive the call.
         let sent = unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
@@ -76,6 +70,27 @@ impl SharedStream {
         }
         Ok(sent as usize)
     }
+}
+
+/// The iovecs of `slices`, with slices that continue each other in memory merged into one
+/// (frames of a page are packed back to back: [`crate::frame::pack_contiguous`]) and empty
+/// ones left out. The kernel copies one long segment much faster than many short ones. Only
+/// raw pointers are merged; no Rust slice ever spans two allocations.
+fn coalesced_iovecs(slices: &[&[u8]]) -> Vec<libc::iovec> {
+    let mut iov: Vec<libc::iovec> = Vec::with_capacity(slices.len());
+    for s in slices.iter().filter(|s| !s.is_empty()) {
+        if let Some(last) = iov.last_mut() {
+            if (last.iov_base as usize).wrapping_add(last.iov_len) == s.as_ptr() as usize {
+                last.iov_len += s.len();
+                continue;
+            }
+        }
+        iov.push(libc::iovec {
+            iov_base: s.as_ptr() as *mut libc::c_void,
+            iov_len: s.len(),
+        });
+    }
+    iov
 }
 
 impl SharedStream {
@@ -198,5 +213,39 @@ impl AsyncWrite for Conn {
             Conn::Plain(s) => s.poll_close_ref(cx),
             Conn::Tls(t) => Pin::new(t).poll_close(cx),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::coalesced_iovecs;
+
+    #[test]
+    fn adjacent_slices_share_one_iovec_and_others_keep_theirs() {
+        let page = vec![7u8; 100];
+        let elsewhere = vec![9u8; 10];
+        let slices: Vec<&[u8]> = vec![
+            &page[0..30],
+            &page[30..30],
+            &page[30..60],
+            &elsewhere,
+            &page[60..100],
+            &page[0..10],
+        ];
+        let iov: Vec<(usize, usize)> = coalesced_iovecs(&slices)
+            .iter()
+            .map(|v| (v.iov_base as usize, v.iov_len))
+            .collect();
+        let at = |s: &[u8]| s.as_ptr() as usize;
+        assert_eq!(
+            iov,
+            [
+                (at(&page), 60),
+                (at(&elsewhere), 10),
+                (at(&page[60..]), 40),
+                (at(&page), 10)
+            ]
+        );
+        assert!(coalesced_iovecs(&[&page[0..0]]).is_empty());
     }
 }
