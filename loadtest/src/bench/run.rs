@@ -1206,6 +1206,28 @@ fn workload_row(w: &WorkloadResult, base: Option<f64>) -> String {
     )
 }
 
+/// `args` as one line a POSIX shell splits back into the same arguments: arguments with
+/// spaces or shell metacharacters are single-quoted (so `--server "NAME=COMMAND"` survives
+/// being copied from a summary).
+pub fn shell_command(args: &[String]) -> String {
+    args.iter()
+        .map(|a| shell_quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@%+".contains(&b));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
 /// The markdown summary.
 pub fn summary_md(res: &RunResults) -> String {
     let m = &res.machine;
@@ -1224,7 +1246,7 @@ pub fn summary_md(res: &RunResults) -> String {
         m.tuning.join(", "),
         res.commit,
         if res.commit_dirty { " (with uncommitted changes)" } else { "" },
-        res.invocation.join(" "),
+        shell_command(&res.invocation),
     );
     if let Some(f) = &res.raw_fanout {
         s.push_str(&format!(
@@ -1314,6 +1336,25 @@ pub fn summary_md(res: &RunResults) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summary_command_line_keeps_each_argument_whole() {
+        let args: Vec<String> = [
+            "bench-run",
+            "--server",
+            "a=srv --log-list {log_list_url} --listen 127.0.0.1:{port}",
+            "--out",
+            "it's",
+            "",
+        ]
+        .map(String::from)
+        .to_vec();
+        assert_eq!(
+            shell_command(&args),
+            "bench-run --server 'a=srv --log-list {log_list_url} --listen 127.0.0.1:{port}' \
+             --out 'it'\\''s' ''"
+        );
+    }
 
     fn result_with(ws: WsBenchReport, name: &str) -> WorkloadResult {
         WorkloadResult {
