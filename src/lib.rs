@@ -51,7 +51,10 @@
 //! - No producer ever blocks on a consumer: a full ring or a lagging client drops and counts.
 //! - A log cursor never moves backwards and never skips an entry that can still be fetched;
 //!   only entries that can never be decoded are skipped, counted and logged with their index
-//!   (the most recent are listed in `/health/deep`). A log that leaves the list and comes back
+//!   (the most recent are listed in `/health/deep`). For Static CT that includes the rest of a
+//!   data tile after an entry the log keeps serving broken (the same bytes for
+//!   [`limits::BROKEN_TILE_CONFIRM_AFTER`]): entries are length-prefixed, so nothing after the
+//!   break can be located. A log that leaves the list and comes back
 //!   resumes from the cursor its poller stopped at, on the same executor.
 //! - A client's backlog is bounded ([`limits::CLIENT_QUEUE_FRAMES_MAX`]); past it the oldest
 //!   frames are dropped and counted, and a client that stays behind is closed (1008).

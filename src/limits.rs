@@ -100,6 +100,12 @@ pub const HEAD_POLL_INTERVAL: Duration = Duration::from_secs(1);
 pub const BACKOFF_MIN: Duration = Duration::from_millis(250);
 /// Longest backoff after repeated errors.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(60);
+/// A data tile that does not parse is taken as broken for good (its readable leaves used, the
+/// rest skipped and reported) only once the log served the same broken bytes this many times
+/// in a row ...
+pub const BROKEN_TILE_REPEATS: u32 = 5;
+/// ... over at least this long. Until then the log waits at the tile, as for any bad answer.
+pub const BROKEN_TILE_CONFIRM_AFTER: Duration = Duration::from_secs(10 * 60);
 /// Longest Retry-After honoured; a log asking for more is retried after this.
 pub const RETRY_AFTER_MAX: Duration = Duration::from_secs(600);
 /// TCP (and TLS) connect timeout for CT logs.

@@ -554,6 +554,19 @@ fn parse_leaves(
     tile_index: u64,
     width: usize,
 ) -> Result<(Vec<TileLeaf>, usize), TileError> {
+    let mut leaves = Vec::with_capacity(width);
+    let remaining = read_leaves(tile, tile_index, width, &mut leaves)?;
+    Ok((leaves, remaining))
+}
+
+/// Appends the first `width` leaves of tile `tile_index` to `leaves`, stopping at the first
+/// broken one (the leaves before it stay appended); returns the bytes left over.
+fn read_leaves(
+    tile: &Bytes,
+    tile_index: u64,
+    width: usize,
+    leaves: &mut Vec<TileLeaf>,
+) -> Result<usize, TileError> {
     if !(1..=TILE_WIDTH).contains(&width) {
         return Err(TileError::BadWidth { width });
     }
@@ -562,7 +575,6 @@ fn parse_leaves(
         .filter(|first| first.checked_add(width as u64 - 1).is_some())
         .ok_or(TileError::IndexOverflow { tile_index })?;
     let mut r = TlsReader::new(tile);
-    let mut leaves = Vec::with_capacity(width);
     for position in 0..width {
         // No overflow: `first + width - 1` was checked above.
         let index = first + position as u64;
@@ -574,7 +586,40 @@ fn parse_leaves(
         })?;
         leaves.push(leaf);
     }
-    Ok((leaves, r.remaining()))
+    Ok(r.remaining())
+}
+
+/// What can still be read from a data tile that does not parse as `width` leaves: the intact
+/// leaves before the first broken entry, and the position of that entry (`width` when every
+/// leaf parsed and only trailing bytes are wrong). Leaves are length-prefixed one after the
+/// other, so nothing after a broken entry can be located.
+#[derive(Debug, PartialEq)]
+pub struct TilePrefix {
+    pub leaves: Vec<TileLeaf>,
+    pub broken_at: usize,
+    pub error: TileError,
+}
+
+/// Parses a data tile like [`parse_data_tile`]; when it is broken, returns what precedes the
+/// break instead of nothing. `Ok(Err(_))` is a broken tile; `Err` a request that cannot be
+/// answered at all (bad width or index).
+pub fn parse_data_tile_salvaging(
+    tile: &Bytes,
+    tile_index: u64,
+    width: usize,
+) -> Result<Result<Vec<TileLeaf>, TilePrefix>, TileError> {
+    let mut leaves = Vec::with_capacity(width);
+    let (broken_at, error) = match read_leaves(tile, tile_index, width, &mut leaves) {
+        Ok(0) => return Ok(Ok(leaves)),
+        Ok(count) => (width, TileError::TrailingBytes { width, count }),
+        Err(error @ TileError::Entry { .. }) => (leaves.len(), error),
+        Err(error) => return Err(error),
+    };
+    Ok(Err(TilePrefix {
+        leaves,
+        broken_at,
+        error,
+    }))
 }
 
 /// Parses a data tile that must hold exactly `width` leaves (256 for a full tile, W for
@@ -973,6 +1018,39 @@ mod tests {
         );
         let entry = leaf.into_log_entry(vec![]);
         assert_eq!((entry.index, entry.kind), (0, EntryKind::Precert));
+    }
+
+    #[test]
+    fn salvaging_parse_keeps_the_leaves_before_the_break() {
+        let tile = navigli_tile(1);
+        let full = parse_data_tile(&tile, 1, 256).unwrap();
+        assert_eq!(
+            parse_data_tile_salvaging(&tile, 1, 256),
+            Ok(Ok(full.clone()))
+        );
+        // Trailing bytes: every leaf readable, the break is past the last one.
+        let Ok(Err(trailing)) = parse_data_tile_salvaging(&tile, 1, 10) else {
+            panic!("a full tile read as 10 leaves has trailing bytes");
+        };
+        assert_eq!(
+            (trailing.leaves.as_slice(), trailing.broken_at),
+            (&full[..10], 10)
+        );
+        // Cut inside entry 100: entries 0..100 are kept, the break is at 100.
+        let cut = full[100].leaf_der.as_ptr() as usize - tile.as_ptr() as usize + 5;
+        let Ok(Err(truncated)) = parse_data_tile_salvaging(&tile.slice(..cut), 1, 256) else {
+            panic!("a truncated tile is broken");
+        };
+        assert_eq!(truncated.leaves, full[..100]);
+        assert_eq!(truncated.broken_at, 100);
+        assert!(matches!(
+            truncated.error,
+            TileError::Entry { position: 100, .. }
+        ));
+        assert_eq!(
+            parse_data_tile_salvaging(&tile, 1, 0).map(|_| ()),
+            Err(TileError::BadWidth { width: 0 })
+        );
     }
 
     #[test]

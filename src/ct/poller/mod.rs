@@ -126,6 +126,9 @@ pub struct PollerTiming {
     pub backoff_max: Duration,
     /// No poller's first request is earlier than this (it then waits for its slot).
     pub start_delay_min: Duration,
+    /// How long a log must keep serving a data tile broken in the same way before the
+    /// readable part is used and the rest skipped (see `tiled::BreakJudge`).
+    pub broken_tile_confirm_after: Duration,
 }
 
 impl Default for PollerTiming {
@@ -134,6 +137,7 @@ impl Default for PollerTiming {
             backoff_min: crate::limits::BACKOFF_MIN,
             backoff_max: crate::limits::BACKOFF_MAX,
             start_delay_min: crate::limits::FETCHER_START_DELAY_MIN,
+            broken_tile_confirm_after: crate::limits::BROKEN_TILE_CONFIRM_AFTER,
         }
     }
 }

@@ -737,6 +737,7 @@ fn fast_timing() -> PollerTiming {
         backoff_min: Duration::from_millis(5),
         backoff_max: Duration::from_millis(40),
         start_delay_min: Duration::ZERO,
+        broken_tile_confirm_after: Duration::from_millis(30),
     }
 }
 
@@ -1737,27 +1738,86 @@ fn tiled_leaf_index_mismatch_is_retried_without_skipping() {
 }
 
 #[test]
-fn tiled_leaf_index_mismatch_forever_stalls_at_the_tile() {
-    // A tile that never parses is never skipped: the poller waits at its first index.
+fn tiled_tile_broken_for_good_is_read_up_to_the_break_and_the_rest_reported() {
+    // Tile 1's entry 200 always claims the wrong index: the log serves the same broken bytes
+    // every time. Once that is confirmed, entries 256..=455 stream, 456..=511 (which cannot
+    // be located in the tile) are skipped and reported, and tile 2 streams as usual.
     let (server, _log, key) = serve(|log, req| match req.path.as_str() {
         "/tile/data/001" => Reply::gzipped(&tile_with_leaf_index(1, 200, 7)),
+        _ => log.tiled(req, TILE_ENTRIES),
+    });
+    let out = drive(&server, &key, Drive::tiled(TILE_ENTRIES));
+    let skipped: Vec<u64> = (456..512).collect();
+    assert_exactly_once(&out, &tiled_expected(TILE_ENTRIES, &[]), 0, &skipped);
+    assert!(
+        server.requests("/tile/data/001").len() >= crate::limits::BROKEN_TILE_REPEATS as usize,
+        "the tile is fetched again until the break is confirmed"
+    );
+    let recent = out.stats.skipped_recent.borrow();
+    assert_eq!(
+        recent.iter().map(|e| e.index).collect::<Vec<_>>(),
+        (480..512).collect::<Vec<_>>(),
+        "the newest skips are listed"
+    );
+    out.assert_no_other_errors(&[FetchErrorKind::BadResponse]);
+}
+
+#[test]
+fn tiled_tile_broken_only_until_the_confirmation_time_is_never_skipped() {
+    // The same broken bytes, many times, but for less than the confirmation time: then the
+    // right tile. Nothing may be skipped.
+    let (server, _log, key) = serve(|log, req| match (req.path.as_str(), req.n) {
+        ("/tile/data/001", 0..=7) => Reply::gzipped(&tile_with_leaf_index(1, 200, 7)),
         _ => log.tiled(req, TILE_ENTRIES),
     });
     let out = drive(
         &server,
         &key,
         Drive {
-            deadline: Duration::from_millis(800),
+            timing: PollerTiming {
+                broken_tile_confirm_after: Duration::from_secs(60),
+                ..fast_timing()
+            },
             ..Drive::tiled(TILE_ENTRIES)
         },
     );
-    assert_exactly_once(&out, &tiled_expected(256, &[]), 0, &[]);
-    assert_eq!(out.stats.cursor.get(), 256);
+    assert_exactly_once(&out, &tiled_expected(TILE_ENTRIES, &[]), 0, &[]);
+    out.assert_errors(FetchErrorKind::BadResponse, 8);
+}
+
+#[test]
+fn break_judge_needs_the_same_bytes_repeatedly_then_remembers_the_break() {
+    use super::tiled::{BreakJudge, KnownBreak};
+    let known = KnownBreak::default();
+    let broken = Bytes::from(tile_with_leaf_index(1, 200, 7));
+    let other = Bytes::from(tile_with_leaf_index(1, 100, 7));
+    let mut judge = BreakJudge::new("test log", 1, &known, Duration::ZERO);
+    let repeats = crate::limits::BROKEN_TILE_REPEATS;
+    for _ in 1..repeats {
+        assert!(judge.read(&broken, 256).is_err(), "not confirmed yet");
+    }
     assert!(
-        server.requests("/tile/data/001").len() >= 3,
-        "the tile is retried"
+        judge.read(&other, 256).is_err(),
+        "other bytes start the count again"
     );
-    out.assert_no_other_errors(&[FetchErrorKind::BadResponse]);
+    for _ in 1..repeats {
+        assert!(judge.read(&broken, 256).is_err());
+    }
+    let read = judge.read(&broken, 256).expect("confirmed");
+    assert_eq!(read.leaves.len(), 200);
+    assert_eq!(read.leaves.last().map(|l| l.index), Some(455));
+    assert_eq!(read.unreadable_from.as_ref().map(|u| u.0), Some(456));
+    // A later window of the same tile (a wider partial tile) broken at the same entry is the
+    // same damage: read at once. A break elsewhere is not.
+    let mut later = BreakJudge::new("test log", 1, &known, Duration::from_secs(3600));
+    let wider = Bytes::from(tile_with_leaf_index(1, 200, 8));
+    assert!(later.read(&wider, 256).is_ok());
+    assert!(later.read(&other, 256).is_err());
+    // A tile that parses is read whole whatever happened before.
+    let good = tile(1);
+    let read = later.read(&good, 256).expect("intact tile");
+    assert_eq!(read.leaves.len(), 256);
+    assert!(read.unreadable_from.is_none());
 }
 
 // ---- Busy loops ----------------------------------------------------------------------------------------

@@ -1,9 +1,15 @@
 //! The Static CT API poller: checkpoint, then data tiles from the cursor to the tree size, with
 //! issuer certificates fetched by fingerprint and cached.
 
-use std::{cell::RefCell, collections::HashMap, rc::Rc};
+use std::{
+    cell::{Cell, RefCell},
+    collections::HashMap,
+    rc::Rc,
+    time::{Duration, Instant},
+};
 
 use bytes::Bytes;
+use sha2::{Digest, Sha256};
 
 use super::{
     fetch::{FetchError, LogClient},
@@ -15,7 +21,7 @@ use crate::{
         entry::LogEntry,
         static_ct::{
             data_tile_url, issuer_url, origin_from_submission_url, parse_checkpoint,
-            parse_data_tile, CheckpointError, TileLeaf,
+            parse_data_tile_salvaging, CheckpointError, TileLeaf, TilePrefix,
         },
     },
     limits,
@@ -31,14 +37,28 @@ type IssuerCache = RefCell<HashMap<[u8; 32], Bytes>>;
 /// per entry, and asked again for the next tile (the issuer may appear later).
 type MissingIssuers = std::collections::HashSet<[u8; 32]>;
 
+/// The tile and entry position of the last break confirmed as permanent. Tiles never change
+/// once served, so a later window of the same tile that breaks at the same entry is the same
+/// damage and is read at once instead of after another confirmation.
+pub(super) type KnownBreak = Cell<Option<(u64, usize)>>;
+
+/// Leaves of one window's data tile, resolved into entries.
+struct TileEntries {
+    entries: Vec<LogEntry>,
+    /// Set when the log keeps serving the tile broken: the first index that cannot be read
+    /// from it (every later index of the tile neither), and why.
+    unreadable_from: Option<(u64, String)>,
+}
+
 /// Follows one Static CT log until stopped.
 pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, stop: Rc<StopFlag>) {
     let client = LogClient::new(env, log.clone(), stop);
     let issuers: Rc<IssuerCache> = Rc::default();
+    let known_break: Rc<KnownBreak> = Rc::default();
     let origin =
         origin_from_submission_url(log.info.submission_url.as_deref().unwrap_or(&log.info.url));
     let head = || poll_checkpoint(&client, &origin);
-    let catch = |next, size| catch_up(&client, &issuers, next, size);
+    let catch = |next, size| catch_up(&client, &issuers, &known_break, next, size);
     super::follow(&client, start_at, head, catch).await;
 }
 
@@ -90,34 +110,50 @@ pub(crate) fn with_slash(url: &str) -> String {
 async fn catch_up(
     client: &Rc<LogClient>,
     issuers: &Rc<IssuerCache>,
+    known_break: &Rc<KnownBreak>,
     cursor: u64,
     size: u64,
 ) -> Result<u64, Aborted> {
     let fetch_client = client.clone();
     let fetch_issuers = issuers.clone();
+    let fetch_known_break = known_break.clone();
     let fetch = move |w: Window| {
         let client = fetch_client.clone();
         let issuers = fetch_issuers.clone();
-        async move { fetch_tile(&client, &issuers, w).await }
+        let known_break = fetch_known_break.clone();
+        async move { fetch_tile(&client, &issuers, &known_break, w).await }
     };
     let log = client.log.clone();
     let env = client.env.clone();
-    let consume = move |w: Window, leaves: Vec<LogEntry>| {
+    let consume = move |w: Window, tile: TileEntries| {
         // Only the window's own leaves: the tile may start before it, and a full tile fetched
         // because the partial one was gone holds leaves past it, past the verified tree size.
         // Those are streamed by a later window, once a checkpoint covers them.
-        let entries: Vec<LogEntry> = leaves
+        let entries: Vec<LogEntry> = tile
+            .entries
             .into_iter()
             .filter(|e| (w.start..=w.end).contains(&e.index))
             .collect();
-        let Some(next) = entries.last().map(|e| e.index + 1) else {
+        let mut next = entries.last().map(|e| e.index + 1);
+        if let Some((from, reason)) = &tile.unreadable_from {
+            let first = (*from).max(w.start);
+            for index in first..=w.end {
+                log.stats.record_skip(index, reason.clone());
+            }
+            if first <= w.end {
+                next = Some(w.end + 1);
+            }
+        }
+        let Some(next) = next else {
             return Err(FetchError::BadResponse(format!(
                 "tile holds no leaf of {}..={}",
                 w.start, w.end
             )));
         };
+        if !entries.is_empty() {
+            env.sink.emit(&log, entries);
+        }
         log.stats.cursor.set(next);
-        env.sink.emit(&log, entries);
         Ok(next)
     };
     let plan = |s: u64| s - s % TILE_WIDTH + TILE_WIDTH - 1;
@@ -134,20 +170,29 @@ async fn catch_up(
 
 /// Fetches the data tile holding window `w` (the partial tile for the window's width, falling
 /// back to the full tile when the partial one is gone, and to the partial one again when both
-/// are missing) and resolves its issuers.
+/// are missing) and resolves its issuers. A tile that does not parse is fetched again (with
+/// backoff) until the log has served the very same broken bytes for long enough
+/// ([`BreakJudge`]); then the leaves before the break are used and the rest is reported
+/// unreadable, so one damaged tile cannot stall the log for good.
 async fn fetch_tile(
     client: &LogClient,
     issuers: &IssuerCache,
+    known_break: &KnownBreak,
     w: Window,
-) -> Result<Vec<LogEntry>, FetchError> {
+) -> Result<TileEntries, FetchError> {
     let tile = w.start / TILE_WIDTH;
     let width = (w.end % TILE_WIDTH + 1) as u16;
     let log = &client.log;
-    let leaves = loop {
+    let judge = RefCell::new(BreakJudge::new(
+        &log.info.description,
+        tile,
+        known_break,
+        client.env.timing.broken_tile_confirm_after,
+    ));
+    let read = loop {
         let parse = |want: u16| {
-            move |body: Bytes| {
-                parse_data_tile(&body, tile, want as usize).map_err(|e| e.to_string())
-            }
+            let judge = &judge;
+            move |body: Bytes| judge.borrow_mut().read(&body, want as usize)
         };
         let partial_url = data_tile_url(&log.info.url, tile, width);
         let first = client
@@ -179,12 +224,122 @@ async fn fetch_tile(
             Err(e) => return Err(e),
         }
     };
-    let mut out = Vec::with_capacity(leaves.len());
+    let mut entries = Vec::with_capacity(read.leaves.len());
     let mut missing = MissingIssuers::new();
-    for leaf in leaves {
-        out.push(resolve(client, issuers, &mut missing, leaf).await?);
+    for leaf in read.leaves {
+        entries.push(resolve(client, issuers, &mut missing, leaf).await?);
     }
-    Ok(out)
+    Ok(TileEntries {
+        entries,
+        unreadable_from: read.unreadable_from,
+    })
+}
+
+/// A data tile's leaves as far as they could be read.
+pub(super) struct TileRead {
+    pub(super) leaves: Vec<TileLeaf>,
+    pub(super) unreadable_from: Option<(u64, String)>,
+}
+
+/// Tells a tile the log serves broken for good from one damaged on the way (a cache, a
+/// truncated body, a bad deploy being rolled back). A break is taken as permanent once the
+/// same bytes, broken at the same entry, came back [`limits::BROKEN_TILE_REPEATS`] times in a
+/// row over at least `confirm_after`; or at once when it is the break already confirmed for
+/// this tile ([`KnownBreak`]). Until then the tile is an error, and fetched again.
+pub(super) struct BreakJudge<'a> {
+    /// The log's name, for the log line.
+    log: &'a str,
+    tile: u64,
+    known: &'a KnownBreak,
+    confirm_after: Duration,
+    /// Digest of the last broken body and its break position, how often it came back in a
+    /// row, and when it was first seen.
+    last: Option<([u8; 32], usize)>,
+    repeats: u32,
+    since: Instant,
+}
+
+impl<'a> BreakJudge<'a> {
+    pub(super) fn new(
+        log: &'a str,
+        tile: u64,
+        known: &'a KnownBreak,
+        confirm_after: Duration,
+    ) -> Self {
+        BreakJudge {
+            log,
+            tile,
+            known,
+            confirm_after,
+            last: None,
+            repeats: 0,
+            since: Instant::now(),
+        }
+    }
+
+    /// Reads `body` as `width` leaves of the tile: all of them, or (once the break is
+    /// confirmed) those before it; otherwise the error that makes the caller fetch again.
+    pub(super) fn read(&mut self, body: &Bytes, width: usize) -> Result<TileRead, String> {
+        let prefix = match parse_data_tile_salvaging(body, self.tile, width) {
+            Err(e) => return Err(e.to_string()),
+            Ok(Ok(leaves)) => {
+                return Ok(TileRead {
+                    leaves,
+                    unreadable_from: None,
+                })
+            }
+            Ok(Err(prefix)) => prefix,
+        };
+        if !self.is_permanent(body, prefix.broken_at) {
+            return Err(prefix.error.to_string());
+        }
+        Ok(self.salvage(prefix, width))
+    }
+
+    fn is_permanent(&mut self, body: &Bytes, broken_at: usize) -> bool {
+        if self.known.get() == Some((self.tile, broken_at)) {
+            return true;
+        }
+        let seen = (Sha256::digest(body).into(), broken_at);
+        if self.last == Some(seen) {
+            self.repeats += 1;
+        } else {
+            self.last = Some(seen);
+            self.repeats = 1;
+            self.since = Instant::now();
+        }
+        let permanent = self.repeats >= limits::BROKEN_TILE_REPEATS
+            && self.since.elapsed() >= self.confirm_after;
+        if permanent {
+            self.known.set(Some((self.tile, broken_at)));
+        }
+        permanent
+    }
+
+    fn salvage(&self, prefix: TilePrefix, width: usize) -> TileRead {
+        let first = self.tile * TILE_WIDTH;
+        let unreadable_from = (prefix.broken_at < width).then(|| {
+            let from = first + prefix.broken_at as u64;
+            let reason = format!(
+                "data tile {} is served broken ({}); entries {from}.. of it cannot be read",
+                self.tile, prefix.error
+            );
+            (from, reason)
+        });
+        match &unreadable_from {
+            Some((_, reason)) => tracing::error!(log = %self.log, "{reason}"),
+            None => tracing::warn!(
+                log = %self.log,
+                "data tile {} used despite: {}",
+                self.tile,
+                prefix.error
+            ),
+        }
+        TileRead {
+            leaves: prefix.leaves,
+            unreadable_from,
+        }
+    }
 }
 
 /// Turns a TileLeaf into a LogEntry, fetching any issuer not cached yet.
