@@ -6,12 +6,15 @@
 //! 2. A scripted WebSocket server that skips one index, sends a ping and a fragmented message,
 //!    plus a stub `/sim/state`: wsbench's loss tracking and gap check must catch exactly the
 //!    entries that were not sent.
+//! 3. The runner end to end (simulator, certstream, wsbench, /proc sampling, results files) on
+//!    the quick steady-state workload, over plain TCP and over TLS (`--tls`).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use loadtest::bench::run::{self, BenchPlan, BinPaths, ServerSpec, TlsFiles, Workload};
 use loadtest::bench::ws;
 use loadtest::bench::wsbench::{self, GapCheckConfig, Phase, WsBenchConfig};
 
@@ -212,4 +215,60 @@ fn unreachable_server_is_reported_not_hung() {
     assert_eq!((r.connected, r.connect_failed, r.errors_total), (0, 3, 3));
     assert!(r.errors[0].contains("connect"), "{:?}", r.errors);
     assert_eq!(r.delivered_msgs, 0);
+}
+
+/// Runs the quick steady workload through the runner against the certstream binary, with TLS
+/// or without, and checks what it measured and wrote.
+fn runner_steady_smoke(tls: bool) {
+    let dir = std::env::temp_dir().join(format!(
+        "bench-smoke-{}-{}",
+        std::process::id(),
+        if tls { "tls" } else { "plain" }
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let server = env!("CARGO_BIN_EXE_certstream-server");
+    let mut cmd = format!("{server} --log-list {{log_list_url}} --listen 127.0.0.1:{{port}}");
+    if tls {
+        cmd.push_str(" --tls-cert {tls_cert} --tls-key {tls_key}");
+    }
+    let spec = ServerSpec {
+        name: "certstream".into(),
+        cmd,
+        ws_url: format!("{}://127.0.0.1:{{port}}", if tls { "wss" } else { "ws" }),
+    };
+    let bins = BinPaths::beside_current_exe().expect("helper binaries");
+    let mut plan = BenchPlan::quick(vec![spec], bins, &dir.join("results"));
+    plan.workloads = vec![Workload::Steady];
+    plan.repo_dir = env!("CARGO_MANIFEST_DIR").into();
+    if tls {
+        plan.tls = Some(TlsFiles::generate(&dir.join("pki")).expect("test PKI"));
+    }
+    let res = run::run(&plan).expect("the runner runs");
+    assert!(res.errors.is_empty(), "{:?}", res.errors);
+    let w = &res.workloads[0];
+    assert_eq!(w.name, "steady-20");
+    assert!(w.passed, "{:?}; errors {:?}", w.failures, w.ws.errors);
+    assert_eq!((w.ws.connected, w.ws.connect_failed), (20, 0));
+    assert!(w.ws.delivered_msgs > 0);
+    assert_eq!(w.ws.loss.missing_total, 0, "{:?}", w.ws.loss);
+    assert!(w.rss_idle_kib.is_some() && w.server_cpu_pct.is_some());
+    let gap = w.ws.gap_check.as_ref().expect("gap check");
+    assert!(gap.logs.iter().all(|l| l.missing == 0 && l.repeated == 0));
+    let summary = std::fs::read_to_string(res.out_dir.join("summary.md")).expect("summary.md");
+    assert!(res.out_dir.join("results.json").exists());
+    assert!(summary.contains("| certstream | steady-20 |"), "{summary}");
+    assert_eq!(summary.contains("over TLS"), tls, "{summary}");
+    let wsbench_cmd = w.commands.last().expect("wsbench command");
+    assert_eq!(wsbench_cmd.contains("wss://"), tls, "{wsbench_cmd}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn runner_measures_the_server_over_plain_tcp() {
+    runner_steady_smoke(false);
+}
+
+#[test]
+fn runner_measures_the_server_over_tls() {
+    runner_steady_smoke(true);
 }

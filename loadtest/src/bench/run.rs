@@ -160,10 +160,39 @@ pub struct BenchPlan {
     /// Fault schedule passed to every simulator (`ctlog-sim --faults`); the gap check then
     /// expects the corrupted entries to be skipped.
     pub sim_faults: Option<PathBuf>,
+    /// Serve the clients over TLS: the server gets this certificate and key (through the
+    /// `{tls_cert}` and `{tls_key}` placeholders) and the clients trust only its CA.
+    pub tls: Option<TlsFiles>,
     /// `bench-results` directory.
     pub out_root: PathBuf,
     /// Directory `git rev-parse` runs in.
     pub repo_dir: PathBuf,
+}
+
+/// A throwaway CA and a server certificate it signed for 127.0.0.1, as PEM files (in a temp
+/// directory: private keys never go into bench-results).
+#[derive(Debug, Clone, Serialize)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Generates the CA and the certificate and writes them under `dir`.
+    pub fn generate(dir: &Path) -> anyhow::Result<Self> {
+        let material = crate::sim::tls::TlsMaterial::generate()?;
+        std::fs::create_dir_all(dir)?;
+        let files = TlsFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.crt"),
+            key: dir.join("server.key"),
+        };
+        std::fs::write(&files.ca, &material.ca_pem)?;
+        std::fs::write(&files.cert, material.cert_pem())?;
+        std::fs::write(&files.key, material.key_pem())?;
+        Ok(files)
+    }
 }
 
 impl BenchPlan {
@@ -190,6 +219,7 @@ impl BenchPlan {
             idle_settle: Duration::from_secs(3),
             drain_timeout: Duration::from_secs(20),
             sim_faults: None,
+            tls: None,
             out_root: out_root.to_path_buf(),
             repo_dir: PathBuf::from("."),
         }
@@ -664,11 +694,17 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(l.local_addr()?.port())
 }
 
-fn fill(template: &str, sim: &SimReady, port: u16) -> String {
-    template
+fn fill(template: &str, sim: &SimReady, port: u16, tls: Option<&TlsFiles>) -> String {
+    let mut out = template
         .replace("{log_list_url}", &sim.log_list_url)
         .replace("{http_base}", &sim.http_base)
-        .replace("{port}", &port.to_string())
+        .replace("{port}", &port.to_string());
+    if let Some(tls) = tls {
+        out = out
+            .replace("{tls_cert}", &tls.cert.display().to_string())
+            .replace("{tls_key}", &tls.key.display().to_string());
+    }
+    out
 }
 
 struct Server {
@@ -680,14 +716,16 @@ struct Server {
 fn start_server(
     spec: &ServerSpec,
     sim: &SimReady,
+    tls: Option<&TlsFiles>,
     dir: &Path,
     tag: &str,
 ) -> anyhow::Result<Server> {
     let port = free_port()?;
-    let command = fill(&spec.cmd, sim, port);
-    let ws_base = fill(&spec.ws_url, sim, port);
-    if !ws_base.starts_with("ws://127.0.0.1") {
-        bail!("benchmarks run on 127.0.0.1 only, not {ws_base}");
+    let command = fill(&spec.cmd, sim, port, tls);
+    let ws_base = fill(&spec.ws_url, sim, port, tls);
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    if !ws_base.starts_with(&format!("{scheme}://127.0.0.1")) {
+        bail!("benchmarks run on {scheme}://127.0.0.1 only, not {ws_base}");
     }
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(format!("exec {command}"));
@@ -815,7 +853,7 @@ fn server_workload(
 ) -> anyhow::Result<WorkloadResult> {
     let tag = format!("{}-{}", sanitize(&server.name), sanitize(&wl.name));
     let sim = start_sim(plan, wl.rate, out_dir, &tag)?;
-    let mut srv = start_server(server, &sim.ready, out_dir, &tag)?;
+    let mut srv = start_server(server, &sim.ready, plan.tls.as_ref(), out_dir, &tag)?;
     let pid = srv.guard.pid();
     let sampler = Sampler::start(pid);
     let sampler_t0 = sampler.started;
@@ -828,6 +866,7 @@ fn server_workload(
     cfg.warmup = wl.warmup;
     cfg.duration = wl.duration;
     cfg.threads = plan.ws_threads;
+    cfg.ca_file = plan.tls.as_ref().map(|t| t.ca.clone());
     let mut gap = GapCheckConfig::new(&state_url);
     gap.drain_timeout = plan.drain_timeout;
     gap.server_report_url = Some(health_url(&srv.ws_base));
@@ -978,6 +1017,9 @@ fn wsbench_command(cfg: &WsBenchConfig) -> String {
         cfg.threads,
         cfg.connect_concurrency
     );
+    if let Some(ca) = &cfg.ca_file {
+        s.push_str(&format!(" --ca-file {}", ca.display()));
+    }
     if let Some(g) = &cfg.gap {
         s.push_str(&format!(
             " --sim-state {} --drain-timeout {}",
@@ -1248,6 +1290,12 @@ pub fn summary_md(res: &RunResults) -> String {
         if res.commit_dirty { " (with uncommitted changes)" } else { "" },
         shell_command(&res.invocation),
     );
+    if res.plan.tls.is_some() {
+        s.push_str(
+            "Clients connect over TLS (wss://, rustls, the server's certificate from a throwaway \
+             CA); the raw-fanout baseline is plain TCP.\n\n",
+        );
+    }
     if let Some(f) = &res.raw_fanout {
         s.push_str(&format!(
             "## raw-fanout (baseline)\n\nThe trivial sender at full speed (its latency is queueing in socket buffers, \
@@ -1393,6 +1441,7 @@ mod tests {
             "srv --log-list {log_list_url} --listen 127.0.0.1:{port} --ct {http_base}",
             &sim,
             9,
+            None,
         );
         assert_eq!(cmd, "srv --log-list http://127.0.0.1:5/ll.json --listen 127.0.0.1:9 --ct http://127.0.0.1:5");
     }

@@ -38,7 +38,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context};
 use hdrhistogram::Histogram;
 use serde::Serialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Semaphore};
 
@@ -73,6 +73,9 @@ pub struct WsBenchConfig {
     pub read_buf_bytes: usize,
     /// Gap check against the simulator after the window.
     pub gap: Option<GapCheckConfig>,
+    /// PEM file of the CA that signed the server's certificate, for `wss://` URLs (the only
+    /// root trusted: a benchmark never talks to the public PKI).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl WsBenchConfig {
@@ -88,6 +91,7 @@ impl WsBenchConfig {
             threads: 2,
             read_buf_bytes: READ_BUF_BYTES,
             gap: None,
+            ca_file: None,
         }
     }
 }
@@ -325,8 +329,10 @@ pub struct WsBenchReport {
 }
 
 /// Where to connect.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WsTarget {
+    /// TLS client for `wss://` targets (`None`: plain `ws://`).
+    pub tls: Option<tokio_rustls::TlsConnector>,
     /// Resolved address.
     pub addr: SocketAddr,
     /// `host:port` for the Host header.
@@ -335,11 +341,28 @@ pub struct WsTarget {
     pub path: String,
 }
 
-/// Parses `ws://host:port/path`.
-pub fn parse_ws_url(url: &str) -> anyhow::Result<WsTarget> {
-    let rest = url
-        .strip_prefix("ws://")
-        .with_context(|| format!("only ws:// URLs are supported: {url}"))?;
+impl std::fmt::Debug for WsTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsTarget")
+            .field("tls", &self.tls.is_some())
+            .field("addr", &self.addr)
+            .field("host_port", &self.host_port)
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// Parses `ws://host:port/path` or `wss://host:port/path`; a `wss://` target trusts only the
+/// CA in `ca_file`.
+pub fn parse_ws_url(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Result<WsTarget> {
+    let (rest, default_port, tls) = if let Some(rest) = url.strip_prefix("ws://") {
+        (rest, 80, None)
+    } else if let Some(rest) = url.strip_prefix("wss://") {
+        let ca = ca_file.with_context(|| format!("{url}: wss:// needs a CA file (--ca-file)"))?;
+        (rest, 443, Some(tls_connector(ca)?))
+    } else {
+        bail!("only ws:// and wss:// URLs are supported: {url}");
+    };
     let (host_port, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -347,7 +370,7 @@ pub fn parse_ws_url(url: &str) -> anyhow::Result<WsTarget> {
     let host_port = if host_port.contains(':') {
         host_port.to_string()
     } else {
-        format!("{host_port}:80")
+        format!("{host_port}:{default_port}")
     };
     let addr = host_port
         .to_socket_addrs()
@@ -355,10 +378,33 @@ pub fn parse_ws_url(url: &str) -> anyhow::Result<WsTarget> {
         .next()
         .with_context(|| format!("no address for {host_port}"))?;
     Ok(WsTarget {
+        tls,
         addr,
         host_port,
         path: path.to_string(),
     })
+}
+
+/// A TLS client trusting only the CA certificates in the PEM file `ca_file`.
+fn tls_connector(ca_file: &std::path::Path) -> anyhow::Result<tokio_rustls::TlsConnector> {
+    use rustls::pki_types::{pem::PemObject, CertificateDer};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_file_iter(ca_file)
+        .with_context(|| format!("reading {}", ca_file.display()))?
+    {
+        let cert = cert.with_context(|| format!("parsing {}", ca_file.display()))?;
+        roots.add(cert).context("adding a CA certificate")?;
+    }
+    if roots.is_empty() {
+        bail!("{}: no certificate", ca_file.display());
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
 /// What the gap check measures one log against.
@@ -401,7 +447,7 @@ impl Control {
 /// moments bench-run samples the server's CPU).
 pub fn run(cfg: &WsBenchConfig, on_phase: &mut dyn FnMut(Phase)) -> anyhow::Result<WsBenchReport> {
     validate(cfg)?;
-    let target = parse_ws_url(&cfg.url)?;
+    let target = parse_ws_url(&cfg.url, cfg.ca_file.as_deref())?;
     let (phase_tx, _) = watch::channel(Phase::Connecting);
     let ctl = Arc::new(Control {
         phase: AtomicU8::new(Phase::Connecting as u8),
@@ -989,11 +1035,25 @@ fn connect_failed(c: &ClientCtx, e: String) {
     c.ctl.failed.fetch_add(1, Ordering::AcqRel);
 }
 
-/// TCP connect plus client handshake; returns the stream and any frame bytes that followed the
-/// 101 head in the same read.
-pub async fn connect(target: &WsTarget) -> anyhow::Result<(TcpStream, Vec<u8>)> {
-    let mut s = TcpStream::connect(target.addr).await?;
-    s.set_nodelay(true)?;
+/// A client's connection: a TCP socket, or TLS over one.
+pub trait ClientIo: AsyncRead + AsyncWrite + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Unpin> ClientIo for T {}
+pub type ClientStream = Box<dyn ClientIo>;
+
+/// TCP connect, TLS handshake for `wss://`, then the WebSocket handshake; returns the stream
+/// and any frame bytes that followed the 101 head in the same read.
+pub async fn connect(target: &WsTarget) -> anyhow::Result<(ClientStream, Vec<u8>)> {
+    let tcp = TcpStream::connect(target.addr).await?;
+    tcp.set_nodelay(true)?;
+    let mut s: ClientStream = match &target.tls {
+        None => Box::new(tcp),
+        Some(tls) => {
+            let host = target.host_port.rsplit_once(':').map_or("", |(h, _)| h);
+            let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+                .with_context(|| format!("TLS server name {host}"))?;
+            Box::new(tls.connect(name, tcp).await.context("TLS handshake")?)
+        }
+    };
     let key = ws::random_key();
     s.write_all(ws::client_request(&target.host_port, &target.path, &key).as_bytes())
         .await?;
@@ -1015,7 +1075,7 @@ pub async fn connect(target: &WsTarget) -> anyhow::Result<(TcpStream, Vec<u8>)> 
 }
 
 /// A slow client: holds the socket unread until Stop, then checks whether the server closed it.
-async fn hold_slow(c: &ClientCtx, mut stream: TcpStream) -> Option<End> {
+async fn hold_slow(c: &ClientCtx, mut stream: ClientStream) -> Option<End> {
     let mut rx = c.ctl.phase_tx.subscribe();
     while *rx.borrow_and_update() != Phase::Stop {
         if rx.changed().await.is_err() {
@@ -1050,7 +1110,7 @@ struct Reader {
     closed: bool,
 }
 
-async fn read_loop(c: &ClientCtx, mut stream: TcpStream, leftover: Vec<u8>) -> Option<End> {
+async fn read_loop(c: &ClientCtx, mut stream: ClientStream, leftover: Vec<u8>) -> Option<End> {
     let cap = c.read_buf.max(leftover.len());
     let mut r = Reader {
         buf: vec![0u8; cap],
@@ -1431,15 +1491,18 @@ mod tests {
 
     #[test]
     fn ws_urls() {
-        let t = parse_ws_url("ws://127.0.0.1:8080/full-stream").unwrap();
+        let t = parse_ws_url("ws://127.0.0.1:8080/full-stream", None).unwrap();
         assert_eq!(
             (t.host_port.as_str(), t.path.as_str()),
             ("127.0.0.1:8080", "/full-stream")
         );
         assert_eq!(t.addr.port(), 8080);
-        assert_eq!(parse_ws_url("ws://127.0.0.1:9").unwrap().path, "/");
-        assert!(parse_ws_url("wss://127.0.0.1:9/").is_err());
-        assert!(parse_ws_url("http://127.0.0.1:9/").is_err());
+        assert_eq!(parse_ws_url("ws://127.0.0.1:9", None).unwrap().path, "/");
+        assert!(
+            parse_ws_url("wss://127.0.0.1:9/", None).is_err(),
+            "wss needs a CA"
+        );
+        assert!(parse_ws_url("http://127.0.0.1:9/", None).is_err());
     }
 
     #[test]

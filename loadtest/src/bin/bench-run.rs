@@ -18,12 +18,18 @@ use loadtest::bench::run::{self, BenchPlan, BinPaths, ServerSpec, Workload};
 #[command(about = "Run the certstream benchmark workloads (benchmark.md)")]
 struct Args {
     /// Server under test as NAME=COMMAND (repeatable). COMMAND may use {log_list_url},
-    /// {http_base} and {port}.
+    /// {http_base} and {port}, and with --tls {tls_cert} and {tls_key}.
     #[arg(long)]
     server: Vec<String>,
-    /// WebSocket base URL template of the servers.
-    #[arg(long, default_value = "ws://127.0.0.1:{port}")]
-    ws_url: String,
+    /// WebSocket base URL template of the servers [default: ws://127.0.0.1:{port}, with
+    /// --tls wss://127.0.0.1:{port}].
+    #[arg(long)]
+    ws_url: Option<String>,
+    /// Clients connect over TLS (wss://): a throwaway CA and a certificate for 127.0.0.1 are
+    /// made for the run and handed to the server through {tls_cert} and {tls_key}. The
+    /// raw-fanout baseline stays plain TCP.
+    #[arg(long)]
+    tls: bool,
     /// Seconds-long smoke run with few clients.
     #[arg(long)]
     quick: bool,
@@ -102,7 +108,10 @@ fn main() -> anyhow::Result<()> {
             Ok(ServerSpec {
                 name: name.trim().into(),
                 cmd: cmd.trim().into(),
-                ws_url: a.ws_url.clone(),
+                ws_url: a.ws_url.clone().unwrap_or_else(|| {
+                    let scheme = if a.tls { "wss" } else { "ws" };
+                    format!("{scheme}://127.0.0.1:{{port}}")
+                }),
             })
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
@@ -162,7 +171,17 @@ fn main() -> anyhow::Result<()> {
         loadtest::sim::FaultSchedule::load(&path).map_err(anyhow::Error::msg)?;
         plan.sim_faults = Some(std::fs::canonicalize(&path)?);
     }
-    let res = run::run(&plan)?;
+    if a.tls {
+        let dir = std::env::temp_dir().join(format!("bench-run-tls-{}", std::process::id()));
+        plan.tls = Some(run::TlsFiles::generate(&dir)?);
+    }
+    let res = run::run(&plan);
+    if let Some(tls) = &plan.tls {
+        if let Some(dir) = tls.ca.parent() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+    let res = res?;
     println!("{}", run::summary_md(&res));
     eprintln!("results in {}", res.out_dir.display());
     Ok(())

@@ -20,9 +20,12 @@ use loadtest::bench::wsbench::{self, GapCheckConfig, WsBenchConfig};
 #[derive(Parser, Debug)]
 #[command(about = "Native WebSocket load generator for certstream servers")]
 struct Args {
-    /// ws://host:port/path (the path selects the stream).
+    /// ws://host:port/path or wss://host:port/path (the path selects the stream).
     #[arg(long)]
     url: String,
+    /// PEM file of the CA that signed the server's certificate (needed for wss://).
+    #[arg(long)]
+    ca_file: Option<std::path::PathBuf>,
     /// Clients in all (slow ones included).
     #[arg(long, default_value_t = 500)]
     clients: usize,
@@ -86,6 +89,7 @@ fn main() -> anyhow::Result<()> {
     cfg.connect_concurrency = a.connect_concurrency;
     cfg.threads = a.threads;
     cfg.read_buf_bytes = a.read_buf;
+    cfg.ca_file = a.ca_file.clone();
     if let Some(state) = &a.sim_state {
         let mut g = GapCheckConfig::new(state);
         g.starts = a.gap_start.clone();

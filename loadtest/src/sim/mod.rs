@@ -45,7 +45,7 @@ mod loglist;
 pub mod merkle;
 mod rng;
 pub mod routes;
-mod tls;
+pub mod tls;
 
 use std::{
     collections::{HashMap, VecDeque},

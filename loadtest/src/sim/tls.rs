@@ -18,6 +18,8 @@ pub struct TlsMaterial {
     pub ca_pem: String,
     cert_der: Vec<u8>,
     key_der: Vec<u8>,
+    cert_pem: String,
+    key_pem: String,
 }
 
 fn rc(e: rcgen::Error) -> io::Error {
@@ -47,7 +49,19 @@ impl TlsMaterial {
             ca_pem: ca.pem(),
             cert_der: cert.der().to_vec(),
             key_der: key.serialize_der(),
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
         })
+    }
+
+    /// The server certificate as PEM (for a server under test that reads files).
+    pub fn cert_pem(&self) -> &str {
+        &self.cert_pem
+    }
+
+    /// The server's private key as PKCS#8 PEM.
+    pub fn key_pem(&self) -> &str {
+        &self.key_pem
     }
 
     pub fn acceptor(&self) -> io::Result<tokio_rustls::TlsAcceptor> {
