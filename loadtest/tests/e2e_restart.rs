@@ -1,5 +1,6 @@
 //! Resume after restart: with `--state-file`, a clean stop loses and repeats nothing, and a
-//! kill -9 loses nothing (it repeats at most what was published since the last save).
+//! kill -9 loses nothing (it repeats at most what was published since the last save). A log
+//! that never answered is not saved at all (a cursor 0 would replay it from its first entry).
 
 mod common;
 
@@ -112,4 +113,53 @@ fn a_kill_dash_9_resumes_without_loss() {
         // At most the last save interval (5 s) plus a snapshot interval at ~30 entries/s/log.
         assert!(repeats <= 300, "{url}: {repeats} repeats");
     }
+}
+
+#[test]
+fn a_log_that_never_answered_is_not_saved_at_cursor_zero() {
+    // Log 1's tree head always fails: its poller never gets a position.
+    let faults = sim::FaultSchedule::from_toml(
+        "[[rule]]\nlogs = [1]\nendpoint = \"head\"\nfault = \"status\"\nstatus = 503\n",
+    )
+    .expect("fault schedule");
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 2,
+        static_logs: 0,
+        rate_per_sec: 20.0,
+        initial_entries: 50,
+        seed: 77,
+        faults,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let dir = std::env::temp_dir().join(format!("certstream-unpositioned-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let state = dir.join("state.json");
+    let mut server = start(&sim, &state);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(server.signal(15).is_some(), "the server stops");
+    let saved: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).expect("state file")).expect("JSON");
+    let _ = std::fs::remove_dir_all(&dir);
+    let cursors: BTreeMap<String, u64> = saved["logs"]
+        .as_array()
+        .expect("logs")
+        .iter()
+        .map(|l| {
+            let url = l["url"].as_str().unwrap().trim_end_matches('/').to_string();
+            (url, l["cursor"].as_u64().unwrap())
+        })
+        .collect();
+    let url = |idx: usize| {
+        let log = sim.logs().into_iter().find(|l| l.idx == idx).unwrap();
+        log.url.trim_end_matches('/').to_string()
+    };
+    assert!(
+        cursors.get(&url(0)).is_some_and(|c| *c >= 50),
+        "the healthy log is saved at its position: {cursors:?}"
+    );
+    assert!(
+        !cursors.contains_key(&url(1)),
+        "the log that never answered is not saved: {cursors:?}"
+    );
 }

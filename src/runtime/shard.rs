@@ -171,6 +171,17 @@ fn final_cursor(stats: &LogStats, started_at: Option<u64>) -> Option<u64> {
     positioned.then(|| stats.cursor.get())
 }
 
+impl Poller {
+    /// Where the state file should resume this log, if the poller ever had a position.
+    fn position(&self) -> Option<Position> {
+        final_cursor(&self.stats, self.started_at.get()).map(|cursor| Position {
+            log_id: self.stats.log_id,
+            url: self.stats.url.clone(),
+            cursor,
+        })
+    }
+}
+
 /// The executor's mutable state.
 pub struct Shard {
     pub core: usize,
@@ -262,16 +273,17 @@ impl Shard {
         }
     }
 
-    /// The cursors of the logs this core follows, now.
+    /// The cursors of the logs this core follows, and of those that left the list, now. A
+    /// log whose poller never had a position (no saved cursor, no tree head yet: say the log
+    /// was down since the start) is left out: a cursor 0 in the state file would make the next
+    /// start stream the whole log from its first entry.
     pub fn positions(&self) -> Vec<Position> {
         let pollers = self.pollers.borrow();
+        let retired = self.retired.borrow();
         pollers
             .values()
-            .map(|p| Position {
-                log_id: p.stats.log_id,
-                url: p.stats.url.clone(),
-                cursor: p.stats.cursor.get(),
-            })
+            .chain(retired.iter().map(|(_, p)| p))
+            .filter_map(Poller::position)
             .collect()
     }
 
