@@ -387,17 +387,8 @@ pub fn parse_ws_url(url: &str, ca_file: Option<&std::path::Path>) -> anyhow::Res
 
 /// A TLS client trusting only the CA certificates in the PEM file `ca_file`.
 fn tls_connector(ca_file: &std::path::Path) -> anyhow::Result<tokio_rustls::TlsConnector> {
-    use rustls::pki_types::{pem::PemObject, CertificateDer};
     let mut roots = rustls::RootCertStore::empty();
-    for cert in CertificateDer::pem_file_iter(ca_file)
-        .with_context(|| format!("reading {}", ca_file.display()))?
-    {
-        let cert = cert.with_context(|| format!("parsing {}", ca_file.display()))?;
-        roots.add(cert).context("adding a CA certificate")?;
-    }
-    if roots.is_empty() {
-        bail!("{}: no certificate", ca_file.display());
-    }
+    certstream::ct::http::add_pem_file(&mut roots, ca_file)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

@@ -55,7 +55,7 @@ use dns::{DnsCache, Origin};
 pub(crate) use body::{
     gunzip_capped, parse_head as parse_response_head, BodyError, ChunkedDecoder, Framing,
 };
-pub use tls::tls_config;
+pub use tls::{add_pem_file, tls_config};
 pub use url::{Scheme, Url};
 
 /// Everything that can go wrong fetching one URL. Each variant names the host.

@@ -30,7 +30,9 @@ pub fn tls_config(extra_ca_pem: Option<&Path>) -> Result<Arc<ClientConfig>, Http
     Ok(Arc::new(config))
 }
 
-fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), HttpError> {
+/// Adds every certificate of the PEM file at `path` to `roots`; an unreadable file, bad PEM or
+/// a file without certificates is an error that names the file.
+pub fn add_pem_file(roots: &mut RootCertStore, path: &Path) -> Result<(), HttpError> {
     let shown = path.display();
     let bytes = std::fs::read(path)
         .map_err(|e| HttpError::Config(format!("cannot read CA file {shown}: {e}")))?;
