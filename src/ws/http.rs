@@ -8,7 +8,7 @@
 use base64::Engine as _;
 use futures_lite::AsyncReadExt;
 
-use super::{metrics::HandshakeFailure, stream::Conn};
+use super::{conn::Conn, metrics::HandshakeFailure};
 use crate::frame::StreamKind;
 
 /// Why no usable request head was read.

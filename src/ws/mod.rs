@@ -38,6 +38,7 @@
 
 mod access;
 mod admission;
+mod conn;
 mod heartbeat;
 mod http;
 mod hub;
@@ -63,11 +64,12 @@ pub use metrics::{CloseReason, DropReason, HandshakeFailure, WsMetrics, WsMetric
 use access::LocalAccess;
 use http::{HeadError, Page, ParseError, Reject, Response, Route};
 // The sans-IO request and reader entry points `crate::fuzzing` drives.
+use conn::Conn;
 pub(crate) use http::{
     authorized, find_head_end, parse_head as parse_request_head, route, Route as RequestRoute,
 };
 pub(crate) use session::replay_client_bytes;
-use stream::{Conn, SharedStream};
+use stream::SharedStream;
 
 use crate::{frame::StreamKind, limits};
 

@@ -56,9 +56,10 @@ use tungstenite::{
 };
 
 use super::{
+    conn::Conn,
     hub::WriterSignal,
     metrics::{CloseReason, DropReason},
-    stream::{Conn, SharedStream},
+    stream::SharedStream,
     tls::TlsStream,
     ServerContext,
 };

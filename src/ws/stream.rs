@@ -1,5 +1,5 @@
-//! One TCP socket shared by a session's reader task and writer task, and [`Conn`]: that
-//! socket, plain or under TLS.
+//! One TCP socket shared by a session's reader task and writer task (the TLS layer over it
+//! lives in [`super::tls`], and [`super::conn::Conn`] picks one of the two).
 //!
 //! glommio 0.9's `TcpStream` has no split and its `AsyncRead`/`AsyncWrite` take `&mut self`.
 //! Both tasks run on the same executor thread and only touch the stream inside a synchronous
@@ -18,8 +18,6 @@ use std::{
 
 use futures_lite::{AsyncRead, AsyncWrite};
 use glommio::net::TcpStream;
-
-use super::tls::TlsStream;
 
 /// A cheaply clonable handle to one socket; the socket closes when the last handle drops.
 #[derive(Debug, Clone)]
@@ -146,73 +144,6 @@ impl AsyncWrite for SharedStream {
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         self.poll_close_ref(cx)
-    }
-}
-
-/// One client connection: the plain socket, or TLS over it (`--tls-cert`). Reads and the
-/// buffered writes (responses, the 101, close) go through it; the session writer takes the
-/// socket and, for TLS, the [`TlsStream`] to seal its batches with.
-#[derive(Debug, Clone)]
-pub(crate) enum Conn {
-    Plain(SharedStream),
-    Tls(TlsStream),
-}
-
-impl Conn {
-    /// The plain socket (under the TLS layer, if any).
-    pub(crate) fn socket(&self) -> &SharedStream {
-        match self {
-            Conn::Plain(s) => s,
-            Conn::Tls(t) => t.socket(),
-        }
-    }
-
-    pub(crate) fn tls(&self) -> Option<&TlsStream> {
-        match self {
-            Conn::Plain(_) => None,
-            Conn::Tls(t) => Some(t),
-        }
-    }
-}
-
-impl AsyncRead for Conn {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut [u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Plain(s) => s.poll_read_ref(cx, buf),
-            Conn::Tls(t) => Pin::new(t).poll_read(cx, buf),
-        }
-    }
-}
-
-impl AsyncWrite for Conn {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        match self.get_mut() {
-            Conn::Plain(s) => s.poll_write_ref(cx, buf),
-            Conn::Tls(t) => Pin::new(t).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => s.poll_flush_ref(cx),
-            Conn::Tls(t) => Pin::new(t).poll_flush(cx),
-        }
-    }
-
-    /// Plain: half-close. TLS: close_notify, then half-close.
-    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        match self.get_mut() {
-            Conn::Plain(s) => s.poll_close_ref(cx),
-            Conn::Tls(t) => Pin::new(t).poll_close(cx),
-        }
     }
 }
 
