@@ -71,6 +71,11 @@ pub fn pack_contiguous(frames: &mut [Frames]) {
             *f.for_stream_mut(kind) = page.slice(at..at + len);
             at += len;
         }
+        assert_eq!(
+            at,
+            page.len(),
+            "packed page length differs from its frames' sum"
+        );
     }
 }
 
@@ -110,6 +115,32 @@ pub fn encode(opcode: u8, payload: &[u8]) -> Bytes {
     Bytes::from(out)
 }
 
+/// Whether `frame` is exactly one frame as [`encode`] builds it: a final, unmasked frame whose
+/// header's length is the length of the bytes after it. Frames are shared by every client, so
+/// one with a wrong length would desynchronise every stream that carries it.
+pub fn is_whole_frame(frame: &[u8]) -> bool {
+    let payload_len = payload(frame).len();
+    let Some(&first) = frame.first() else {
+        return false;
+    };
+    first & 0x80 != 0
+        && frame.get(1).is_some_and(|b| b & 0x80 == 0)
+        && header_len(payload_len) + payload_len == frame.len()
+        && declared_len(frame) == Some(payload_len as u64)
+}
+
+/// The payload length a frame's header declares (`None` when the header is cut short).
+fn declared_len(frame: &[u8]) -> Option<u64> {
+    let len7 = frame.get(1)? & 0x7f;
+    match len7 {
+        126 => Some(u64::from(u16::from_be_bytes(
+            frame.get(2..4)?.try_into().ok()?,
+        ))),
+        127 => Some(u64::from_be_bytes(frame.get(2..10)?.try_into().ok()?)),
+        n => Some(u64::from(n)),
+    }
+}
+
 /// The payload of a frame built by this module (used by `/example.json` and `/latest.json`).
 pub fn payload(frame: &[u8]) -> &[u8] {
     let Some(&len7) = frame.get(1) else {
@@ -140,6 +171,8 @@ mod tests {
             assert_eq!(&ours[..], &theirs[..], "len {len}");
             assert_eq!(payload(&ours).len(), len);
             assert_eq!(header_len(len) + len, ours.len());
+            assert!(is_whole_frame(&ours), "len {len}");
+            assert!(!is_whole_frame(&ours[..ours.len() - 1]), "cut, len {len}");
         }
     }
 

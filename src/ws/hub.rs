@@ -72,8 +72,15 @@ impl WriterSignal {
         }
     }
 
-    /// Records the writer's cursor (the next sequence number it will send).
+    /// Records the writer's cursor (the next sequence number it will send). A writer only ever
+    /// moves forward (it sends, or skips what the hub no longer holds): a cursor going back
+    /// would resend frames, so it is a bug and stops the process.
     pub(crate) fn set_cursor(&self, cursor: u64) {
+        assert!(
+            cursor >= self.cursor.get(),
+            "session cursor moved backwards: {} -> {cursor}",
+            self.cursor.get()
+        );
         self.cursor.set(cursor);
     }
 
@@ -156,6 +163,12 @@ impl Hub {
     /// least every `history - client_queue_frames_max` publishes, or clients asleep during the
     /// burst lose frames they could have had.
     pub fn publish(&self, frames: Arc<Frames>) {
+        debug_assert!(
+            StreamKind::ALL
+                .iter()
+                .all(|&k| frame::is_whole_frame(frames.for_stream(k))),
+            "a published certificate frame is not one whole WebSocket frame"
+        );
         self.push(Entry::Cert(frames));
     }
 
@@ -180,6 +193,10 @@ impl Hub {
         }
         history.push_back(entry);
         self.head_seq.set(self.head_seq.get() + 1);
+        assert!(
+            history.len() <= self.history_frames_max,
+            "hub history over its bound"
+        );
     }
 
     /// Starts tracking a new session whose writer begins at the head.
@@ -309,6 +326,13 @@ impl Hub {
     ) -> (R, u64) {
         let history = self.history.borrow();
         let oldest = self.head_seq.get() - history.len() as u64;
+        // A writer's cursor comes from this hub's head: one past it means two hubs were mixed
+        // up or a cursor was made up, and the bytes sent would not be what the client expects.
+        assert!(
+            cursor <= self.head_seq.get(),
+            "session cursor {cursor} is past the hub head {}",
+            self.head_seq.get()
+        );
         let start = cursor
             .checked_sub(oldest)
             .and_then(|s| usize::try_from(s).ok())
