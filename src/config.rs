@@ -3,53 +3,15 @@
 //! environment, then file, then default. Validated once at boot; an unknown key or a bad value
 //! is rejected with a message naming the setting and what is allowed.
 
-use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{parser::ValueSource, ArgMatches, CommandFactory, FromArgMatches, Parser};
 use serde::Deserialize;
 
+use crate::ct::poller::Backfill;
+
 /// Google's live v3 log list: the default `--log-list`.
 pub const DEFAULT_LOG_LIST_URL: &str = "https://www.gstatic.com/ct/log_list/v3/log_list.json";
-
-/// Where each newly seen log starts streaming when there is no saved state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backfill {
-    /// Start this many entries before the head (0 = at the head).
-    Entries(u64),
-    /// Start at index 0.
-    All,
-}
-
-impl Backfill {
-    /// The first index to stream for a log whose tree currently holds `tree_size` entries.
-    pub fn start_index(self, tree_size: u64) -> u64 {
-        match self {
-            Backfill::All => 0,
-            Backfill::Entries(n) => tree_size.saturating_sub(n),
-        }
-    }
-}
-
-impl FromStr for Backfill {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.eq_ignore_ascii_case("all") {
-            return Ok(Backfill::All);
-        }
-        s.parse::<u64>()
-            .map(Backfill::Entries)
-            .map_err(|_| format!("backfill must be a number of entries or `all`, got `{s}`"))
-    }
-}
-
-impl fmt::Display for Backfill {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Backfill::All => f.write_str("all"),
-            Backfill::Entries(n) => write!(f, "{n}"),
-        }
-    }
-}
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -480,17 +442,6 @@ mod tests {
         assert_eq!(flag.log_list_refresh_secs, 30);
         assert_eq!(file.log_list_refresh_secs, 60);
         std::fs::remove_file(path).unwrap();
-    }
-
-    #[test]
-    fn backfill_parses_numbers_and_all() {
-        assert_eq!("0".parse::<Backfill>(), Ok(Backfill::Entries(0)));
-        assert_eq!("ALL".parse::<Backfill>(), Ok(Backfill::All));
-        assert!("-3".parse::<Backfill>().is_err());
-        assert!("lots".parse::<Backfill>().is_err());
-        assert_eq!(Backfill::Entries(10).start_index(4), 0);
-        assert_eq!(Backfill::Entries(10).start_index(40), 30);
-        assert_eq!(Backfill::All.start_index(40), 0);
     }
 
     #[test]
