@@ -81,7 +81,8 @@ pub enum LogKinds {
 #[derive(Debug, Clone, Parser)]
 #[command(name = "certstream", version, about)]
 pub struct Config {
-    /// TOML file with any of the settings below (keys as the flags, with `_` for `-`).
+    /// TOML file with any of the settings below; a key is the flag with `_` for `-`
+    /// (`auth_tokens` for `--auth-token`, a list).
     #[arg(long, env = "CERTSTREAM_CONFIG")]
     pub config: Option<PathBuf>,
 
@@ -363,8 +364,9 @@ fn as_arguments(arg: &Arg, value: &toml::Value) -> Result<Vec<OsString>, String>
     }
 }
 
-/// One value's text. A list's values are never split again (the environment splits at the
-/// delimiter), so one that holds the delimiter is refused rather than silently cut in two.
+/// One value's text. Clap splits a value at its setting's delimiter (the `,` that lets one
+/// environment variable hold several tokens), so a file value holding it is refused rather
+/// than silently cut in two.
 fn one_value(arg: &Arg, value: &toml::Value) -> Result<String, String> {
     let text = match value {
         toml::Value::String(s) => s.clone(),
