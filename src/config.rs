@@ -1,55 +1,56 @@
-//! Configuration: command-line flags, each with a `CERTSTREAM_*` environment variable, and an
-//! optional TOML file (`--config`), with defaults from [`crate::limits`]. Precedence: flag, then
-//! environment, then file, then default. Validated once at boot; an unknown key or a bad value
-//! is rejected with a message naming the setting and what is allowed.
+//! Configuration: every setting is declared once, as a field of [`Config`]. The field's
+//! `#[arg]` carries its flag, its `CERTSTREAM_*` environment variable, its default (from
+//! [`crate::limits`]) and its check (a clap value parser); its doc comment is the help text; its
+//! name is its key in the optional TOML file (`--config`). Precedence: flag, then environment,
+//! then file, then default.
+//!
+//! The file layer knows no setting by name: each key must name a setting, and its value is
+//! written out as that setting's command-line argument and parsed by clap with the same value
+//! parser, so a value gets the same check and the same message wherever it comes from (a file
+//! error also names the file and the key). Checks that involve two settings are in
+//! [`Config::validate`].
+//!
+//! # Adding a setting
+//!
+//! One edit in code: a field of [`Config`] (its default and bounds, like every bound, named in
+//! `limits.rs`), for example
+//!
+//! ```text
+//! /// Milliseconds a CT log may take to answer a head poll.
+//! #[arg(long, env = "CERTSTREAM_HEAD_TIMEOUT_MS",
+//!       default_value_t = limits::HEAD_TIMEOUT.as_millis() as u64,
+//!       value_parser = clap::value_parser!(u64).range(1..=limits::SETTING_MILLIS_MAX))]
+//! pub head_timeout_ms: u64,
+//! ```
+//!
+//! The file key `head_timeout_ms` comes with it. The tests below cover it untouched: its
+//! precedence through every layer, the completeness of its declaration, and its row in
+//! README's configuration table (which they require).
 
-use std::{fmt, net::SocketAddr, path::PathBuf, str::FromStr, time::Duration};
+use std::{
+    ffi::{OsStr, OsString},
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
-use clap::{parser::ValueSource, ArgMatches, CommandFactory, FromArgMatches, Parser};
-use serde::Deserialize;
+use clap::{
+    builder::{RangedU64ValueParser, TypedValueParser},
+    error::ErrorKind,
+    parser::ValueSource,
+    Arg, ArgAction, ArgMatches, CommandFactory, FromArgMatches, Parser,
+};
+
+use crate::{
+    ct::{
+        http::Timeouts,
+        poller::{Backfill, PollerTiming},
+    },
+    limits,
+};
 
 /// Google's live v3 log list: the default `--log-list`.
 pub const DEFAULT_LOG_LIST_URL: &str = "https://www.gstatic.com/ct/log_list/v3/log_list.json";
-
-/// Where each newly seen log starts streaming when there is no saved state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backfill {
-    /// Start this many entries before the head (0 = at the head).
-    Entries(u64),
-    /// Start at index 0.
-    All,
-}
-
-impl Backfill {
-    /// The first index to stream for a log whose tree currently holds `tree_size` entries.
-    pub fn start_index(self, tree_size: u64) -> u64 {
-        match self {
-            Backfill::All => 0,
-            Backfill::Entries(n) => tree_size.saturating_sub(n),
-        }
-    }
-}
-
-impl FromStr for Backfill {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        if s.eq_ignore_ascii_case("all") {
-            return Ok(Backfill::All);
-        }
-        s.parse::<u64>()
-            .map(Backfill::Entries)
-            .map_err(|_| format!("backfill must be a number of entries or `all`, got `{s}`"))
-    }
-}
-
-impl fmt::Display for Backfill {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Backfill::All => f.write_str("all"),
-            Backfill::Entries(n) => write!(f, "{n}"),
-        }
-    }
-}
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -75,12 +76,13 @@ pub enum LogKinds {
     Static,
 }
 
-/// The server's command line. Every flag also reads `CERTSTREAM_<NAME>` from the environment;
-/// the flag wins.
+/// The server's settings: one field per setting, each with a flag, a `CERTSTREAM_<NAME>`
+/// environment variable and a key in the `--config` file (see the module docs).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "certstream", version, about)]
 pub struct Config {
-    /// TOML file with any of the settings below (keys as the flags, with `_` for `-`).
+    /// TOML file with any of the settings below; a key is the flag with `_` for `-`
+    /// (`auth_tokens` for `--auth-token`, a list).
     #[arg(long, env = "CERTSTREAM_CONFIG")]
     pub config: Option<PathBuf>,
 
@@ -93,12 +95,22 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Executors (one pinned thread per core). 0 = one per available CPU.
-    #[arg(long, env = "CERTSTREAM_WORKERS", default_value_t = 0)]
+    #[arg(
+        long,
+        env = "CERTSTREAM_WORKERS",
+        default_value_t = 0,
+        value_parser = RangedU64ValueParser::<usize>::new().range(0..=limits::WORKERS_MAX as u64)
+    )]
     pub workers: usize,
 
     /// CT log list v3: an http(s):// URL or a file path. When a URL cannot be fetched the copy
     /// compiled into the binary is used instead (and the log says so).
-    #[arg(long, env = "CERTSTREAM_LOG_LIST", default_value = DEFAULT_LOG_LIST_URL)]
+    #[arg(
+        long,
+        env = "CERTSTREAM_LOG_LIST",
+        default_value = DEFAULT_LOG_LIST_URL,
+        value_parser = url_or_path
+    )]
     pub log_list: String,
 
     /// Extra PEM CA certificates trusted for https CT logs (besides webpki-roots).
@@ -134,7 +146,8 @@ pub struct Config {
         long = "auth-token",
         env = "CERTSTREAM_AUTH_TOKENS",
         value_delimiter = ',',
-        hide_env_values = true
+        hide_env_values = true,
+        value_parser = AuthTokenParser
     )]
     pub auth_tokens: Vec<String>,
 
@@ -156,54 +169,69 @@ pub struct Config {
     pub log_format: LogFormat,
 
     /// Seconds between refreshes of the log list (logs are added and retired without a restart).
-    #[arg(long, env = "CERTSTREAM_LOG_LIST_REFRESH_SECS", default_value_t = crate::limits::LOG_LIST_REFRESH.as_secs())]
+    #[arg(
+        long,
+        env = "CERTSTREAM_LOG_LIST_REFRESH_SECS",
+        default_value_t = limits::LOG_LIST_REFRESH.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=limits::LOG_LIST_REFRESH_SECS_MAX)
+    )]
     pub log_list_refresh_secs: u64,
 
     /// Milliseconds between polls of each log's tree head (get-sth / checkpoint).
-    #[arg(long, env = "CERTSTREAM_POLL_INTERVAL_MS", default_value_t = crate::limits::HEAD_POLL_INTERVAL.as_millis() as u64)]
+    #[arg(
+        long,
+        env = "CERTSTREAM_POLL_INTERVAL_MS",
+        default_value_t = limits::HEAD_POLL_INTERVAL.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..=limits::SETTING_MILLIS_MAX)
+    )]
     pub poll_interval_ms: u64,
 
     /// Milliseconds a TCP connect (and, separately, a TLS handshake) to a CT log may take.
-    #[arg(long, env = "CERTSTREAM_HTTP_CONNECT_TIMEOUT_MS", default_value_t = crate::limits::CONNECT_TIMEOUT.as_millis() as u64)]
+    #[arg(
+        long,
+        env = "CERTSTREAM_HTTP_CONNECT_TIMEOUT_MS",
+        default_value_t = limits::CONNECT_TIMEOUT.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..=limits::SETTING_MILLIS_MAX)
+    )]
     pub http_connect_timeout_ms: u64,
 
     /// Milliseconds a CT log may leave a request without sending a byte before it is given up.
-    #[arg(long, env = "CERTSTREAM_HTTP_READ_TIMEOUT_MS", default_value_t = crate::limits::READ_TIMEOUT.as_millis() as u64)]
+    #[arg(
+        long,
+        env = "CERTSTREAM_HTTP_READ_TIMEOUT_MS",
+        default_value_t = limits::READ_TIMEOUT.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..=limits::SETTING_MILLIS_MAX)
+    )]
     pub http_read_timeout_ms: u64,
 
-    /// Milliseconds one whole CT request (connect, head and body) may take.
-    #[arg(long, env = "CERTSTREAM_HTTP_REQUEST_TIMEOUT_MS", default_value_t = crate::limits::REQUEST_TIMEOUT.as_millis() as u64)]
+    /// Milliseconds one whole CT request (connect, head and body) may take; at least
+    /// `--http-connect-timeout-ms`.
+    #[arg(
+        long,
+        env = "CERTSTREAM_HTTP_REQUEST_TIMEOUT_MS",
+        default_value_t = limits::REQUEST_TIMEOUT.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..=limits::SETTING_MILLIS_MAX)
+    )]
     pub http_request_timeout_ms: u64,
 
     /// Longest backoff, in milliseconds, between retries of a failing CT request.
-    #[arg(long, env = "CERTSTREAM_FETCH_BACKOFF_MAX_MS", default_value_t = crate::limits::BACKOFF_MAX.as_millis() as u64)]
+    #[arg(
+        long,
+        env = "CERTSTREAM_FETCH_BACKOFF_MAX_MS",
+        default_value_t = limits::BACKOFF_MAX.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..=limits::SETTING_MILLIS_MAX)
+    )]
     pub fetch_backoff_max_ms: u64,
 }
 
-/// The settings a `--config` TOML file may hold; any other key is an error.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    listen: Option<SocketAddr>,
-    workers: Option<usize>,
-    log_list: Option<String>,
-    ca_file: Option<PathBuf>,
-    backfill: Option<String>,
-    log_kinds: Option<String>,
-    log_format: Option<String>,
-    log_list_refresh_secs: Option<u64>,
-    poll_interval_ms: Option<u64>,
-    state_file: Option<PathBuf>,
-    on_bad_state: Option<String>,
-    auth_tokens: Option<Vec<String>>,
-    max_connections: Option<usize>,
-    max_connections_per_ip: Option<usize>,
-    tls_cert: Option<PathBuf>,
-    tls_key: Option<PathBuf>,
-    http_connect_timeout_ms: Option<u64>,
-    http_read_timeout_ms: Option<u64>,
-    http_request_timeout_ms: Option<u64>,
-    fetch_backoff_max_ms: Option<u64>,
+/// Arguments that steer the command itself rather than the server: no file may set them.
+const COMMAND_ONLY: [&str; 4] = ["config", "check_config", "help", "version"];
+
+/// The settings: every argument of `cmd` (built from [`Config`]) but the command-only ones.
+/// Each one's id (its field name) is its key in the `--config` file.
+fn settings(cmd: &clap::Command) -> impl Iterator<Item = &Arg> {
+    cmd.get_arguments()
+        .filter(|arg| !COMMAND_ONLY.contains(&arg.get_id().as_str()))
 }
 
 impl Config {
@@ -212,114 +240,24 @@ impl Config {
     pub fn load_from<I, T>(args: I) -> Result<Config, String>
     where
         I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
+        T: Into<OsString> + Clone,
     {
-        let matches = Config::command()
-            .try_get_matches_from(args)
-            .map_err(|e| e.to_string())?;
-        let mut config = Config::from_arg_matches(&matches).map_err(|e| e.to_string())?;
-        if let Some(path) = config.config.clone() {
-            let text = std::fs::read_to_string(&path)
-                .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
-            let file: FileConfig = toml::from_str(&text)
-                .map_err(|e| format!("config file {}: {e}", path.display()))?;
-            config
-                .apply_file(file, &matches)
-                .map_err(|e| format!("config file {}: {e}", path.display()))?;
-        }
-        Ok(config)
-    }
-
-    /// Takes each file value whose setting was left at its default (not given as a flag or in
-    /// the environment).
-    fn apply_file(&mut self, file: FileConfig, matches: &ArgMatches) -> Result<(), String> {
-        let unset = |id: &str| {
-            matches!(
-                matches.value_source(id),
-                None | Some(ValueSource::DefaultValue)
-            )
-        };
-        if let (Some(v), true) = (file.listen, unset("listen")) {
-            self.listen = v;
-        }
-        if let (Some(v), true) = (file.workers, unset("workers")) {
-            self.workers = v;
-        }
-        if let (Some(v), true) = (file.log_list, unset("log_list")) {
-            self.log_list = v;
-        }
-        if let (Some(v), true) = (file.ca_file, unset("ca_file")) {
-            self.ca_file = Some(v);
-        }
-        if let (Some(v), true) = (file.backfill, unset("backfill")) {
-            self.backfill = v.parse().map_err(|e| format!("backfill: {e}"))?;
-        }
-        if let (Some(v), true) = (file.log_kinds, unset("log_kinds")) {
-            self.log_kinds = enum_value("log_kinds", &v)?;
-        }
-        if let (Some(v), true) = (file.log_format, unset("log_format")) {
-            self.log_format = enum_value("log_format", &v)?;
-        }
-        if let (Some(v), true) = (file.log_list_refresh_secs, unset("log_list_refresh_secs")) {
-            self.log_list_refresh_secs = v;
-        }
-        if let (Some(v), true) = (file.poll_interval_ms, unset("poll_interval_ms")) {
-            self.poll_interval_ms = v;
-        }
-        if let (Some(v), true) = (file.state_file, unset("state_file")) {
-            self.state_file = Some(v);
-        }
-        if let (Some(v), true) = (file.max_connections, unset("max_connections")) {
-            self.max_connections = v;
-        }
-        if let (Some(v), true) = (file.max_connections_per_ip, unset("max_connections_per_ip")) {
-            self.max_connections_per_ip = v;
-        }
-        if let (Some(v), true) = (file.auth_tokens, unset("auth_tokens")) {
-            self.auth_tokens = v;
-        }
-        if let (Some(v), true) = (file.tls_cert, unset("tls_cert")) {
-            self.tls_cert = Some(v);
-        }
-        if let (Some(v), true) = (file.tls_key, unset("tls_key")) {
-            self.tls_key = Some(v);
-        }
-        if let (Some(v), true) = (file.on_bad_state, unset("on_bad_state")) {
-            self.on_bad_state = enum_value("on_bad_state", &v)?;
-        }
-        let millis = [
-            (
-                file.http_connect_timeout_ms,
-                "http_connect_timeout_ms",
-                &mut self.http_connect_timeout_ms,
-            ),
-            (
-                file.http_read_timeout_ms,
-                "http_read_timeout_ms",
-                &mut self.http_read_timeout_ms,
-            ),
-            (
-                file.http_request_timeout_ms,
-                "http_request_timeout_ms",
-                &mut self.http_request_timeout_ms,
-            ),
-            (
-                file.fetch_backoff_max_ms,
-                "fetch_backoff_max_ms",
-                &mut self.fetch_backoff_max_ms,
-            ),
-        ];
-        for (value, id, field) in millis {
-            if let (Some(v), true) = (value, unset(id)) {
-                *field = v;
+        let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+        let given = parse(args.iter().cloned()).map_err(|e| e.to_string())?;
+        let matches = match given.get_one::<PathBuf>("config").cloned() {
+            None => given,
+            Some(path) => {
+                let in_file = |e: String| format!("config file {}: {e}", path.display());
+                let file_args = file_arguments(&read_table(&path)?, &given).map_err(in_file)?;
+                parse(with_file_arguments(&args, file_args)).map_err(|e| in_file(e.to_string()))?
             }
-        }
-        Ok(())
+        };
+        Config::from_arg_matches(&matches).map_err(|e| e.to_string())
     }
 
     /// The CT HTTP client's time bounds.
-    pub fn http_timeouts(&self) -> crate::ct::http::Timeouts {
-        crate::ct::http::Timeouts {
+    pub fn http_timeouts(&self) -> Timeouts {
+        Timeouts {
             connect: Duration::from_millis(self.http_connect_timeout_ms),
             read: Duration::from_millis(self.http_read_timeout_ms),
             request: Duration::from_millis(self.http_request_timeout_ms),
@@ -328,65 +266,21 @@ impl Config {
 
     /// The pollers' delays: the backoff ceiling from the configuration, the rest from
     /// [`crate::limits`].
-    pub fn poller_timing(&self) -> crate::ct::poller::PollerTiming {
+    pub fn poller_timing(&self) -> PollerTiming {
         let backoff_max = Duration::from_millis(self.fetch_backoff_max_ms);
-        let defaults = crate::ct::poller::PollerTiming::default();
-        crate::ct::poller::PollerTiming {
+        let defaults = PollerTiming::default();
+        PollerTiming {
             backoff_max,
             backoff_min: defaults.backoff_min.min(backoff_max),
             ..defaults
         }
     }
 
-    /// Cross-field checks clap cannot express.
+    /// Checks that involve more than one setting; each setting's own check is in its
+    /// declaration and has already run.
     pub fn validate(&self) -> Result<(), String> {
-        if self.poll_interval_ms == 0 || self.poll_interval_ms > 3_600_000 {
-            return Err(format!(
-                "poll-interval-ms must be between 1 and 3600000, got {}",
-                self.poll_interval_ms
-            ));
-        }
-        if self.log_list_refresh_secs == 0 || self.log_list_refresh_secs > 7 * 86_400 {
-            return Err(format!(
-                "log-list-refresh-secs must be between 1 and 604800, got {}",
-                self.log_list_refresh_secs
-            ));
-        }
-        if self
-            .auth_tokens
-            .iter()
-            .any(|t| t.len() < 16 || t.contains(char::is_whitespace))
-        {
-            return Err("auth-token values must be at least 16 characters without spaces".into());
-        }
-        if self.workers > 1024 {
-            return Err(format!(
-                "workers must be at most 1024, got {}",
-                self.workers
-            ));
-        }
-        if self.log_list.trim().is_empty() {
-            return Err("log-list must be a URL or a path, got an empty string".into());
-        }
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("tls-cert and tls-key must be given together (or neither)".into());
-        }
-        self.validate_fetch_timing()
-    }
-
-    /// Timeouts and backoff: each at least 1 ms and at most an hour, and a whole request given
-    /// at least as long as one connect.
-    fn validate_fetch_timing(&self) -> Result<(), String> {
-        let millis = [
-            ("http-connect-timeout-ms", self.http_connect_timeout_ms),
-            ("http-read-timeout-ms", self.http_read_timeout_ms),
-            ("http-request-timeout-ms", self.http_request_timeout_ms),
-            ("fetch-backoff-max-ms", self.fetch_backoff_max_ms),
-        ];
-        for (name, value) in millis {
-            if value == 0 || value > 3_600_000 {
-                return Err(format!("{name} must be between 1 and 3600000, got {value}"));
-            }
         }
         if self.http_request_timeout_ms < self.http_connect_timeout_ms {
             return Err(format!(
@@ -398,188 +292,177 @@ impl Config {
     }
 }
 
-/// Parses a value of a `clap::ValueEnum` setting, naming the key and the allowed values.
-fn enum_value<E: clap::ValueEnum>(key: &str, value: &str) -> Result<E, String> {
-    E::from_str(value, true).map_err(|_| {
-        let allowed: Vec<String> = E::value_variants()
+fn parse(args: impl IntoIterator<Item = OsString>) -> Result<ArgMatches, clap::Error> {
+    Config::command().try_get_matches_from(args)
+}
+
+fn read_table(path: &Path) -> Result<toml::Table, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read config file {}: {e}", path.display()))?;
+    text.parse()
+        .map_err(|e| format!("config file {}: {e}", path.display()))
+}
+
+/// The command line with the file's arguments put first, so that the real ones keep their
+/// meaning even after a `--` (none of them repeats a file one: see [`file_arguments`]).
+fn with_file_arguments(args: &[OsString], file_args: Vec<OsString>) -> Vec<OsString> {
+    let program = args.first().cloned().unwrap_or_else(|| "certstream".into());
+    let rest = args.iter().skip(1).cloned();
+    std::iter::once(program)
+        .chain(file_args)
+        .chain(rest)
+        .collect()
+}
+
+/// The file's settings as command-line arguments, for each setting that neither the command
+/// line nor the environment gave. Every key is checked, given elsewhere or not: a bad file is
+/// refused whatever overrides it.
+fn file_arguments(table: &toml::Table, given: &ArgMatches) -> Result<Vec<OsString>, String> {
+    let cmd = Config::command();
+    let mut file_args = Vec::new();
+    for (key, value) in table {
+        let arg = settings(&cmd)
+            .find(|arg| arg.get_id().as_str() == key)
+            .ok_or_else(|| unknown_key(&cmd, key))?;
+        let args = as_arguments(arg, value)
+            .and_then(checked_alone)
+            .map_err(|e| format!("{key}: {e}"))?;
+        let given_elsewhere = matches!(
+            given.value_source(key),
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        );
+        if !given_elsewhere {
+            file_args.extend(args);
+        }
+    }
+    Ok(file_args)
+}
+
+/// `value` written as the command-line arguments that give it: a list as the flag repeated, a
+/// boolean of an on/off flag as the flag present or absent, anything else as its text.
+fn as_arguments(arg: &Arg, value: &toml::Value) -> Result<Vec<OsString>, String> {
+    let long = arg
+        .get_long()
+        .ok_or("cannot be set in a file (it has no flag)")?;
+    let with_value = |text: String| OsString::from(format!("--{long}={text}"));
+    let on_off = matches!(arg.get_action(), ArgAction::SetTrue | ArgAction::SetFalse);
+    match value {
+        toml::Value::Boolean(on) if on_off => {
+            let present = *on == matches!(arg.get_action(), ArgAction::SetTrue);
+            Ok(present
+                .then(|| format!("--{long}").into())
+                .into_iter()
+                .collect())
+        }
+        _ if on_off => Err("must be true or false".into()),
+        toml::Value::Array(items) if matches!(arg.get_action(), ArgAction::Append) => items
             .iter()
-            .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_owned()))
-            .collect();
-        format!("{key}: `{value}` is not one of {}", allowed.join(", "))
-    })
+            .map(|item| one_value(arg, item).map(with_value))
+            .collect(),
+        toml::Value::Array(_) => Err("takes one value, not a list".into()),
+        value => Ok(vec![with_value(one_value(arg, value)?)]),
+    }
+}
+
+/// One value's text. Clap splits a value at its setting's delimiter (the `,` that lets one
+/// environment variable hold several tokens), so a file value holding it is refused rather
+/// than silently cut in two.
+fn one_value(arg: &Arg, value: &toml::Value) -> Result<String, String> {
+    let text = match value {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(n) => n.to_string(),
+        toml::Value::Float(x) => x.to_string(),
+        toml::Value::Boolean(b) => b.to_string(),
+        toml::Value::Datetime(d) => d.to_string(),
+        toml::Value::Array(_) | toml::Value::Table(_) => {
+            return Err("a value must be a string, a number or a boolean".into())
+        }
+    };
+    match arg.get_value_delimiter() {
+        Some(d) if text.contains(d) => Err(format!(
+            "a value may not contain `{d}` (it separates values in the environment); \
+             give a list instead"
+        )),
+        _ => Ok(text),
+    }
+}
+
+/// Parses one setting's arguments on their own, so a bad value is reported with its key and
+/// with the message the flag would get.
+fn checked_alone(args: Vec<OsString>) -> Result<Vec<OsString>, String> {
+    let argv = std::iter::once(OsString::from("certstream")).chain(args.iter().cloned());
+    parse(argv).map_err(|e| one_line(&e))?;
+    Ok(args)
+}
+
+/// A clap error on one line, without its `error: ` prefix and its `--help` tip, to follow a
+/// file name and key.
+fn one_line(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with("For more information"))
+        .collect();
+    lines.join(" ").trim_start_matches("error: ").to_owned()
+}
+
+/// Names the unknown key, the setting it most likely meant, and every key there is.
+fn unknown_key(cmd: &clap::Command, key: &str) -> String {
+    let underscored = key.replace('-', "_");
+    let meant = settings(cmd).find(|arg| {
+        arg.get_id().as_str() == underscored
+            || arg.get_long().map(|l| l.replace('-', "_")) == Some(underscored.clone())
+    });
+    let hint = meant.map_or_else(String::new, |arg| {
+        format!(" (did you mean `{}`?)", arg.get_id())
+    });
+    let keys: Vec<&str> = settings(cmd).map(|arg| arg.get_id().as_str()).collect();
+    format!(
+        "unknown key `{key}`{hint}; the keys are {}",
+        keys.join(", ")
+    )
+}
+
+/// `--log-list`: anything but a blank string (a URL or a path is told apart later).
+fn url_or_path(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        return Err("must be a URL or a path, got an empty string".into());
+    }
+    Ok(value.to_owned())
+}
+
+/// Checks an `--auth-token` value without ever repeating it: clap's own messages quote the
+/// rejected value, and a token (even a mistyped one) must not reach a terminal or a log.
+#[derive(Debug, Clone, Copy)]
+struct AuthTokenParser;
+
+impl TypedValueParser for AuthTokenParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        let usable =
+            |t: &&str| t.len() >= limits::AUTH_TOKEN_BYTES_MIN && !t.contains(char::is_whitespace);
+        value
+            .to_str()
+            .filter(usable)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                clap::Error::raw(
+                    ErrorKind::ValueValidation,
+                    format!(
+                        "auth-token values must be at least {} characters without spaces\n",
+                        limits::AUTH_TOKEN_BYTES_MIN
+                    ),
+                )
+            })
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn file_with(body: &str) -> PathBuf {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let path = std::env::temp_dir().join(format!(
-            "certstream-config-{}-{}.toml",
-            std::process::id(),
-            N.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::write(&path, body).unwrap();
-        path
-    }
-
-    #[test]
-    fn the_file_fills_what_flags_leave_at_their_defaults() {
-        let path = file_with("workers = 3\nbackfill = \"all\"\nlog_kinds = \"static\"\nlisten = \"127.0.0.1:9000\"\n");
-        let p = path.to_str().unwrap();
-        let c = Config::load_from(["certstream", "--config", p, "--workers", "5"]).unwrap();
-        assert_eq!(c.workers, 5, "a flag beats the file");
-        assert_eq!(c.backfill, Backfill::All);
-        assert_eq!(c.log_kinds, LogKinds::Static);
-        assert_eq!(c.listen, "127.0.0.1:9000".parse().unwrap());
-        std::fs::remove_file(path).unwrap();
-    }
-
-    #[test]
-    fn unknown_keys_and_bad_values_name_the_key() {
-        let path = file_with("listen_port = 80\n");
-        let err =
-            Config::load_from(["certstream", "--config", path.to_str().unwrap()]).unwrap_err();
-        assert!(
-            err.contains("listen_port") && err.contains("workers"),
-            "{err}"
-        );
-        let path2 = file_with("log_kinds = \"tiled\"\n");
-        let err =
-            Config::load_from(["certstream", "--config", path2.to_str().unwrap()]).unwrap_err();
-        assert!(
-            err.contains("log_kinds") && err.contains("rfc6962"),
-            "{err}"
-        );
-        let path3 = file_with("workers = \"many\"\n");
-        let err =
-            Config::load_from(["certstream", "--config", path3.to_str().unwrap()]).unwrap_err();
-        assert!(err.contains("workers"), "{err}");
-        for p in [path, path2, path3] {
-            std::fs::remove_file(p).unwrap();
-        }
-        let err = Config::load_from(["certstream", "--config", "/nonexistent.toml"]).unwrap_err();
-        assert!(err.contains("/nonexistent.toml"), "{err}");
-    }
-
-    #[test]
-    fn the_environment_beats_the_file_and_a_flag_beats_both() {
-        let path = file_with("log_list_refresh_secs = 60\n");
-        let p = path.to_str().unwrap();
-        // SAFETY (edition 2021: safe fn): no other test reads this variable.
-        std::env::set_var("CERTSTREAM_LOG_LIST_REFRESH_SECS", "120");
-        let env = Config::load_from(["certstream", "--config", p]).unwrap();
-        let flag =
-            Config::load_from(["certstream", "--config", p, "--log-list-refresh-secs", "30"])
-                .unwrap();
-        std::env::remove_var("CERTSTREAM_LOG_LIST_REFRESH_SECS");
-        let file = Config::load_from(["certstream", "--config", p]).unwrap();
-        assert_eq!(env.log_list_refresh_secs, 120);
-        assert_eq!(flag.log_list_refresh_secs, 30);
-        assert_eq!(file.log_list_refresh_secs, 60);
-        std::fs::remove_file(path).unwrap();
-    }
-
-    #[test]
-    fn backfill_parses_numbers_and_all() {
-        assert_eq!("0".parse::<Backfill>(), Ok(Backfill::Entries(0)));
-        assert_eq!("ALL".parse::<Backfill>(), Ok(Backfill::All));
-        assert!("-3".parse::<Backfill>().is_err());
-        assert!("lots".parse::<Backfill>().is_err());
-        assert_eq!(Backfill::Entries(10).start_index(4), 0);
-        assert_eq!(Backfill::Entries(10).start_index(40), 30);
-        assert_eq!(Backfill::All.start_index(40), 0);
-    }
-
-    #[test]
-    fn flags_override_defaults_and_bad_values_are_rejected() {
-        let c =
-            Config::try_parse_from(["certstream", "--workers", "2", "--backfill", "all"]).unwrap();
-        assert_eq!(c.workers, 2);
-        assert_eq!(c.backfill, Backfill::All);
-        assert!(Config::try_parse_from(["certstream", "--listen", "nonsense"]).is_err());
-        let c = Config::try_parse_from(["certstream", "--poll-interval-ms", "0"]).unwrap();
-        assert!(c.validate().unwrap_err().contains("poll-interval-ms"));
-    }
-
-    #[test]
-    fn tls_cert_and_key_come_together_from_flags_or_the_file() {
-        let half = Config::try_parse_from(["certstream", "--tls-cert", "/c.pem"]).unwrap();
-        assert!(half.validate().unwrap_err().contains("tls-key"));
-        let c =
-            Config::try_parse_from(["certstream", "--tls-cert", "/c.pem", "--tls-key", "/k.pem"])
-                .unwrap();
-        assert_eq!(c.tls_key.as_deref(), Some(std::path::Path::new("/k.pem")));
-        assert_eq!(c.validate(), Ok(()));
-        let half = file_with("tls_key = \"/k.pem\"\n");
-        let p = half.to_str().unwrap();
-        let c = Config::load_from(["certstream", "--config", p]).unwrap();
-        assert!(
-            c.validate().unwrap_err().contains("tls-cert"),
-            "a key alone is refused"
-        );
-        let mixed = Config::load_from(["certstream", "--config", p, "--tls-cert", "/c.pem"]);
-        assert_eq!(
-            mixed.unwrap().validate(),
-            Ok(()),
-            "flag and file may each give one"
-        );
-        let both = file_with("tls_cert = \"/f.pem\"\ntls_key = \"/fk.pem\"\n");
-        let c = Config::load_from([
-            "certstream",
-            "--config",
-            both.to_str().unwrap(),
-            "--tls-cert",
-            "/c.pem",
-            "--tls-key",
-            "/k.pem",
-        ])
-        .unwrap();
-        assert_eq!(
-            c.tls_cert.as_deref(),
-            Some(std::path::Path::new("/c.pem")),
-            "flags beat the file"
-        );
-        for p in [half, both] {
-            std::fs::remove_file(p).unwrap();
-        }
-    }
-
-    #[test]
-    fn fetch_timeouts_and_backoff_are_configurable_and_checked() {
-        let d = Config::try_parse_from(["certstream"]).unwrap();
-        assert_eq!(d.http_timeouts(), crate::ct::http::Timeouts::default());
-        assert_eq!(
-            d.poller_timing(),
-            crate::ct::poller::PollerTiming::default()
-        );
-        let path = file_with("http_read_timeout_ms = 1500\nfetch_backoff_max_ms = 100\n");
-        let c = Config::load_from([
-            "certstream",
-            "--config",
-            path.to_str().unwrap(),
-            "--http-request-timeout-ms",
-            "12000",
-        ])
-        .unwrap();
-        std::fs::remove_file(path).unwrap();
-        c.validate().unwrap();
-        let t = c.http_timeouts();
-        assert_eq!(t.read, Duration::from_millis(1500));
-        assert_eq!(t.request, Duration::from_millis(12000));
-        assert_eq!(t.connect, crate::limits::CONNECT_TIMEOUT);
-        let timing = c.poller_timing();
-        assert_eq!(timing.backoff_max, Duration::from_millis(100));
-        assert_eq!(timing.backoff_min, Duration::from_millis(100), "min ≤ max");
-        let bad = Config::try_parse_from(["certstream", "--http-read-timeout-ms", "0"]).unwrap();
-        assert!(bad.validate().unwrap_err().contains("http-read-timeout-ms"));
-        let bad =
-            Config::try_parse_from(["certstream", "--http-request-timeout-ms", "500"]).unwrap();
-        assert!(bad
-            .validate()
-            .unwrap_err()
-            .contains("at least http-connect-timeout-ms"));
-    }
-}
+mod tests;

@@ -176,6 +176,27 @@ pub const USER_AGENT: &str = concat!(
 /// the older timestamp: the lag is then over-stated by at most the merged span, never hidden.
 pub const LAG_HEADS_MAX: usize = 64;
 
+// ---- Configuration bounds ------------------------------------------------------------------
+
+/// Most executors `--workers` may ask for: beyond any machine this runs on, yet low enough that
+/// a typo (an extra digit or two) is refused instead of spawning thousands of pinned threads.
+pub const WORKERS_MAX: usize = 1024;
+/// Longest `--poll-interval-ms`, CT request timeout and `--fetch-backoff-max-ms`: an hour. A
+/// longer one would leave a stalled or dead log unnoticed for longer than anyone would want.
+pub const SETTING_MILLIS_MAX: u64 = 3_600_000;
+/// Longest `--log-list-refresh-secs`: a week. Logs join and retire with a few weeks' notice, so
+/// a list refreshed less often could keep following a retired log or miss a new one for long.
+pub const LOG_LIST_REFRESH_SECS_MAX: u64 = 7 * 86_400;
+/// Shortest bearer token (`--auth-token`) accepted, in bytes: 16 random characters carry enough
+/// entropy that guessing one over the network is hopeless; shorter ones are likely mistakes.
+pub const AUTH_TOKEN_BYTES_MIN: usize = 16;
+
+const _: () = assert!(WORKERS_MAX > 0);
+const _: () = assert!(LOG_LIST_REFRESH.as_secs() <= LOG_LIST_REFRESH_SECS_MAX);
+const _: () = assert!(HEAD_POLL_INTERVAL.as_millis() <= SETTING_MILLIS_MAX as u128);
+const _: () = assert!(REQUEST_TIMEOUT.as_millis() <= SETTING_MILLIS_MAX as u128);
+const _: () = assert!(BACKOFF_MAX.as_millis() <= SETTING_MILLIS_MAX as u128);
+
 // ---- Certificates ------------------------------------------------------------------------------
 
 /// Chain certificates serialized per entry (real chains have 1–4).

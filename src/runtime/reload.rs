@@ -149,8 +149,8 @@ mod tests {
         let source = AccessSource::new(access_settings(&boot).unwrap());
         let unreadable = apply(&source, &boot, Err("config file /x.toml: bad".into()));
         assert!(unreadable.unwrap_err().contains("/x.toml"));
-        let short_token = config(&["--auth-token", "short"]);
-        assert!(apply(&source, &boot, Ok(short_token)).is_err());
+        let short_token = Config::load_from(["certstream", "--auth-token", "short"]);
+        assert!(apply(&source, &boot, short_token).is_err());
         let tls_on = config(&["--tls-cert", "/c.pem", "--tls-key", "/k.pem"]);
         let err = apply(&source, &boot, Ok(tls_on)).unwrap_err();
         assert!(err.contains("restart"), "{err}");

@@ -10,10 +10,13 @@
 //! index order: results are awaited front to back, and a short page re-queues the missing tail of
 //! its window at the front before any later window is used.
 
+pub mod backfill;
 pub mod fetch;
 pub mod pipeline;
 pub mod rfc6962;
 pub mod tiled;
+
+pub use backfill::Backfill;
 
 #[cfg(test)]
 mod tests;
@@ -25,7 +28,6 @@ use std::{
 };
 
 use crate::{
-    config::Backfill,
     ct::{entry::LogEntry, http::HttpClient, log_list::LogInfo},
     metrics::LogStats,
 };

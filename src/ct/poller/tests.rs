@@ -42,9 +42,10 @@ use ring::{
 use sha2::{Digest as _, Sha256};
 use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
 
-use super::{next_tick, run, EntrySink, LogCtx, PollSlot, PollerEnv, PollerTiming, StopFlag};
+use super::{
+    next_tick, run, Backfill, EntrySink, LogCtx, PollSlot, PollerEnv, PollerTiming, StopFlag,
+};
 use crate::{
-    config::Backfill,
     ct::{
         entry::LogEntry,
         http::{tls_config, HttpClient, Timeouts},
