@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::limits::{
     CHILD_READY_TIMEOUT, READY_LINE_BYTES_MAX, RESOURCE_SAMPLES_MAX, SATURATION_P99_MS_MAX,
@@ -41,7 +41,7 @@ use super::sys::{self, Machine, Rss};
 use super::wsbench::{self, GapCheckConfig, Phase, WsBenchConfig, WsBenchReport};
 
 /// A server under test.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerSpec {
     /// Label in the results.
     pub name: String,
@@ -53,7 +53,7 @@ pub struct ServerSpec {
 }
 
 /// Where the helper binaries are.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BinPaths {
     /// `ctlog-sim`.
     pub sim: PathBuf,
@@ -87,7 +87,7 @@ impl BinPaths {
 }
 
 /// The workloads of benchmark.md.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Workload {
     /// 500 clients on `/` at R = 1,000/s.
@@ -117,7 +117,7 @@ impl Workload {
 }
 
 /// What to run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BenchPlan {
     /// Servers measured on the same workloads.
     pub servers: Vec<ServerSpec>,
@@ -171,7 +171,7 @@ pub struct BenchPlan {
 
 /// A throwaway CA and a server certificate it signed for 127.0.0.1, as PEM files (in a temp
 /// directory: private keys never go into bench-results).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TlsFiles {
     pub ca: PathBuf,
     pub cert: PathBuf,
@@ -246,7 +246,7 @@ impl BenchPlan {
 }
 
 /// One resource sample of the server process.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Sample {
     /// Seconds since the server started.
     pub t_s: f64,
@@ -257,7 +257,7 @@ pub struct Sample {
 }
 
 /// One server workload's figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WorkloadResult {
     /// Workload name (`steady-500`, `saturation-500@4000`, …).
     pub name: String,
@@ -288,7 +288,7 @@ pub struct WorkloadResult {
 }
 
 /// The saturation search for one server.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SaturationResult {
     /// Server label.
     pub server: String,
@@ -303,7 +303,7 @@ pub struct SaturationResult {
 }
 
 /// raw-fanout figures.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FanoutResult {
     /// Client figures (the delivered rate is the baseline).
     pub ws: WsBenchReport,
@@ -314,7 +314,7 @@ pub struct FanoutResult {
 }
 
 /// ingest figures (or why there are none).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IngestResult {
     /// Whether `ingest-bench` was found.
     pub available: bool,
@@ -327,7 +327,7 @@ pub struct IngestResult {
 }
 
 /// Delivered rates as fractions of raw-fanout's.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Ratio {
     /// Server label.
     pub server: String,
@@ -340,7 +340,7 @@ pub struct Ratio {
 }
 
 /// Everything a run produced.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunResults {
     /// The machine.
     pub machine: Machine,
@@ -1518,5 +1518,41 @@ mod tests {
         assert!(md.contains("| 0.250 |"), "{md}");
         assert!(md.contains("not available"));
         assert!(md.contains("1970-01-01"));
+    }
+
+    /// A full run committed with its summary: the results the harness wrote.
+    const COMMITTED_RUN: &str = "../bench-results/2026-12-02-9b6dcf6d26";
+
+    fn committed_run_file(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join(COMMITTED_RUN)
+            .join(name);
+        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn committed_results_render_their_committed_summary() {
+        let res: RunResults =
+            serde_json::from_str(&committed_run_file("results.json")).expect("results.json");
+        let md = summary_md(&res);
+        let committed = committed_run_file("summary.md");
+        for (i, (new, old)) in md.lines().zip(committed.lines()).enumerate() {
+            assert_eq!(new, old, "summary.md line {}", i + 1);
+        }
+        assert_eq!(md, committed);
+    }
+
+    #[test]
+    fn committed_results_keep_every_field() {
+        let committed: serde_json::Value =
+            serde_json::from_str(&committed_run_file("results.json")).expect("results.json");
+        let res: RunResults = serde_json::from_value(committed.clone()).expect("results.json");
+        let mut again = serde_json::to_value(&res).expect("serializes");
+        // The run predates --tls; its plan has no such field.
+        again["plan"]
+            .as_object_mut()
+            .expect("plan object")
+            .remove("tls");
+        assert_eq!(again, committed);
     }
 }

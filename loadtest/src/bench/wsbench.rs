@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use hdrhistogram::Histogram;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::{watch, Semaphore};
@@ -146,7 +146,7 @@ pub enum Phase {
 }
 
 /// A histogram summary in milliseconds.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MsSummary {
     /// Samples recorded.
     pub samples: u64,
@@ -181,7 +181,7 @@ impl MsSummary {
 }
 
 /// Loss over the reading clients.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct LossSummary {
     /// Clients that read.
     pub reading_clients: usize,
@@ -205,7 +205,7 @@ pub struct LossSummary {
 }
 
 /// What happened to the slow clients.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct SlowSummary {
     /// Slow clients connected.
     pub connected: usize,
@@ -214,7 +214,7 @@ pub struct SlowSummary {
 }
 
 /// Gap-check result for one log.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GapLog {
     /// Log URL (canonical: no trailing slash).
     pub url: String,
@@ -243,7 +243,7 @@ pub struct GapLog {
 }
 
 /// How the server's report of skipped entries compares with the expected skips of one log.
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ServerSkipCheck {
     /// The server's count of skipped entries (since it started).
     pub skipped_count: u64,
@@ -262,7 +262,7 @@ impl ServerSkipCheck {
 }
 
 /// Gap-check result.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GapReport {
     /// Per log.
     pub logs: Vec<GapLog>,
@@ -276,7 +276,7 @@ pub struct GapReport {
 }
 
 /// The result of a run.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct WsBenchReport {
     /// Target URL.
     pub url: String,
