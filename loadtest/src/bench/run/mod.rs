@@ -5,22 +5,22 @@
 //!
 //! | module | concern |
 //! |---|---|
-//! | [`plan`] | what to run: [`BenchPlan`] (servers, workloads, rates, clients, windows) |
-//! | [`commands`] | the children's command lines from the plan and templates; their ready lines |
-//! | [`supervise`] | starting, waiting for and killing the children ([`ChildGuard`]); their logs |
-//! | [`workloads`] | each workload: children + wsbench run + sampling + verdict |
-//! | [`sample`] | /proc RSS and CPU of the server, window marks → CPU %, actual R, steady RSS |
-//! | [`judge`] | benchmark.md's pass rules, the saturation search's stop, ratios to raw-fanout |
-//! | [`results`] | [`RunResults`] and its parts: results.json's format |
-//! | [`summary`] | results.json and summary.md, rendered from [`RunResults`] alone |
+//! | `plan` | what to run: [`BenchPlan`] (servers, workloads, rates, clients, windows) |
+//! | `commands` | the children's command lines from the plan and templates; their ready lines |
+//! | `supervise` | starting, waiting for and killing the children ([`ChildGuard`]); their logs |
+//! | `workloads` | each workload: children + wsbench run + sampling + verdict |
+//! | `sample` | /proc RSS and CPU of the server, window marks → CPU %, actual R, steady RSS |
+//! | `judge` | benchmark.md's pass rules, the saturation search's stop, ratios to raw-fanout |
+//! | `results` | [`RunResults`] and its parts: results.json's format |
+//! | `summary` | results.json and summary.md, rendered from [`RunResults`] alone |
 //!
 //! [`run`] takes a [`BenchPlan`], names the output directory after the date and the commit,
 //! and runs raw-fanout (both shapes), then every server's workloads, then ingest. Each server
-//! workload ([`workloads`]) gets its command lines from [`commands`], its children from
-//! [`supervise`], a 1 Hz sampler and window marks from [`sample`], and a `wsbench` run with a
-//! gap check against the simulator; its figures go into a [`WorkloadResult`] that [`judge`]
-//! gives a verdict. When all ran, [`judge::ratios`] relates every server to raw-fanout and
-//! [`summary`] writes results.json and summary.md. A workload that could not run is recorded
+//! workload (`workloads`) gets its command lines from `commands`, its children from
+//! `supervise`, a 1 Hz sampler and window marks from `sample`, and a `wsbench` run with a
+//! gap check against the simulator; its figures go into a [`WorkloadResult`] that `judge`
+//! gives a verdict. When all ran, `judge::ratios` relates every server to raw-fanout and
+//! `summary` writes results.json and summary.md. A workload that could not run is recorded
 //! in [`RunResults::errors`] and the run goes on.
 //!
 //! - [`BenchPlan::sim_faults`] (`bench-run --sim-faults FILE`) runs every simulator with a

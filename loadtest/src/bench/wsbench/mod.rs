@@ -4,16 +4,16 @@
 //!
 //! | module | what lives there |
 //! |---|---|
-//! | [`config`] | what to run: [`WsBenchConfig`], [`GapCheckConfig`], their bounds |
-//! | [`controller`] | [`run`]: the calling thread walks the [`Phase`]s; the shared `Control` |
-//! | [`worker`] | one thread per `threads`: a tokio `LocalSet` of clients and a phase follower |
-//! | [`connect`] | [`WsTarget`] from the URL, TLS trusting one CA, TCP + TLS + handshake |
-//! | [`client`] | one client's task: connect, then hold (slow) or read until the end |
-//! | [`reader`] | bytes → frames → messages, accounted per client and worker (no I/O) |
-//! | [`state`] | per-worker counters and histograms, per-client log tracks |
-//! | [`targets`] | the gap check's targets from `/sim/state`, the server's skip report |
-//! | [`aggregate`] | workers' state → [`WsBenchReport`], loss and gap verdicts (no I/O) |
-//! | [`report`] | the report types (the `ws` fields of bench-run's results.json) |
+//! | `config` | what to run: [`WsBenchConfig`], [`GapCheckConfig`], their bounds |
+//! | `controller` | [`run`]: the calling thread walks the [`Phase`]s; the shared `Control` |
+//! | `worker` | one thread per `threads`: a tokio `LocalSet` of clients and a phase follower |
+//! | `connect` | [`WsTarget`] from the URL, TLS trusting one CA, TCP + TLS + handshake |
+//! | `client` | one client's task: connect, then hold (slow) or read until the end |
+//! | `reader` | bytes → frames → messages, accounted per client and worker (no I/O) |
+//! | `state` | per-worker counters and histograms, per-client log tracks |
+//! | `targets` | the gap check's targets from `/sim/state`, the server's skip report |
+//! | `aggregate` | workers' state → [`WsBenchReport`], loss and gap verdicts (no I/O) |
+//! | `report` | the report types (the `ws` fields of bench-run's results.json) |
 //!
 //! [`run`] validates the config and parses the URL, starts the workers, and drives the phases
 //! (connect → warm-up → measured window → optional gap-check drain → stop), calling the
@@ -21,7 +21,7 @@
 //! is `Rc<RefCell<..>>`: nothing on the data path is shared between threads except one relaxed
 //! atomic load of the phase per `read`. When the window ends the controller reads the targets
 //! ([`fetch_targets`]) and hands them to the workers, which report once their reading clients
-//! reached them. At stop every worker returns its state; [`aggregate`] merges it into the
+//! reached them. At stop every worker returns its state; `aggregate` merges it into the
 //! report.
 //!
 //! - A reading client reads up to [`READ_BUF_BYTES`] per syscall and decodes every complete
