@@ -70,32 +70,8 @@ use workloads::{ingest_workload, raw_fanout_workload, run_server};
 
 /// Runs `plan`, writes results.json and summary.md, and returns the results.
 pub fn run(plan: &BenchPlan) -> anyhow::Result<RunResults> {
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (commit, commit_dirty) = git_commit(&plan.repo_dir);
-    let short: String = commit.chars().take(10).collect();
-    let out_dir = plan
-        .out_root
-        .join(format!("{}-{}", sys::utc_date(started_unix), short));
-    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
-    let mut res = RunResults {
-        machine: sys::machine(),
-        commit,
-        commit_dirty,
-        started_unix,
-        invocation: std::env::args().collect(),
-        plan: plan.clone(),
-        workloads: Vec::new(),
-        saturation: Vec::new(),
-        raw_fanout: None,
-        raw_steady: None,
-        ingest: None,
-        ratios: Vec::new(),
-        out_dir: out_dir.clone(),
-        errors: Vec::new(),
-    };
+    let mut res = open_run(plan)?;
+    let out_dir = res.out_dir.clone();
     let has = |w: Workload| plan.workloads.contains(&w);
     if has(Workload::RawFanout) {
         match raw_fanout_workload(plan, &out_dir, FanoutShape::FullSpeed) {
@@ -116,6 +92,37 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<RunResults> {
     res.ratios = ratios(&res);
     write_results(&res)?;
     Ok(res)
+}
+
+/// The run's provenance (machine, commit, time, command line, plan) and its output directory,
+/// `<out_root>/<YYYY-MM-DD>-<short commit>`, created.
+fn open_run(plan: &BenchPlan) -> anyhow::Result<RunResults> {
+    let started_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (commit, commit_dirty) = git_commit(&plan.repo_dir);
+    let short: String = commit.chars().take(10).collect();
+    let out_dir = plan
+        .out_root
+        .join(format!("{}-{}", sys::utc_date(started_unix), short));
+    std::fs::create_dir_all(&out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
+    Ok(RunResults {
+        machine: sys::machine(),
+        commit,
+        commit_dirty,
+        started_unix,
+        invocation: std::env::args().collect(),
+        plan: plan.clone(),
+        workloads: Vec::new(),
+        saturation: Vec::new(),
+        raw_fanout: None,
+        raw_steady: None,
+        ingest: None,
+        ratios: Vec::new(),
+        out_dir,
+        errors: Vec::new(),
+    })
 }
 
 /// Runs the quick plan (few clients, seconds-long windows) against `servers`: the full-pipeline
