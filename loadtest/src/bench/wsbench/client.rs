@@ -29,6 +29,7 @@ pub(super) struct ClientCtx {
     pub(super) read_buf: usize,
 }
 
+/// Connects, then holds or reads until the connection or the run ends; records how it ended.
 pub(super) async fn client_task(c: ClientCtx) {
     let (connected, elapsed) = {
         let _permit = c.ctl.connect_permits.acquire().await;
@@ -64,6 +65,7 @@ pub(super) async fn client_task(c: ClientCtx) {
     c.state.borrow_mut().ended = end;
 }
 
+/// Counts a client that never connected, so the controller stops waiting for it.
 fn connect_failed(c: &ClientCtx, e: String) {
     c.shared.borrow_mut().error(e);
     c.ctl.failed.fetch_add(1, Ordering::AcqRel);
@@ -92,6 +94,8 @@ async fn hold_slow(c: &ClientCtx, mut stream: ClientStream) -> Option<End> {
     None
 }
 
+/// Reads and decodes until the server closes, the connection fails, or the task is cancelled
+/// at stop; control-frame replies are written after each decoded batch.
 async fn read_loop(c: &ClientCtx, mut stream: ClientStream, leftover: Vec<u8>) -> Option<End> {
     let mut r = Reader::new(c.read_buf, &leftover);
     loop {
