@@ -10,9 +10,9 @@
 //! | [`ws`] | hand-written RFC 6455 handshake and frame codec (both roles) |
 //! | [`scan`] | byte scans for `message_type`, `seen`, `cert_index`, `source.url` (no JSON parse) |
 //! | [`tracker`] | per-client, per-log loss tracking and URL interning |
-//! | [`wsbench`] | N clients on a few threads: latency, delivered rate, loss, gap check |
+//! | [`wsbench`] | N clients on a few threads: latency, delivered rate, loss, gap check (one module per concern: config, controller, worker, client, reader, aggregate, report) |
 //! | [`fanout`] | raw-fanout: the trivial coalescing sender that sets the machine's limit |
-//! | [`run`] | bench-run: simulator + server under test + the six workloads → bench-results/ |
+//! | [`run`] | bench-run: simulator + server under test + the six workloads → bench-results/ (plan, commands, supervise, workloads, sample, judge, results, summary) |
 //! | [`sys`] | CPU time, RSS, machine description |
 //! | [`http`] | blocking HTTP GET for control-plane requests |
 

@@ -63,7 +63,7 @@ pub fn parse_stat_cpu_ticks(stat: &str) -> Option<u64> {
 }
 
 /// Resident memory of a process in KiB: (VmRSS, VmHWM).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rss {
     /// Current resident set.
     pub rss_kib: u64,
@@ -94,7 +94,7 @@ pub fn parse_status_rss(status: &str) -> Option<Rss> {
 }
 
 /// The machine a run happened on.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Machine {
     /// `model name` from /proc/cpuinfo.
     pub cpu_model: String,
