@@ -3,7 +3,7 @@
 //! A poller watches the log's tree head (get-sth or checkpoint), fetches every entry between its
 //! cursor and the head in index order, and hands each page of decoded entries to an
 //! [`EntrySink`]. The log's position (cursor, verified tree size, skipped entries) lives in its
-//! [`LogProgress`], which only the poller writes: [`consume_page`] is the one step that advances
+//! [`LogProgress`], which only the poller writes: `consume_page` is the one step that advances
 //! the cursor, and only past entries the sink took or that can never be decoded or encoded
 //! (counted and logged with their index); anything that failed to *fetch* is fetched again after
 //! a backoff.
@@ -18,6 +18,8 @@ pub mod progress;
 pub mod rfc6962;
 pub mod tiled;
 
+#[cfg(test)]
+mod consume_tests;
 #[cfg(test)]
 mod tests;
 
@@ -204,7 +206,7 @@ pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, sto
 /// final tree head. A round that outlasts the interval skips the ticks it overran (the next
 /// round starts at the slot's next tick, never in between). `start_at` is a saved cursor;
 /// without one the backfill setting picks the start. Each round streams from the log's
-/// [`LogProgress`] cursor, which only [`consume_page`] advances.
+/// [`LogProgress`] cursor, which only `consume_page` advances.
 pub(crate) async fn follow<HF, CF>(
     client: &fetch::LogClient,
     start_at: Option<u64>,
@@ -294,14 +296,14 @@ impl Page {
 /// refuses leaves the cursor before it and stops the poller ([`fetch::FetchError::Stopped`]).
 /// Returns the new cursor.
 pub(crate) fn consume_page(
-    env: &PollerEnv,
+    sink: &dyn EntrySink,
     log: &LogCtx,
     page: Page,
 ) -> Result<u64, fetch::FetchError> {
     let progress = &log.progress;
     debug_assert_eq!(page.start, progress.cursor(), "a page starts at the cursor");
     debug_assert!(page.is_well_formed(), "page {}..{}", page.start, page.end);
-    match env.sink.emit(log, page.entries) {
+    match sink.emit(log, page.entries) {
         Emitted::Refused => Err(fetch::FetchError::Stopped),
         Emitted::Taken { unencodable } => {
             for (index, reason) in page.undecodable.into_iter().chain(unencodable) {

@@ -2,7 +2,7 @@
 //! behind the lag in seconds, and the entries skipped for good.
 //!
 //! [`LogProgress`] is the single owner of that position. Its only writer is the log's poller
-//! ([`super::follow`] sets the start position, [`super::consume_page`] advances the cursor and
+//! (`follow` sets the start position, `consume_page` advances the cursor and
 //! records skips, the head polls record verified heads); everything else (snapshots, the state
 //! file, `/health/deep`, `/metrics`, a replay store) reads it, through the getters or a
 //! [`LogPosition`] copy. Like every per-log structure it is `!Send` and lives on the executor

@@ -82,7 +82,7 @@ async fn catch_up(
     let env = client.env.clone();
     let consume =
         move |w: Window, results: Vec<Result<LogEntry, crate::ct::rfc6962::EntryError>>| {
-            super::consume_page(&env, &log, page_of(w, results))
+            super::consume_page(&*env.sink, &log, page_of(w, results))
         };
     run_ordered(
         cursor,

@@ -153,7 +153,7 @@ async fn catch_up(
             entries,
             undecodable: unreadable,
         };
-        super::consume_page(&env, &log, page)
+        super::consume_page(&*env.sink, &log, page)
     };
     let plan = |s: u64| s - s % TILE_WIDTH + TILE_WIDTH - 1;
     run_ordered(
