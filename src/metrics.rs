@@ -9,8 +9,8 @@
 
 use std::{cell::Cell, fmt::Write as _, rc::Rc};
 
-use crate::ct::poller::progress::LogProgress;
 pub use crate::ct::poller::progress::SkippedEntry;
+use crate::ct::poller::progress::{LogPosition, LogProgress};
 
 /// Why a log fetch failed. The discriminant indexes [`LogStats::errors`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -129,7 +129,7 @@ impl LogSnapshot {
     pub fn capture(stats: &LogStats, progress: &LogProgress) -> LogSnapshot {
         let position = progress.position();
         LogSnapshot {
-            log_id: stats.log_id,
+            log_id: position.log_id,
             url: stats.url.clone(),
             name: stats.name.clone(),
             kind: stats.kind,
@@ -147,9 +147,21 @@ impl LogSnapshot {
         }
     }
 
+    /// The log's position when the snapshot was taken, as its own executor reads it
+    /// ([`LogProgress::position`]): how other executors see a log they do not own.
+    pub fn position(&self) -> LogPosition {
+        LogPosition {
+            log_id: self.log_id,
+            started: self.started,
+            cursor: self.cursor,
+            tree_size: self.tree_size,
+            head_timestamp_ms: self.head_timestamp_ms,
+        }
+    }
+
     /// Entries in the log not yet streamed.
     pub fn lag_entries(&self) -> u64 {
-        self.tree_size.saturating_sub(self.cursor)
+        self.position().lag_entries()
     }
 
     /// How long the oldest entry not yet streamed has been public: now minus the timestamp of
@@ -510,6 +522,11 @@ mod tests {
         let core = CoreStats::default();
         bump(&core.frames_published);
         let snap = CoreSnapshot::capture(1, &core, [(&*stats, &*progress)]);
+        assert_eq!(
+            snap.logs[0].position(),
+            progress.position(),
+            "other cores see the owner's position"
+        );
         let text = render(
             &[snap],
             ProcessFacts {

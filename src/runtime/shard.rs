@@ -31,7 +31,10 @@ use crate::{
         entry::{EntrySource, LogEntry},
         http::{tls_config, HttpClient},
         log_list::{LogInfo, LogKind},
-        poller::{self, Emitted, EntrySink, LogCtx, LogProgress, PollSlot, PollerEnv, StopFlag},
+        poller::{
+            self, Emitted, EntrySink, LogCtx, LogPosition, LogProgress, PollSlot, PollerEnv,
+            StopFlag,
+        },
     },
     frame::Frames,
     limits,
@@ -171,12 +174,7 @@ impl Poller {
     /// Where the state file should resume this log, if the log ever had a position (a start
     /// cursor, or one set from its first tree head).
     fn position(&self) -> Option<Position> {
-        let cursor = self.progress.position().resume_cursor()?;
-        Some(Position {
-            log_id: self.progress.log_id(),
-            url: self.stats.url.clone(),
-            cursor,
-        })
+        saved_position(self.progress.position(), &self.stats.url)
     }
 }
 
@@ -418,7 +416,11 @@ async fn save_state_periodically(shard: Rc<Shard>, path: std::path::PathBuf) {
         }
         let mut positions = shard.positions();
         for snap in shard.peer_snapshots.borrow().iter().flatten() {
-            positions.extend(snap.logs.iter().filter(|l| l.started).map(position_of));
+            positions.extend(
+                snap.logs
+                    .iter()
+                    .filter_map(|l| saved_position(l.position(), &l.url)),
+            );
         }
         state.record(
             &positions,
@@ -431,12 +433,14 @@ async fn save_state_periodically(shard: Rc<Shard>, path: std::path::PathBuf) {
     }
 }
 
-fn position_of(l: &metrics::LogSnapshot) -> Position {
-    Position {
-        log_id: l.log_id,
-        url: l.url.clone(),
-        cursor: l.cursor,
-    }
+/// What the state file keeps of a log's position: its cursor, once the log has one (a log
+/// that never had one is left out: a cursor 0 would stream the whole log after a restart).
+fn saved_position(position: LogPosition, url: &str) -> Option<Position> {
+    Some(Position {
+        log_id: position.log_id,
+        url: url.to_owned(),
+        cursor: position.resume_cursor()?,
+    })
 }
 
 fn ws_context(shard: &Rc<Shard>, access: Arc<ws::AccessSource>) -> ws::ServerContext {
