@@ -18,7 +18,7 @@
 //! | [`runtime`] | pinned executors, the cross-core rings, log ownership, start and stop |
 //! | [`state`] | the saved per-log cursors (`--state-file`): resume after a restart |
 //! | [`systemd`] | sd_notify READY/STOPPING/WATCHDOG, no-op outside systemd |
-//! | [`metrics`] | single-writer counters and the Prometheus text exposition |
+//! | [`metrics`] | single-writer counters and the Prometheus text exposition (log positions are read from [`ct::poller::LogProgress`]) |
 //! | `fuzzing` (hidden) | one checked entry point per parser of outside bytes, driven by `loadtest/fuzz/` and by unit tests over seeds |
 //!
 //! # Data flow
@@ -51,7 +51,11 @@
 //! - No producer ever blocks on a consumer: a full ring or a lagging client drops and counts.
 //! - A log cursor never moves backwards and never skips an entry that can still be fetched;
 //!   only entries that can never be decoded are skipped, counted and logged with their index
-//!   (the most recent are listed in `/health/deep`). For Static CT that includes the rest of a
+//!   (the most recent are listed in `/health/deep`). The cursor, the verified tree size and the
+//!   skips have one owner, the log's [`ct::poller::LogProgress`], and one writer, its poller:
+//!   the consume step advances the cursor only past a page the publisher took, never past the
+//!   verified tree size (a violation panics in debug builds and is refused in release).
+//!   Snapshots, the state file, `/health/deep` and `/metrics` only read it. For Static CT that includes the rest of a
 //!   data tile after an entry the log keeps serving broken (the same bytes for
 //!   [`limits::BROKEN_TILE_CONFIRM_AFTER`]): entries are length-prefixed, so nothing after the
 //!   break can be located. A log that leaves the list and comes back

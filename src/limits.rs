@@ -160,6 +160,10 @@ pub const CHECKPOINT_BYTES_MAX: usize = 64 * 1024;
 pub const CHECKPOINT_SIGNATURES_MAX: usize = 100;
 /// Issuer certificates cached per Static CT log (real logs reference a handful).
 pub const ISSUER_CACHE_MAX: usize = 1024;
+/// How often a sleeping poller (backoff, pacing, waiting for its poll slot) looks at its stop
+/// flag: a log that leaves the list, or a shutdown, stops its poller within this, and waking a
+/// few times a second per log costs nothing.
+pub const POLLER_STOP_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 /// No log is fetched earlier than this after start: clients reconnecting after a restart get a
 /// moment to subscribe before the first (possibly backfilled) entries flow.
 pub const FETCHER_START_DELAY_MIN: Duration = Duration::from_millis(500);

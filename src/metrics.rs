@@ -1,18 +1,16 @@
 //! Counters and the Prometheus text exposition.
 //!
 //! Counters are plain `Cell`s owned by one executor ([`LogStats`] by the executor that owns the
-//! log, [`CoreStats`] by each executor). Once a second every executor copies them into a
+//! log, [`CoreStats`] by each executor). A log's position (cursor, tree size, lag, skipped
+//! entries) is not a counter: it lives in its [`LogProgress`], which only the log's poller
+//! writes, and is read from there. Once a second every executor copies both into a
 //! [`CoreSnapshot`] (plain `Send` data) and sends it to every other executor over a bounded SPSC
-//! ring, so `/metrics` on any core renders the whole process without a lock.
+//! ring, so `/metrics` and `/health/deep` on any core render the whole process without a lock.
 
-use std::{
-    cell::{Cell, RefCell},
-    collections::VecDeque,
-    fmt::Write as _,
-    rc::Rc,
-};
+use std::{cell::Cell, fmt::Write as _, rc::Rc};
 
-use crate::limits;
+pub use crate::ct::poller::progress::SkippedEntry;
+use crate::ct::poller::progress::{LogPosition, LogProgress};
 
 /// Why a log fetch failed. The discriminant indexes [`LogStats::errors`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,35 +54,13 @@ pub struct LogStats {
     pub url: String,
     pub name: String,
     pub kind: &'static str,
-    /// Latest verified tree size.
-    pub tree_size: Cell<u64>,
-    /// Next index to stream (everything below it was emitted or counted as skipped).
-    pub cursor: Cell<u64>,
-    /// Unix milliseconds of the latest verified tree head.
-    pub head_timestamp_ms: Cell<u64>,
     /// Successful HTTP fetches.
     pub fetches: Cell<u64>,
     pub errors: [Cell<u64>; 5],
     /// Entries streamed.
     pub entries: Cell<u64>,
-    /// Entries that could not be decoded or encoded, counted and skipped.
-    pub entries_skipped: Cell<u64>,
-    /// The most recent of those (the highest indexes), in index order (at most
-    /// [`limits::SKIPPED_ENTRIES_RECENT`]).
-    pub skipped_recent: RefCell<VecDeque<SkippedEntry>>,
     /// Current minimum interval between requests chosen by the adaptive pacer.
     pub pacing_ms: Cell<u64>,
-    /// Verified tree heads (tree size, timestamp ms) that hold entries not yet streamed,
-    /// oldest first, at most [`crate::limits::LAG_HEADS_MAX`]: the lag in seconds is measured
-    /// from the first one.
-    heads: RefCell<VecDeque<(u64, u64)>>,
-}
-
-/// One entry that was skipped because it can never be decoded or encoded.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SkippedEntry {
-    pub index: u64,
-    pub reason: String,
 }
 
 impl LogStats {
@@ -100,97 +76,6 @@ impl LogStats {
 
     pub fn count_error(&self, kind: FetchErrorKind) {
         bump(&self.errors[kind as usize]);
-    }
-
-    /// Records a verified tree head larger than any before it.
-    pub fn record_head(&self, tree_size: u64, timestamp_ms: u64) {
-        self.tree_size.set(tree_size);
-        self.head_timestamp_ms.set(timestamp_ms);
-        let mut heads = self.heads.borrow_mut();
-        forget_streamed(&mut heads, self.cursor.get());
-        if heads.len() >= crate::limits::LAG_HEADS_MAX {
-            merge_neighbours(&mut heads);
-        }
-        heads.push_back((tree_size, timestamp_ms));
-    }
-
-    /// Timestamp (ms) of the first verified head that held the oldest entry not yet streamed;
-    /// 0 when every entry of every known head was streamed.
-    fn pending_since_ms(&self) -> u64 {
-        let mut heads = self.heads.borrow_mut();
-        forget_streamed(&mut heads, self.cursor.get());
-        heads.front().map_or(0, |&(_, timestamp_ms)| timestamp_ms)
-    }
-
-    /// Counts, remembers and logs (WARN, with its index) an entry that can never be streamed.
-    /// Skips are rare (a log serving broken entries), so one line each is affordable; the list
-    /// in `/health/deep` keeps the most recent [`limits::SKIPPED_ENTRIES_RECENT`] in index
-    /// order (a page's undecodable entries are found before its unencodable ones).
-    pub fn record_skip(&self, index: u64, reason: String) {
-        bump(&self.entries_skipped);
-        tracing::warn!(log = %self.name, url = %self.url, index, "entry skipped: {reason}");
-        let mut recent = self.skipped_recent.borrow_mut();
-        let at = recent.partition_point(|e| e.index < index);
-        if recent.len() == limits::SKIPPED_ENTRIES_RECENT {
-            if at == 0 {
-                return; // older than every kept one
-            }
-            recent.pop_front();
-            recent.insert(at - 1, SkippedEntry::new(index, reason));
-        } else {
-            recent.insert(at, SkippedEntry::new(index, reason));
-        }
-    }
-
-    fn snapshot(&self) -> LogSnapshot {
-        LogSnapshot {
-            log_id: self.log_id,
-            url: self.url.clone(),
-            name: self.name.clone(),
-            kind: self.kind,
-            tree_size: self.tree_size.get(),
-            cursor: self.cursor.get(),
-            head_timestamp_ms: self.head_timestamp_ms.get(),
-            fetches: self.fetches.get(),
-            errors: std::array::from_fn(|i| self.errors[i].get()),
-            entries: self.entries.get(),
-            entries_skipped: self.entries_skipped.get(),
-            skipped_recent: self.skipped_recent.borrow().iter().cloned().collect(),
-            pacing_ms: self.pacing_ms.get(),
-            pending_since_ms: self.pending_since_ms(),
-        }
-    }
-}
-
-/// Drops the heads whose every entry is below `cursor` (streamed).
-fn forget_streamed(heads: &mut VecDeque<(u64, u64)>, cursor: u64) {
-    while heads.front().is_some_and(|&(size, _)| size <= cursor) {
-        heads.pop_front();
-    }
-}
-
-/// Halves the list: each pair becomes one head with the pair's larger size and older
-/// timestamp, so no entry is ever dated later than it really appeared.
-fn merge_neighbours(heads: &mut VecDeque<(u64, u64)>) {
-    let merged: VecDeque<(u64, u64)> = heads
-        .make_contiguous()
-        .chunks(2)
-        .map(|pair| (pair[pair.len() - 1].0, pair[0].1))
-        .collect();
-    *heads = merged;
-}
-
-impl SkippedEntry {
-    /// The reason is capped at [`limits::SKIP_REASON_BYTES_MAX`] (on a character boundary).
-    fn new(index: u64, mut reason: String) -> Self {
-        if reason.len() > limits::SKIP_REASON_BYTES_MAX {
-            let mut end = limits::SKIP_REASON_BYTES_MAX;
-            while !reason.is_char_boundary(end) {
-                end -= 1;
-            }
-            reason.truncate(end);
-        }
-        SkippedEntry { index, reason }
     }
 }
 
@@ -215,13 +100,16 @@ pub fn add(c: &Cell<u64>, n: u64) {
     c.set(c.get().wrapping_add(n));
 }
 
-/// Plain copy of one log's counters.
+/// Plain copy of one log's counters and position.
 #[derive(Debug, Clone)]
 pub struct LogSnapshot {
     pub log_id: [u8; 32],
     pub url: String,
     pub name: String,
     pub kind: &'static str,
+    /// The log has a start position (see [`crate::ct::poller::LogPosition::started`]): its
+    /// cursor is one the state file may keep.
+    pub started: bool,
     pub tree_size: u64,
     pub cursor: u64,
     pub head_timestamp_ms: u64,
@@ -237,9 +125,43 @@ pub struct LogSnapshot {
 }
 
 impl LogSnapshot {
+    /// A log's counters and position, now.
+    pub fn capture(stats: &LogStats, progress: &LogProgress) -> LogSnapshot {
+        let position = progress.position();
+        LogSnapshot {
+            log_id: position.log_id,
+            url: stats.url.clone(),
+            name: stats.name.clone(),
+            kind: stats.kind,
+            started: position.started,
+            tree_size: position.tree_size,
+            cursor: position.cursor,
+            head_timestamp_ms: position.head_timestamp_ms,
+            fetches: stats.fetches.get(),
+            errors: std::array::from_fn(|i| stats.errors[i].get()),
+            entries: stats.entries.get(),
+            entries_skipped: progress.entries_skipped(),
+            skipped_recent: progress.skipped_recent(),
+            pacing_ms: stats.pacing_ms.get(),
+            pending_since_ms: progress.pending_since_ms(),
+        }
+    }
+
+    /// The log's position when the snapshot was taken, as its own executor reads it
+    /// ([`LogProgress::position`]): how other executors see a log they do not own.
+    pub fn position(&self) -> LogPosition {
+        LogPosition {
+            log_id: self.log_id,
+            started: self.started,
+            cursor: self.cursor,
+            tree_size: self.tree_size,
+            head_timestamp_ms: self.head_timestamp_ms,
+        }
+    }
+
     /// Entries in the log not yet streamed.
     pub fn lag_entries(&self) -> u64 {
-        self.tree_size.saturating_sub(self.cursor)
+        self.position().lag_entries()
     }
 
     /// How long the oldest entry not yet streamed has been public: now minus the timestamp of
@@ -266,10 +188,18 @@ pub struct CoreSnapshot {
 }
 
 impl CoreSnapshot {
-    pub fn capture(core: usize, core_stats: &CoreStats, logs: &[Rc<LogStats>]) -> CoreSnapshot {
+    /// This core's counters and the counters and position of each of its logs.
+    pub fn capture<'a>(
+        core: usize,
+        core_stats: &CoreStats,
+        logs: impl IntoIterator<Item = (&'a LogStats, &'a LogProgress)>,
+    ) -> CoreSnapshot {
         CoreSnapshot {
             core,
-            logs: logs.iter().map(|l| l.snapshot()).collect(),
+            logs: logs
+                .into_iter()
+                .map(|(stats, progress)| LogSnapshot::capture(stats, progress))
+                .collect(),
             frames_published: core_stats.frames_published.get(),
             ring_drops: core_stats.ring_drops.get(),
             ring_dropped_frames: core_stats.ring_dropped_frames.get(),
@@ -571,21 +501,32 @@ fn log_labels(l: &LogSnapshot) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits;
+
+    fn log(id: u8, url: &str, name: &str, kind: &'static str) -> (Rc<LogStats>, Rc<LogProgress>) {
+        let stats = LogStats::new([id; 32], url, name, kind);
+        let progress = LogProgress::new([id; 32], name, url, Some(0));
+        (stats, progress)
+    }
+
+    fn capture(core: usize, (stats, progress): &(Rc<LogStats>, Rc<LogProgress>)) -> CoreSnapshot {
+        CoreSnapshot::capture(core, &CoreStats::default(), [(&**stats, &**progress)])
+    }
 
     #[test]
     fn render_lists_every_log_and_core() {
-        let stats = LogStats::new(
-            [1; 32],
-            "https://ct.example/a/",
-            "Example \"A\" log",
-            "rfc6962",
-        );
-        stats.tree_size.set(100);
-        stats.cursor.set(90);
+        let (stats, progress) = log(1, "https://ct.example/a/", "Example \"A\" log", "rfc6962");
+        progress.record_head(100, 1);
+        progress.advance(90);
         stats.count_error(FetchErrorKind::RateLimited);
         let core = CoreStats::default();
         bump(&core.frames_published);
-        let snap = CoreSnapshot::capture(1, &core, &[stats]);
+        let snap = CoreSnapshot::capture(1, &core, [(&*stats, &*progress)]);
+        assert_eq!(
+            snap.logs[0].position(),
+            progress.position(),
+            "other cores see the owner's position"
+        );
         let text = render(
             &[snap],
             ProcessFacts {
@@ -595,30 +536,29 @@ mod tests {
             },
         );
         assert!(text.contains("certstream_log_lag_entries{log=\"Example \\\"A\\\" log\",url=\"https://ct.example/a/\",type=\"rfc6962\"} 10"));
+        assert!(text.contains("certstream_log_cursor{log=\"Example \\\"A\\\" log\",url=\"https://ct.example/a/\",type=\"rfc6962\"} 90"));
         assert!(text.contains("kind=\"rate_limited\"} 1"));
         assert!(text.contains("certstream_frames_published_total{core=\"1\"} 1"));
         assert!(text.contains("certstream_resident_memory_bytes 5"));
     }
 
-    fn snapshot_of(stats: &LogStats) -> LogSnapshot {
-        stats.snapshot()
-    }
-
     #[test]
     fn lag_seconds_count_from_the_first_head_holding_the_oldest_unstreamed_entry() {
-        let stats = LogStats::new([2; 32], "https://ct.example/b/", "B", "static");
-        assert_eq!(snapshot_of(&stats).lag_seconds(9_000), 0.0, "no head yet");
-        stats.record_head(10, 1_000);
-        stats.record_head(20, 2_000);
-        stats.cursor.set(5);
-        assert_eq!(snapshot_of(&stats).lag_seconds(4_000), 3.0);
-        stats.cursor.set(15);
-        assert_eq!(snapshot_of(&stats).lag_seconds(4_000), 2.0);
-        stats.cursor.set(20);
-        assert_eq!(snapshot_of(&stats).lag_seconds(4_000), 0.0, "caught up");
-        stats.record_head(30, 5_000);
+        let log = log(2, "https://ct.example/b/", "B", "static");
+        let progress = &log.1;
+        let lag_at = |now_ms| capture(0, &log).logs[0].lag_seconds(now_ms);
+        assert_eq!(lag_at(9_000), 0.0, "no head yet");
+        progress.record_head(10, 1_000);
+        progress.record_head(20, 2_000);
+        progress.advance(5);
+        assert_eq!(lag_at(4_000), 3.0);
+        progress.advance(15);
+        assert_eq!(lag_at(4_000), 2.0);
+        progress.advance(20);
+        assert_eq!(lag_at(4_000), 0.0, "caught up");
+        progress.record_head(30, 5_000);
         let text = render(
-            &[CoreSnapshot::capture(0, &CoreStats::default(), &[stats])],
+            &[capture(0, &log)],
             ProcessFacts {
                 uptime_secs: 1.0,
                 rss_bytes: 0,
@@ -632,34 +572,16 @@ mod tests {
     }
 
     #[test]
-    fn remembered_heads_stay_bounded_and_never_date_an_entry_later() {
-        let stats = LogStats::new([3; 32], "u", "C", "rfc6962");
-        let max = crate::limits::LAG_HEADS_MAX as u64;
-        for i in 1..=3 * max {
-            stats.record_head(i * 10, i * 1_000);
-        }
-        assert!(stats.heads.borrow().len() <= crate::limits::LAG_HEADS_MAX);
-        // Entry 0 first appeared in the head of time 1000; entry 15 in the one of time 2000.
-        assert_eq!(snapshot_of(&stats).pending_since_ms, 1_000);
-        stats.cursor.set(15);
-        assert!(snapshot_of(&stats).pending_since_ms <= 2_000);
-        assert_eq!(
-            stats.heads.borrow().back(),
-            Some(&(3 * max * 10, 3 * max * 1_000))
-        );
-    }
-
-    #[test]
     fn health_lists_recent_skips_with_their_index_bounded() {
-        let stats = LogStats::new([2; 32], "https://ct.example/b/", "B", "static");
+        let log = log(2, "https://ct.example/b/", "B", "static");
+        let progress = &log.1;
         let total = limits::SKIPPED_ENTRIES_RECENT as u64 + 5;
         for index in 0..total {
-            stats.record_skip(index * 10, format!("entry {index}: broken"));
+            progress.record_skip(index * 10, format!("entry {index}: broken"));
         }
-        stats.record_skip(total * 10, "é".repeat(limits::SKIP_REASON_BYTES_MAX));
-        let snap = CoreSnapshot::capture(0, &CoreStats::default(), &[stats]);
+        progress.record_skip(total * 10, "é".repeat(limits::SKIP_REASON_BYTES_MAX));
         let json = health_json(
-            &[snap],
+            &[capture(0, &log)],
             ProcessFacts {
                 uptime_secs: 1.0,
                 rss_bytes: 0,
@@ -684,27 +606,5 @@ mod tests {
         );
         let last = recent[recent.len() - 1]["reason"].as_str().unwrap();
         assert!(last.len() <= limits::SKIP_REASON_BYTES_MAX && last.starts_with('é'));
-    }
-
-    #[test]
-    fn skips_are_listed_in_index_order_keeping_the_highest() {
-        let stats = LogStats::new([3; 32], "u", "C", "rfc6962");
-        let n = limits::SKIPPED_ENTRIES_RECENT as u64;
-        // A page's decode skips come before its encode skips.
-        for index in (0..n).map(|k| 10 * k + 5).chain((0..n).map(|k| 10 * k)) {
-            stats.record_skip(index, String::new());
-        }
-        stats.record_skip(1, String::new());
-        let listed: Vec<u64> = stats
-            .skipped_recent
-            .borrow()
-            .iter()
-            .map(|e| e.index)
-            .collect();
-        let mut all: Vec<u64> = (0..n).flat_map(|k| [10 * k, 10 * k + 5]).collect();
-        all.push(1);
-        all.sort_unstable();
-        assert_eq!(listed, all[all.len() - n as usize..]);
-        assert_eq!(stats.entries_skipped.get(), 2 * n + 1);
     }
 }

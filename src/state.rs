@@ -1,9 +1,10 @@
 //! The saved per-log cursors (`--state-file`): where each log resumes after a restart.
 //!
 //! The file is JSON, rewritten atomically (temporary file in the same directory, fsync, rename,
-//! fsync of the directory) every [`crate::limits::STATE_SAVE_INTERVAL`] from the executors'
-//! counter snapshots, and once more at shutdown with the exact cursors every executor had when
-//! it stopped publishing. A cursor is the next index to stream: every entry below it was
+//! fsync of the directory) every [`crate::limits::STATE_SAVE_INTERVAL`] from each log's
+//! [`crate::ct::poller::LogProgress`] (read directly on core 0, through the executors' counter
+//! snapshots for the other cores), and once more at shutdown with the exact cursors every
+//! executor had when it stopped publishing. A cursor is the next index to stream: every entry below it was
 //! published (or could never be decoded). After a clean stop nothing is lost or repeated; after
 //! a crash the entries published since the last save are streamed again, none is lost.
 //! Logs that left the list are kept for [`crate::limits::STATE_RETAIN_GONE`].

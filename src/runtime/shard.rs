@@ -2,7 +2,7 @@
 //! counters. Everything here is `!Send` and lives on its core.
 
 use std::{
-    cell::{Cell, RefCell},
+    cell::RefCell,
     collections::{HashMap, VecDeque},
     net::SocketAddr,
     rc::Rc,
@@ -31,7 +31,10 @@ use crate::{
         entry::{EntrySource, LogEntry},
         http::{tls_config, HttpClient},
         log_list::{LogInfo, LogKind},
-        poller::{self, EntrySink, LogCtx, PollSlot, PollerEnv, StopFlag},
+        poller::{
+            self, Emitted, EntrySink, LogCtx, LogPosition, LogProgress, PollSlot, PollerEnv,
+            StopFlag,
+        },
     },
     frame::Frames,
     limits,
@@ -40,10 +43,13 @@ use crate::{
     ws,
 };
 
-/// Encodes each page once and publishes it locally and to every other core.
+/// Encodes each page once and publishes it locally and to every other core. It never touches a
+/// log's cursor: it tells the poller whether it took the page and which entries it could not
+/// encode, and the poller advances the cursor.
 pub struct Publisher {
-    /// Set at shutdown once the final cursors are taken: later pages are not published (and
-    /// are fetched again after the restart), so the saved cursors are exact.
+    /// Set at shutdown once the final cursors are taken: later pages are refused (and are
+    /// fetched again after the restart, their pollers do not advance past them), so the saved
+    /// cursors are exact.
     closed: std::cell::Cell<bool>,
     hub: Rc<ws::Hub>,
     peers: Vec<ConnectedSender<FrameBatch>>,
@@ -51,29 +57,28 @@ pub struct Publisher {
 }
 
 impl EntrySink for Publisher {
-    fn emit(&self, log: &LogCtx, entries: Vec<LogEntry>) {
+    fn emit(&self, log: &LogCtx, entries: Vec<LogEntry>) -> Emitted {
         if self.closed.get() {
-            return;
+            return Emitted::Refused;
         }
-        let batch = self.encode_page(log, &entries);
-        if let Some(last) = entries.last() {
-            log.stats.cursor.set(last.index + 1);
+        let mut unencodable = Vec::new();
+        let batch = self.encode_page(log, &entries, &mut unencodable);
+        if !batch.is_empty() {
+            self.publish(&batch);
         }
-        if batch.is_empty() {
-            return;
-        }
-        self.publish_local(&batch);
-        for peer in &self.peers {
-            if peer.try_send(batch.clone()).is_err() {
-                bump(&self.stats.ring_drops);
-                add(&self.stats.ring_dropped_frames, batch.len() as u64);
-            }
-        }
+        Emitted::Taken { unencodable }
     }
 }
 
 impl Publisher {
-    fn encode_page(&self, log: &LogCtx, entries: &[LogEntry]) -> FrameBatch {
+    /// Encodes every entry once; those that cannot be encoded go to `unencodable` (index,
+    /// reason), for the poller to record as skipped.
+    fn encode_page(
+        &self,
+        log: &LogCtx,
+        entries: &[LogEntry],
+        unencodable: &mut Vec<(u64, String)>,
+    ) -> FrameBatch {
         let mut out: Vec<Frames> = Vec::with_capacity(entries.len());
         for entry in entries {
             // Per entry: `seen` is when this certificate was parsed, not when its page arrived.
@@ -89,11 +94,22 @@ impl Publisher {
                     out.push(frames);
                     bump(&log.stats.entries);
                 }
-                Err(e) => log.stats.record_skip(entry.index, e.to_string()),
+                Err(e) => unencodable.push((entry.index, e.to_string())),
             }
         }
         crate::frame::pack_contiguous(&mut out);
         out.into_iter().map(Arc::new).collect::<Vec<_>>().into()
+    }
+
+    /// To this core's sessions, and to every other core (a full ring drops and counts).
+    fn publish(&self, batch: &FrameBatch) {
+        self.publish_local(batch);
+        for peer in &self.peers {
+            if peer.try_send(batch.clone()).is_err() {
+                bump(&self.stats.ring_drops);
+                add(&self.stats.ring_dropped_frames, batch.len() as u64);
+            }
+        }
     }
 
     fn publish_local(&self, batch: &FrameBatch) {
@@ -121,28 +137,18 @@ async fn start_poller(
     start_at: Option<u64>,
     stop: Rc<StopFlag>,
     previous: Option<Poller>,
-    started_at: Rc<Cell<Option<u64>>>,
 ) {
     let start = match previous {
-        Some(Poller {
-            task,
-            stats,
-            started_at: was_started_at,
-            ..
-        }) => {
+        Some(Poller { task, progress, .. }) => {
             // A stopped poller ends at its next request or sleep; it may still emit the page
             // it was fetching, which moves its cursor: read the cursor only once it is done.
             task.await;
-            final_cursor(&stats, was_started_at.get()).or(start_at)
+            progress.position().resume_cursor().or(start_at)
         }
         None => start_at,
     };
     if stop.is_stopped() {
         return;
-    }
-    started_at.set(start);
-    if let Some(at) = start {
-        ctx.stats.cursor.set(at);
     }
     poller::run(env, ctx, start, stop).await;
 }
@@ -155,30 +161,20 @@ fn seen_now() -> Option<f64> {
     Some(d.as_micros() as f64 / 1e6)
 }
 
-/// A poller: how to stop it, its counters, its task, and the cursor it was started from.
+/// A poller: how to stop it, its counters, the log's position (which only the poller writes)
+/// and its task.
 struct Poller {
     stop: Rc<StopFlag>,
     stats: Rc<LogStats>,
+    progress: Rc<LogProgress>,
     task: JoinHandle<()>,
-    /// The cursor the poller was started from (set when it starts; `None` = backfill).
-    started_at: Rc<Cell<Option<u64>>>,
-}
-
-/// The exact position of a finished poller: its cursor, if it ever had one (a start cursor, or
-/// one set from its first tree head); `None` when it never got that far.
-fn final_cursor(stats: &LogStats, started_at: Option<u64>) -> Option<u64> {
-    let positioned = started_at.is_some() || stats.head_timestamp_ms.get() > 0;
-    positioned.then(|| stats.cursor.get())
 }
 
 impl Poller {
-    /// Where the state file should resume this log, if the poller ever had a position.
+    /// Where the state file should resume this log, if the log ever had a position (a start
+    /// cursor, or one set from its first tree head).
     fn position(&self) -> Option<Position> {
-        final_cursor(&self.stats, self.started_at.get()).map(|cursor| Position {
-            log_id: self.stats.log_id,
-            url: self.stats.url.clone(),
-            cursor,
-        })
+        saved_position(self.progress.position(), &self.stats.url)
     }
 }
 
@@ -210,20 +206,23 @@ impl Shard {
             return;
         }
         let previous = self.take_retired(&info.log_id);
-        let stats = match &previous {
-            Some(p) if p.stats.url == info.url => p.stats.clone(),
-            _ => new_stats(&info),
+        let (stats, progress) = match &previous {
+            Some(p) if p.stats.url == info.url => (p.stats.clone(), p.progress.clone()),
+            // With a previous poller the start is where it stopped, known once it finished:
+            // its successor sets it.
+            _ => {
+                let start = if previous.is_none() { start_at } else { None };
+                let progress = LogProgress::new(info.log_id, &info.description, &info.url, start);
+                (new_stats(&info), progress)
+            }
         };
-        if let (None, Some(at)) = (&previous, start_at) {
-            stats.cursor.set(at);
-        }
         let stop = Rc::new(StopFlag::default());
-        let started_at = Rc::new(Cell::new(None));
         let log_id = info.log_id;
         tracing::info!(log = %info.description, url = %info.url, core = self.core, resumed = previous.is_some(), "following log");
         let ctx = Rc::new(LogCtx {
             info,
             stats: stats.clone(),
+            progress: progress.clone(),
             slot,
         });
         let task = spawn_local(start_poller(
@@ -232,7 +231,6 @@ impl Shard {
             start_at,
             stop.clone(),
             previous,
-            started_at.clone(),
         ))
         .detach();
         self.pollers.borrow_mut().insert(
@@ -240,8 +238,8 @@ impl Shard {
             Poller {
                 stop,
                 stats,
+                progress,
                 task,
-                started_at,
             },
         );
     }
@@ -252,7 +250,7 @@ impl Shard {
         let Some(poller) = self.pollers.borrow_mut().remove(log_id) else {
             return;
         };
-        tracing::info!(log = %poller.stats.name, core = self.core, cursor = poller.stats.cursor.get(), "log left the list; poller stopped");
+        tracing::info!(log = %poller.stats.name, core = self.core, cursor = poller.progress.cursor(), "log left the list; poller stopped");
         poller.stop.stop();
         let mut retired = self.retired.borrow_mut();
         if retired.len() == limits::RETIRED_LOGS_MAX {
@@ -289,13 +287,10 @@ impl Shard {
 
     /// This core's counters, now.
     pub fn snapshot(&self) -> CoreSnapshot {
-        let logs: Vec<Rc<LogStats>> = self
-            .pollers
-            .borrow()
-            .values()
-            .map(|p| p.stats.clone())
-            .collect();
-        let mut snap = CoreSnapshot::capture(self.core, &self.stats, &logs);
+        let pollers = self.pollers.borrow();
+        let logs = pollers.values().map(|p| (&*p.stats, &*p.progress));
+        let mut snap = CoreSnapshot::capture(self.core, &self.stats, logs);
+        drop(pollers);
         if let Some(ctx) = self.ws_ctx.borrow().as_ref() {
             snap.ws = ctx.snapshot();
         }
@@ -424,8 +419,7 @@ async fn save_state_periodically(shard: Rc<Shard>, path: std::path::PathBuf) {
             positions.extend(
                 snap.logs
                     .iter()
-                    .filter(|l| l.cursor > 0 || l.tree_size > 0)
-                    .map(position_of),
+                    .filter_map(|l| saved_position(l.position(), &l.url)),
             );
         }
         state.record(
@@ -439,12 +433,14 @@ async fn save_state_periodically(shard: Rc<Shard>, path: std::path::PathBuf) {
     }
 }
 
-fn position_of(l: &metrics::LogSnapshot) -> Position {
-    Position {
-        log_id: l.log_id,
-        url: l.url.clone(),
-        cursor: l.cursor,
-    }
+/// What the state file keeps of a log's position: its cursor, once the log has one (a log
+/// that never had one is left out: a cursor 0 would stream the whole log after a restart).
+fn saved_position(position: LogPosition, url: &str) -> Option<Position> {
+    Some(Position {
+        log_id: position.log_id,
+        url: url.to_owned(),
+        cursor: position.resume_cursor()?,
+    })
 }
 
 fn ws_context(shard: &Rc<Shard>, access: Arc<ws::AccessSource>) -> ws::ServerContext {

@@ -137,7 +137,7 @@ impl LogClient {
 
     /// Sleeps for `total`, waking early when the poller is stopped.
     pub async fn sleep_unless_stopped(&self, total: Duration) {
-        let step = Duration::from_millis(200);
+        let step = crate::limits::POLLER_STOP_CHECK_INTERVAL;
         let mut left = total;
         while !left.is_zero() && !self.stop.is_stopped() {
             let d = left.min(step);
@@ -148,7 +148,7 @@ impl LogClient {
 
     /// Sleeps until `deadline`, waking early when the poller is stopped.
     pub async fn sleep_until_unless_stopped(&self, deadline: std::time::Instant) {
-        let step = Duration::from_millis(200);
+        let step = crate::limits::POLLER_STOP_CHECK_INTERVAL;
         while !self.stop.is_stopped() {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             if left.is_zero() {

@@ -2,9 +2,11 @@
 //!
 //! A poller watches the log's tree head (get-sth or checkpoint), fetches every entry between its
 //! cursor and the head in index order, and hands each page of decoded entries to an
-//! [`EntrySink`]. The cursor only moves forward and only past entries that were emitted or that
-//! can never be decoded (counted and logged with their index); anything that failed to *fetch*
-//! is fetched again after a backoff.
+//! [`EntrySink`]. The log's position (cursor, verified tree size, skipped entries) lives in its
+//! [`LogProgress`], which only the poller writes: `consume_page` is the one step that advances
+//! the cursor, and only past entries the sink took or that can never be decoded or encoded
+//! (counted and logged with their index); anything that failed to *fetch* is fetched again after
+//! a backoff.
 //!
 //! While catching up a poller keeps a few requests in flight ([`pipeline`]) but still emits in
 //! index order: results are awaited front to back, and a short page re-queues the missing tail of
@@ -13,11 +15,14 @@
 pub mod backfill;
 pub mod fetch;
 pub mod pipeline;
+pub mod progress;
 pub mod rfc6962;
 pub mod tiled;
 
 pub use backfill::Backfill;
 
+#[cfg(test)]
+mod consume_tests;
 #[cfg(test)]
 mod tests;
 
@@ -31,17 +36,44 @@ use crate::{
     ct::{entry::LogEntry, http::HttpClient, log_list::LogInfo},
     metrics::LogStats,
 };
+pub use progress::{LogPosition, LogProgress, SkippedEntry};
 
 /// Receives decoded entries, in index order, from the pollers of one executor.
 pub trait EntrySink {
-    /// `entries` are consecutive and start at the log's previous cursor.
-    fn emit(&self, log: &LogCtx, entries: Vec<LogEntry>);
+    /// Publishes one page of a log: `entries` are in index order, at or past the log's cursor
+    /// (the page's undecodable entries are missing). Says whether it took the page; the
+    /// poller advances the log's cursor past the page only if it did.
+    fn emit(&self, log: &LogCtx, entries: Vec<LogEntry>) -> Emitted;
 }
 
-/// One followed log: its list entry, its counters and where its polls fall in the interval.
+/// What an [`EntrySink`] did with a page.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Emitted {
+    /// Published; the entries it could not encode (index, reason) are skipped for good.
+    Taken { unencodable: Vec<(u64, String)> },
+    /// Not published: the sink takes no more pages (the executor is shutting down and has
+    /// taken its final cursors). The cursor stays before the page, so the page is fetched
+    /// again after a restart, and the poller stops.
+    Refused,
+}
+
+impl Emitted {
+    /// Published, every entry encoded.
+    pub fn taken() -> Emitted {
+        Emitted::Taken {
+            unencodable: Vec::new(),
+        }
+    }
+}
+
+/// One followed log: its list entry, its counters, its position and where its polls fall in
+/// the interval.
 pub struct LogCtx {
     pub info: LogInfo,
     pub stats: Rc<LogStats>,
+    /// Written only by this log's poller.
+    pub progress: Rc<LogProgress>,
     pub slot: PollSlot,
 }
 
@@ -101,7 +133,12 @@ impl LogCtx {
                 crate::ct::rfc6962::cert_link(&self.info.url, index)
             }
             crate::ct::log_list::LogKind::StaticCt => {
-                crate::ct::static_ct::data_tile_url(&self.info.url, index / 256, 256)
+                let width = crate::ct::static_ct::TILE_WIDTH;
+                crate::ct::static_ct::data_tile_url(
+                    &self.info.url,
+                    index / width as u64,
+                    width as u16,
+                )
             }
         }
     }
@@ -170,7 +207,8 @@ pub async fn run(env: Rc<PollerEnv>, log: Rc<LogCtx>, start_at: Option<u64>, sto
 /// from the cursor up to it; until stopped, or until a read-only log has been streamed to its
 /// final tree head. A round that outlasts the interval skips the ticks it overran (the next
 /// round starts at the slot's next tick, never in between). `start_at` is a saved cursor;
-/// without one the backfill setting picks the start.
+/// without one the backfill setting picks the start. Each round streams from the log's
+/// [`LogProgress`] cursor, which only `consume_page` advances.
 pub(crate) async fn follow<HF, CF>(
     client: &fetch::LogClient,
     start_at: Option<u64>,
@@ -181,36 +219,45 @@ pub(crate) async fn follow<HF, CF>(
     CF: std::future::Future<Output = Result<u64, pipeline::Aborted>>,
 {
     let log = &client.log;
+    let progress = &log.progress;
     let env = &client.env;
+    // Before the first await: from here on the position is the poller's, and a saved cursor
+    // is what the state file keeps even if the log never answers.
+    if let Some(at) = start_at {
+        progress.start_from(at);
+    }
     let phase = log.slot.phase(env.poll_interval);
     let tick_after =
         |not_before: Instant| next_tick(env.clock_epoch, phase, env.poll_interval, not_before);
     let mut tick = tick_after(Instant::now() + env.timing.start_delay_min);
     client.sleep_until_unless_stopped(tick).await;
-    let mut cursor = start_at;
     while !client.stop.is_stopped() {
         let Some(size) = poll_head().await else {
             break;
         };
-        let next = *cursor.get_or_insert_with(|| client.env.backfill.start_index(size));
-        log.stats.cursor.set(next);
+        debug_assert!(
+            size <= progress.tree_size(),
+            "streams only verified entries"
+        );
+        if !progress.position().started {
+            progress.start_from(client.env.backfill.start_index(size));
+        }
+        let next = progress.cursor();
         if next < size {
-            match catch_up(next, size).await {
-                Ok(c) => cursor = Some(c),
+            let reached = match catch_up(next, size).await {
+                Ok(reached) => reached,
                 Err(pipeline::Aborted {
                     error: fetch::FetchError::Stopped,
                     ..
                 }) => break,
-                Err(pipeline::Aborted {
-                    cursor: reached,
-                    error,
-                }) => {
-                    cursor = Some(reached);
-                    tracing::error!(log = %log.info.description, "catch-up aborted at {reached}: {error}");
+                Err(pipeline::Aborted { cursor, error }) => {
+                    tracing::error!(log = %log.info.description, "catch-up aborted at {cursor}: {error}");
+                    cursor
                 }
-            }
+            };
+            debug_assert_eq!(reached, progress.cursor(), "the pipeline and the log agree");
         }
-        if final_size_reached(log, cursor.unwrap_or(0)) {
+        if final_size_reached(log, progress.cursor()) {
             tracing::info!(log = %log.info.description, "read-only log fully streamed; poller idle");
             break;
         }
@@ -222,4 +269,50 @@ pub(crate) async fn follow<HF, CF>(
 /// A read-only log never grows past its final tree head.
 fn final_size_reached(log: &LogCtx, cursor: u64) -> bool {
     matches!(log.info.state, crate::ct::log_list::LogState::Readonly { final_tree_size } if cursor >= final_tree_size)
+}
+
+/// One page of a log as a poller's consume step hands it on: the decodable entries of
+/// `[start, end)` in index order, and the entries of that range that can never be decoded.
+pub(crate) struct Page {
+    pub start: u64,
+    /// One past the page's last index: the cursor once the page is consumed.
+    pub end: u64,
+    pub entries: Vec<LogEntry>,
+    pub undecodable: Vec<(u64, String)>,
+}
+
+impl Page {
+    /// Entries in strictly increasing index order and every index inside `[start, end)`.
+    fn is_well_formed(&self) -> bool {
+        let inside = |i: &u64| (self.start..self.end).contains(i);
+        self.start < self.end
+            && self.entries.windows(2).all(|w| w[0].index < w[1].index)
+            && self.entries.iter().map(|e| e.index).all(|i| inside(&i))
+            && self.undecodable.iter().map(|(i, _)| i).all(inside)
+    }
+}
+
+/// The pollers' consume step, and the only place a log's cursor advances: hands the page's
+/// entries to the sink and, once the sink has taken them, records the entries skipped for good
+/// (undecodable, then unencodable) and moves the cursor to the end of the page. A page the sink
+/// refuses leaves the cursor before it and stops the poller ([`fetch::FetchError::Stopped`]).
+/// Returns the new cursor.
+pub(crate) fn consume_page(
+    sink: &dyn EntrySink,
+    log: &LogCtx,
+    page: Page,
+) -> Result<u64, fetch::FetchError> {
+    let progress = &log.progress;
+    debug_assert_eq!(page.start, progress.cursor(), "a page starts at the cursor");
+    debug_assert!(page.is_well_formed(), "page {}..{}", page.start, page.end);
+    match sink.emit(log, page.entries) {
+        Emitted::Refused => Err(fetch::FetchError::Stopped),
+        Emitted::Taken { unencodable } => {
+            for (index, reason) in page.undecodable.into_iter().chain(unencodable) {
+                progress.record_skip(index, reason);
+            }
+            progress.advance(page.end);
+            Ok(page.end)
+        }
+    }
 }

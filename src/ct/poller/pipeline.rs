@@ -56,6 +56,11 @@ where
             pending.push_back((w, spawn_local(fetch(w)).detach()));
             planned = w.end + 1;
         }
+        debug_assert!(
+            windows_tile(&pending, cursor, planned),
+            "the windows in flight cover {cursor}..{planned} exactly, in order"
+        );
+        debug_assert!(planned <= target.max(cursor), "never past the target");
         let Some((w, task)) = pending.pop_front() else {
             return Ok(cursor);
         };
@@ -90,6 +95,19 @@ where
             pending.push_front((r, spawn_local(fetch(r)).detach()));
         }
     }
+}
+
+/// Whether the windows of `pending` follow each other with no gap or overlap from `cursor` to
+/// `planned` (exclusive): what makes consuming them front to back stream every index once.
+fn windows_tile<T>(pending: &VecDeque<(Window, T)>, cursor: u64, planned: u64) -> bool {
+    let mut next = cursor;
+    for (w, _) in pending {
+        if w.start != next || w.end < w.start {
+            return false;
+        }
+        next = w.end + 1;
+    }
+    next == planned
 }
 
 /// The unconsumed tail `[next, end]` of a window, re-planned into at most `parts` windows (the
@@ -133,6 +151,23 @@ mod tests {
         assert_eq!(aligned_end(10, 256), 255);
         assert_eq!(aligned_end(256, 256), 511);
         assert_eq!(aligned_end(5, 1), 5);
+    }
+
+    #[test]
+    fn windows_tile_only_without_gap_or_overlap() {
+        let w = |start, end| (Window { start, end }, ());
+        let pending: VecDeque<_> = [w(5, 9), w(10, 19)].into();
+        assert!(windows_tile(&pending, 5, 20));
+        assert!(!windows_tile(&pending, 4, 20), "gap before the first");
+        assert!(
+            !windows_tile(&pending, 5, 21),
+            "ends before what was planned"
+        );
+        let gap: VecDeque<_> = [w(5, 9), w(11, 19)].into();
+        assert!(!windows_tile(&gap, 5, 20));
+        let overlap: VecDeque<_> = [w(5, 10), w(10, 19)].into();
+        assert!(!windows_tile(&overlap, 5, 20));
+        assert!(windows_tile(&VecDeque::<(Window, ())>::new(), 7, 7));
     }
 
     /// A fake log that serves at most `cap` entries per request and truncates some requests

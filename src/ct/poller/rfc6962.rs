@@ -5,7 +5,7 @@ use std::{cell::Cell, rc::Rc};
 use super::{
     fetch::{FetchError, LogClient},
     pipeline::{aligned_end, run_ordered, Aborted, Window},
-    LogCtx, PollerEnv, StopFlag,
+    LogCtx, Page, PollerEnv, StopFlag,
 };
 use crate::{
     ct::{
@@ -60,11 +60,7 @@ async fn poll_head(client: &LogClient) -> Option<u64> {
 /// frontends serve stale STHs) is "no news", never a rewind.
 fn accept_sth(log: &LogCtx, sth: &SignedTreeHead) -> Result<u64, String> {
     verify_sth(sth, &log.info.key).map_err(|e| format!("signature does not verify: {e}"))?;
-    let known = log.stats.tree_size.get();
-    if sth.tree_size > known {
-        log.stats.record_head(sth.tree_size, sth.timestamp_ms);
-    }
-    Ok(log.stats.tree_size.get().max(sth.tree_size))
+    Ok(log.progress.record_head(sth.tree_size, sth.timestamp_ms))
 }
 
 /// Streams `[cursor, size)`; returns the new cursor (or how far it got).
@@ -86,10 +82,7 @@ async fn catch_up(
     let env = client.env.clone();
     let consume =
         move |w: Window, results: Vec<Result<LogEntry, crate::ct::rfc6962::EntryError>>| {
-            let n = results.len() as u64;
-            emit_page(&env, &log, results);
-            log.stats.cursor.set(w.start + n);
-            Ok(w.start + n)
+            super::consume_page(&*env.sink, &log, page_of(w, results))
         };
     run_ordered(
         cursor,
@@ -132,21 +125,23 @@ fn learn_page_size(page: &Cell<u64>, requested: u64, got: u64) {
     }
 }
 
-/// Hands decodable entries to the sink; counts and logs undecodable ones by index.
-fn emit_page(
-    env: &PollerEnv,
-    log: &LogCtx,
-    results: Vec<Result<LogEntry, crate::ct::rfc6962::EntryError>>,
-) {
+/// The page a get-entries answer for window `w` makes: its decodable entries, and the
+/// undecodable ones by index (skipped for good once the page is consumed).
+fn page_of(w: Window, results: Vec<Result<LogEntry, crate::ct::rfc6962::EntryError>>) -> Page {
+    let end = w.start + results.len() as u64;
     let mut entries = Vec::with_capacity(results.len());
+    let mut undecodable = Vec::new();
     for r in results {
         match r {
             Ok(e) => entries.push(e),
-            Err(err) => log.stats.record_skip(err.index, err.to_string()),
+            Err(err) => undecodable.push((err.index, err.to_string())),
         }
     }
-    if !entries.is_empty() {
-        env.sink.emit(log, entries);
+    Page {
+        start: w.start,
+        end,
+        entries,
+        undecodable,
     }
 }
 

@@ -43,7 +43,8 @@ use sha2::{Digest as _, Sha256};
 use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
 
 use super::{
-    next_tick, run, Backfill, EntrySink, LogCtx, PollSlot, PollerEnv, PollerTiming, StopFlag,
+    next_tick, run, Backfill, Emitted, EntrySink, LogCtx, LogProgress, PollSlot, PollerEnv,
+    PollerTiming, StopFlag,
 };
 use crate::{
     ct::{
@@ -720,7 +721,7 @@ struct RecordingSink {
 }
 
 impl EntrySink for RecordingSink {
-    fn emit(&self, _log: &LogCtx, entries: Vec<LogEntry>) {
+    fn emit(&self, _log: &LogCtx, entries: Vec<LogEntry>) -> Emitted {
         let mut seen = self.seen.borrow_mut();
         for e in entries {
             seen.push(Seen {
@@ -729,6 +730,7 @@ impl EntrySink for RecordingSink {
                 chain: e.chain.iter().map(|c| sha(c)).collect(),
             });
         }
+        Emitted::taken()
     }
 }
 
@@ -791,6 +793,7 @@ impl Drive {
 struct Outcome {
     seen: Vec<Seen>,
     stats: Rc<LogStats>,
+    progress: Rc<LogProgress>,
     /// Verified tree size and cursor, sampled every few milliseconds.
     tree_sizes: Vec<u64>,
     cursors: Vec<u64>,
@@ -814,7 +817,7 @@ impl Outcome {
             "errors [{}], fetches {}, skipped {}",
             errors.join(" "),
             self.stats.fetches.get(),
-            self.stats.entries_skipped.get()
+            self.progress.entries_skipped()
         )
     }
 
@@ -878,9 +881,11 @@ fn drive(server: &FakeServer, key: &LogKey, d: Drive) -> Outcome {
             timing: d.timing,
         });
         let stats = LogStats::new(info.log_id, &info.url, &info.description, "test");
+        let progress = LogProgress::new(info.log_id, &info.description, &info.url, None);
         let log = Rc::new(LogCtx {
             info,
             stats: stats.clone(),
+            progress: progress.clone(),
             slot: PollSlot::ONLY,
         });
         let stop = Rc::new(StopFlag::default());
@@ -890,9 +895,9 @@ fn drive(server: &FakeServer, key: &LogKey, d: Drive) -> Outcome {
         let mut done_at = None;
         loop {
             sleep(Duration::from_millis(3)).await;
-            tree_sizes.push(stats.tree_size.get());
-            cursors.push(stats.cursor.get());
-            if done_at.is_none() && stats.cursor.get() >= d.until {
+            tree_sizes.push(progress.tree_size());
+            cursors.push(progress.cursor());
+            if done_at.is_none() && progress.cursor() >= d.until {
                 done_at = Some(Instant::now());
             }
             let settled = done_at.is_some_and(|t| t.elapsed() >= d.settle);
@@ -923,6 +928,7 @@ fn drive(server: &FakeServer, key: &LogKey, d: Drive) -> Outcome {
         Outcome {
             seen,
             stats,
+            progress,
             tree_sizes,
             cursors,
             elapsed,
@@ -973,7 +979,7 @@ fn assert_exactly_once(out: &Outcome, expected: &[Seen], from: u64, skipped: &[u
             &missing[..missing.len().min(20)],
             &unexpected[..unexpected.len().min(20)],
             first_diff,
-            out.stats.cursor.get()
+            out.progress.cursor()
         );
     }
     for (got, want) in out.seen.iter().zip(want) {
@@ -990,7 +996,7 @@ fn assert_exactly_once(out: &Outcome, expected: &[Seen], from: u64, skipped: &[u
         dedup(&out.cursors)
     );
     assert_eq!(
-        out.stats.entries_skipped.get(),
+        out.progress.entries_skipped(),
         skipped.len() as u64,
         "entries_skipped"
     );
@@ -1045,8 +1051,8 @@ fn rfc_capped(cap: u64) {
         out.stats.fetches.get() > requests,
         "get-sth and get-entries fetches are counted"
     );
-    assert_eq!(out.stats.tree_size.get(), RFC_ENTRIES);
-    assert_eq!(out.stats.cursor.get(), RFC_ENTRIES);
+    assert_eq!(out.progress.tree_size(), RFC_ENTRIES);
+    assert_eq!(out.progress.cursor(), RFC_ENTRIES);
     out.assert_no_other_errors(&[]);
 }
 
@@ -1235,7 +1241,7 @@ fn rfc_invalid_base64_in_one_entry_skips_only_that_entry() {
         3,
         "a bad entry is a skip, not a page retry"
     );
-    assert_eq!(out.stats.cursor.get(), RFC_ENTRIES);
+    assert_eq!(out.progress.cursor(), RFC_ENTRIES);
     out.assert_no_other_errors(&[]);
 }
 
@@ -1350,7 +1356,7 @@ fn rfc_sth_going_backwards_neither_rewinds_nor_repeats() {
         out.tree_sizes.contains(&10),
         "the first head was used before the stale ones"
     );
-    assert_eq!(out.stats.tree_size.get(), RFC_ENTRIES);
+    assert_eq!(out.progress.tree_size(), RFC_ENTRIES);
     // Nothing below 10 was asked for again once 0..10 was delivered.
     let starts: Vec<u64> = server
         .requests(ENTRIES)
@@ -1506,7 +1512,7 @@ fn tiled_full_and_partial_tiles() {
         .requests_under("/issuer/")
         .iter()
         .all(|r| distinct.contains(&r.path)));
-    assert_eq!(out.stats.tree_size.get(), 600);
+    assert_eq!(out.progress.tree_size(), 600);
     out.assert_no_other_errors(&[]);
 }
 
@@ -1754,7 +1760,7 @@ fn tiled_tile_broken_for_good_is_read_up_to_the_break_and_the_rest_reported() {
         server.requests("/tile/data/001").len() >= crate::limits::BROKEN_TILE_REPEATS as usize,
         "the tile is fetched again until the break is confirmed"
     );
-    let recent = out.stats.skipped_recent.borrow();
+    let recent = out.progress.skipped_recent();
     assert_eq!(
         recent.iter().map(|e| e.index).collect::<Vec<_>>(),
         (480..512).collect::<Vec<_>>(),

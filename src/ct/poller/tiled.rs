@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use super::{
     fetch::{FetchError, LogClient},
     pipeline::{run_ordered, Aborted, Window},
-    LogCtx, PollerEnv, StopFlag,
+    LogCtx, Page, PollerEnv, StopFlag,
 };
 use crate::{
     ct::{
@@ -28,7 +28,10 @@ use crate::{
     metrics::FetchErrorKind,
 };
 
-const TILE_WIDTH: u64 = 256;
+/// Leaves per full data tile (the protocol's constant, as an index distance).
+const TILE_WIDTH: u64 = crate::ct::static_ct::TILE_WIDTH as u64;
+/// The width of a full tile as the tile URLs and the parser take it.
+const FULL_TILE: u16 = crate::ct::static_ct::TILE_WIDTH as u16;
 
 /// Issuer certificates of one log by SHA-256 fingerprint (immutable, so cached for good).
 type IssuerCache = RefCell<HashMap<[u8; 32], Bytes>>;
@@ -72,12 +75,7 @@ async fn poll_checkpoint(client: &LogClient, origin: &str) -> Option<u64> {
             .await
             .ok()?;
         match parse_checkpoint(&text, origin, &log.info.key) {
-            Ok(cp) => {
-                if cp.tree_size > log.stats.tree_size.get() {
-                    log.stats.record_head(cp.tree_size, cp.timestamp_ms);
-                }
-                return Some(log.stats.tree_size.get());
-            }
+            Ok(cp) => return Some(log.progress.record_head(cp.tree_size, cp.timestamp_ms)),
             Err(e) => {
                 // Only a signature problem is `bad_signature`; a body that is not a checkpoint
                 // of this log at all is a bad response, like an unparsable STH.
@@ -135,11 +133,10 @@ async fn catch_up(
             .filter(|e| (w.start..=w.end).contains(&e.index))
             .collect();
         let mut next = entries.last().map(|e| e.index + 1);
+        let mut unreadable = Vec::new();
         if let Some((from, reason)) = &tile.unreadable_from {
             let first = (*from).max(w.start);
-            for index in first..=w.end {
-                log.stats.record_skip(index, reason.clone());
-            }
+            unreadable.extend((first..=w.end).map(|index| (index, reason.clone())));
             if first <= w.end {
                 next = Some(w.end + 1);
             }
@@ -150,11 +147,13 @@ async fn catch_up(
                 w.start, w.end
             )));
         };
-        if !entries.is_empty() {
-            env.sink.emit(&log, entries);
-        }
-        log.stats.cursor.set(next);
-        Ok(next)
+        let page = Page {
+            start: w.start,
+            end: next,
+            entries,
+            undecodable: unreadable,
+        };
+        super::consume_page(&*env.sink, &log, page)
     };
     let plan = |s: u64| s - s % TILE_WIDTH + TILE_WIDTH - 1;
     run_ordered(
@@ -197,7 +196,7 @@ async fn fetch_tile(
         let partial_url = data_tile_url(&log.info.url, tile, width);
         let first = client
             .get_with_retry("data tile", &partial_url, parse(width), |e| {
-                matches!(e, FetchError::NotFound) && width < 256
+                matches!(e, FetchError::NotFound) && width < FULL_TILE
             })
             .await;
         match first {
@@ -206,10 +205,10 @@ async fn fetch_tile(
             // (a CDN lagging the checkpoint) and then neither is the full tile, which may be
             // hours away on a slow log: back off and ask for the partial tile again.
             Err(FetchError::NotFound) => {
-                let full_url = data_tile_url(&log.info.url, tile, 256);
+                let full_url = data_tile_url(&log.info.url, tile, FULL_TILE);
                 let not_found = |e: &FetchError| matches!(e, FetchError::NotFound);
                 match client
-                    .get_with_retry("full data tile", &full_url, parse(256), not_found)
+                    .get_with_retry("full data tile", &full_url, parse(FULL_TILE), not_found)
                     .await
                 {
                     Ok(l) => break l,
