@@ -413,7 +413,7 @@ mod tests {
     }
 
     fn sha256_b64(data: &[u8]) -> String {
-        base64::engine::general_purpose::STANDARD.encode(crate::ct::sig::sha256(&[data]))
+        base64::engine::general_purpose::STANDARD.encode(crate::ct::hash::sha256(&[data]))
     }
 
     #[test]
@@ -532,7 +532,7 @@ mod tests {
         let (_, issuer) = x509_parser::parse_x509_certificate(&e.chain[0]).unwrap();
         assert_eq!(
             li[12..44],
-            crate::ct::sig::sha256(&[issuer.tbs_certificate.subject_pki.raw])
+            crate::ct::hash::sha256(&[issuer.tbs_certificate.subject_pki.raw])
         );
     }
 
@@ -599,7 +599,7 @@ mod tests {
                 assert_eq!(e.kind, EntryKind::Precert);
                 assert_eq!(e.chain.len(), 2, "{file} entry {k}");
                 for c in &e.chain {
-                    let hex: String = crate::ct::sig::sha256(&[c])
+                    let hex: String = crate::ct::hash::sha256(&[c])
                         .iter()
                         .map(|b| format!("{b:02x}"))
                         .collect();

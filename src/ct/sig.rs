@@ -24,7 +24,6 @@ use std::fmt;
 
 use base64::Engine as _;
 use ring::signature::{self, UnparsedPublicKey};
-use sha2::{Digest as _, Sha256};
 use x509_parser::{
     oid_registry::{OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_PKCS1_RSAENCRYPTION},
     prelude::FromDer as _,
@@ -32,7 +31,8 @@ use x509_parser::{
     x509::SubjectPublicKeyInfo,
 };
 
-use super::leaf::{TlsError, TlsReader};
+use super::hash::sha256;
+use super::tls_codec::{TlsError, TlsReader};
 
 /// TLS `HashAlgorithm` value for SHA-256 (RFC 5246 §7.4.1.4.1), the only hash RFC 6962 allows.
 const HASH_SHA256: u8 = 4;
@@ -222,15 +222,6 @@ fn modulus_bits(modulus: &[u8]) -> usize {
         None => 0,
         Some(&top) => (modulus.len() - start) * 8 - top.leading_zeros() as usize,
     }
-}
-
-/// SHA-256 over the concatenation of `parts`.
-pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part);
-    }
-    hasher.finalize().into()
 }
 
 /// The 50-byte `TreeHeadSignature` an STH signature covers (RFC 6962 §3.5):

@@ -40,9 +40,11 @@ use bytes::Bytes;
 
 use super::{
     entry::{EntryKind, LogEntry},
-    leaf::{entry_kind, read_signed_entry, TlsError, TlsReader},
+    hash::sha256,
+    leaf::{entry_kind, read_signed_entry},
     rfc6962::with_slash,
-    sig::{sha256, tree_head_signed_data, verify_digitally_signed, LogKey, SigError},
+    sig::{tree_head_signed_data, verify_digitally_signed, LogKey, SigError},
+    tls_codec::{TlsError, TlsReader},
 };
 use crate::limits::{CHAIN_CERTS_MAX, CHECKPOINT_BYTES_MAX, CHECKPOINT_SIGNATURES_MAX};
 
