@@ -33,6 +33,7 @@ use std::fmt;
 use bytes::Bytes;
 
 use super::entry::{EntryKind, LogEntry};
+use super::error::{DecodeFailure, DecodeKind};
 use super::hash::sha256;
 use super::tls_codec::{TlsError, TlsReader};
 use crate::limits::CHAIN_CERTS_MAX;
@@ -117,12 +118,7 @@ impl LeafError {
     /// True for the "not an error, just not for us" cases RFC 6962 §4.6 asks clients to skip:
     /// a version, leaf type or entry type this decoder does not know.
     pub fn is_unknown_type(&self) -> bool {
-        matches!(
-            self,
-            LeafError::UnknownVersion(_)
-                | LeafError::UnknownLeafType(_)
-                | LeafError::UnknownEntryType(_)
-        )
+        self.kind() == DecodeKind::Unsupported
     }
 }
 
@@ -139,6 +135,17 @@ impl fmt::Display for LeafError {
 }
 
 impl std::error::Error for LeafError {}
+
+impl DecodeFailure for LeafError {
+    fn kind(&self) -> DecodeKind {
+        match self {
+            LeafError::LeafInput(e) | LeafError::ExtraData(e) => e.kind(),
+            LeafError::UnknownVersion(_)
+            | LeafError::UnknownLeafType(_)
+            | LeafError::UnknownEntryType(_) => DecodeKind::Unsupported,
+        }
+    }
+}
 
 /// `MerkleTreeLeaf.version` v1.
 const LEAF_VERSION_V1: u8 = 0;

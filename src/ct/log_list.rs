@@ -25,6 +25,7 @@ use base64::Engine as _;
 use serde::{de::IgnoredAny, Deserialize};
 use sonic_rs::{JsonValueTrait as _, LazyValue};
 
+use super::error::{DecodeFailure, DecodeKind};
 use super::sig::LogKey;
 
 /// The log list compiled into the binary: Chrome's v3 list, version 81.14 (2026-01-20). Used
@@ -122,6 +123,15 @@ impl fmt::Display for LogListError {
 }
 
 impl std::error::Error for LogListError {}
+
+impl DecodeFailure for LogListError {
+    fn kind(&self) -> DecodeKind {
+        match self {
+            LogListError::InvalidJson { .. } => DecodeKind::Malformed,
+            LogListError::NoLogs { .. } => DecodeKind::Mismatch,
+        }
+    }
+}
 
 #[derive(Deserialize)]
 struct RawList<'a> {

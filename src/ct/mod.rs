@@ -2,11 +2,13 @@
 //! what they return, and the per-log pollers that tie it together.
 //!
 //! Decoders ([`leaf`], [`rfc6962`], [`static_ct`], [`log_list`], [`sig`]) are pure functions of
-//! bytes, built on two leaf modules that import nothing else from `ct`: [`tls_codec`] (the TLS
-//! presentation-language reader) and [`hash`] (SHA-256 over parts). [`http`] is the only I/O;
+//! bytes, built on three small modules that import no decoder: [`tls_codec`] (the TLS
+//! presentation-language reader), [`hash`] (SHA-256 over parts) and [`error`] (how every
+//! CT-side error says whose fault it is and whether retrying helps). [`http`] is the only I/O;
 //! [`poller`] runs one task per followed log.
 
 pub mod entry;
+pub mod error;
 pub mod hash;
 pub mod http;
 pub mod leaf;

@@ -31,6 +31,7 @@ use x509_parser::{
     x509::SubjectPublicKeyInfo,
 };
 
+use super::error::{DecodeFailure, DecodeKind};
 use super::hash::sha256;
 use super::tls_codec::{TlsError, TlsReader};
 
@@ -135,6 +136,19 @@ impl fmt::Display for KeyError {
 }
 
 impl std::error::Error for KeyError {}
+
+impl DecodeFailure for KeyError {
+    fn kind(&self) -> DecodeKind {
+        match self {
+            KeyError::Base64 | KeyError::NotSpki | KeyError::UnusedBits | KeyError::BadEcPoint => {
+                DecodeKind::Malformed
+            }
+            KeyError::UnsupportedCurve
+            | KeyError::RsaModulusSize { .. }
+            | KeyError::UnsupportedAlgorithm => DecodeKind::Unsupported,
+        }
+    }
+}
 
 impl LogKey {
     /// Loads a key from its DER SubjectPublicKeyInfo.
@@ -273,6 +287,14 @@ impl fmt::Display for SigError {
 }
 
 impl std::error::Error for SigError {}
+
+/// Every way a signature fails to verify, a malformed `DigitallySigned` included, is a bad
+/// signature: the log's word cannot be taken for what it signed.
+impl DecodeFailure for SigError {
+    fn kind(&self) -> DecodeKind {
+        DecodeKind::BadSignature
+    }
+}
 
 impl From<TlsError> for SigError {
     fn from(e: TlsError) -> Self {

@@ -14,6 +14,8 @@
 
 use std::fmt;
 
+use super::error::{DecodeFailure, DecodeKind};
+
 /// A structural error in TLS-encoded bytes. `field` names the RFC 6962 / static-ct-api field
 /// being read when it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,6 +60,15 @@ impl fmt::Display for TlsError {
 }
 
 impl std::error::Error for TlsError {}
+
+impl DecodeFailure for TlsError {
+    fn kind(&self) -> DecodeKind {
+        match self {
+            TlsError::Truncated { .. } => DecodeKind::Truncated,
+            TlsError::TooShort { .. } | TlsError::TrailingBytes { .. } => DecodeKind::Malformed,
+        }
+    }
+}
 
 /// A bounds-checked cursor over TLS-encoded bytes. Every slice it returns is a sub-slice of the
 /// buffer it was created on, which is what makes [`bytes::Bytes::slice_ref`] on them safe.
