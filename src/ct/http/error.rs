@@ -78,9 +78,9 @@ impl CtError for HttpError {
     /// after it is the log's, or the network's on the way to it.
     fn side(&self) -> ErrorSide {
         match self {
-            HttpError::InvalidUrl { .. } | HttpError::InvalidHeader { .. } | HttpError::Config(_) => {
-                ErrorSide::Internal
-            }
+            HttpError::InvalidUrl { .. }
+            | HttpError::InvalidHeader { .. }
+            | HttpError::Config(_) => ErrorSide::Internal,
             HttpError::Dns { .. }
             | HttpError::Connect { .. }
             | HttpError::Tls { .. }
