@@ -294,3 +294,46 @@ impl LogClient {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ct::{sig::SigError, static_ct::CheckpointError};
+
+    #[test]
+    fn a_signature_failure_counts_apart_from_a_bad_body() {
+        let unverified = CheckpointError::BadLogSignature(SigError::BadSignature);
+        assert_eq!(metric_kind(unverified.kind()), FetchErrorKind::BadSignature);
+        assert_eq!(
+            metric_kind(CheckpointError::NoSignatures.kind()),
+            FetchErrorKind::BadResponse,
+            "a note without signature lines is not a checkpoint at all"
+        );
+        let empty = FetchError::BadResponse(ResponseError::EmptyPage.into());
+        assert_eq!(empty.metric_kind(), Some(FetchErrorKind::BadResponse));
+        assert_eq!(empty.side(), ErrorSide::Upstream);
+        assert_eq!(
+            empty.to_string(),
+            "bad response: get-entries returned no entries"
+        );
+    }
+
+    #[test]
+    fn only_a_stop_is_never_retried() {
+        assert_eq!(FetchError::Stopped.retry(), Retry::Never);
+        assert_eq!(FetchError::Stopped.metric_kind(), None);
+        assert_eq!(FetchError::NotFound.retry(), Retry::Transient);
+        assert_eq!(FetchError::Status(502).retry(), Retry::Transient);
+        assert_eq!(FetchError::Status(403).retry(), Retry::Persistent);
+        let overrun = FetchError::WindowOverrun {
+            start: 0,
+            end: 9,
+            next: 12,
+        };
+        assert_eq!(overrun.side(), ErrorSide::Internal);
+        assert_eq!(overrun.metric_kind(), None);
+        let tile = FetchError::BadResponse(TileError::BadWidth { width: 0 }.into());
+        assert_eq!(tile.side(), ErrorSide::Internal, "we asked for that width");
+        assert_ne!(tile.retry(), Retry::Never);
+    }
+}
