@@ -19,12 +19,15 @@
 //! # Who uses the classes
 //!
 //! - The pollers retry every failed fetch on their backoff except those of class
-//!   [`Retry::Never`] (`poller::fetch::LogClient::get_with_retry`): a log that serves garbage
-//!   today may be fixed tomorrow, so even [`Retry::Persistent`] failures are asked again.
+//!   [`Retry::Never`] ([`get_with_retry`]): a log that serves garbage today may be fixed
+//!   tomorrow, so even [`Retry::Persistent`] failures are asked again.
 //! - The `bad_signature` / `bad_response` split of the fetch-error metric is by
-//!   [`DecodeKind::BadSignature`] (`poller::fetch::metric_kind`).
-//! - RFC 6962 §4.6 entries of a type we do not know are [`DecodeKind::Unsupported`]: skipped
-//!   and counted, not a broken log.
+//!   [`DecodeKind::BadSignature`] ([`metric_kind`]).
+//! - [`HttpError::is_retryable`] is its [`Retry::Transient`] class.
+//!
+//! [`get_with_retry`]: crate::ct::poller::fetch::LogClient::get_with_retry
+//! [`metric_kind`]: crate::ct::poller::fetch::metric_kind
+//! [`HttpError::is_retryable`]: crate::ct::http::HttpError::is_retryable
 //!
 //! This module imports nothing from the rest of `ct`, so every CT module can use it.
 
