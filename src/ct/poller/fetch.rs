@@ -64,6 +64,7 @@ impl fmt::Display for FetchError {
 impl std::error::Error for FetchError {}
 
 impl CtError for FetchError {
+    /// A stop is our own doing (the log left the list, or shutdown), like an overrun window.
     fn side(&self) -> ErrorSide {
         match self {
             FetchError::Network(e) => e.side(),
