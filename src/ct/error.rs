@@ -16,6 +16,15 @@
 //! class follow from the kind ([`DecodeKind::side`], [`DecodeKind::retry`]), so a decoder only
 //! states the kind.
 //!
+//! # The CT-side error types
+//!
+//! | type | side | retry |
+//! |---|---|---|
+//! | decoders: `TlsError`, `LeafError`, `SigError`, `KeyError`, `ResponseError`, `EntryError`, `CheckpointError`, `TileError`, `TileEntryError`, `LogListError`, `LogSkip` | by [`DecodeKind`]: upstream; a bad request internal | persistent |
+//! | [`HttpError`](crate::ct::http::HttpError) | a URL, header or TLS setup we could not form internal; the rest upstream | network trouble transient; a refused certificate, a malformed, oversized or undecodable response persistent |
+//! | [`FetchError`](crate::ct::poller::fetch::FetchError) (with [`DecodeError`](crate::ct::poller::fetch::DecodeError)) | that of the HTTP or decode error; statuses upstream; a stop or an overrun window internal | 429, 404 and 5xx transient; other statuses persistent; a stop never |
+//! | [`ListLoadError`](crate::ct::log_list::ListLoadError) | a list file (configuration) internal; a list URL upstream | that of the fetch; 5xx transient; the rest persistent |
+//!
 //! # Who uses the classes
 //!
 //! - The pollers retry every failed fetch on their backoff except those of class
@@ -117,7 +126,7 @@ impl fmt::Display for DecodeKind {
 }
 
 /// An error of a decoder of outside bytes: it states the [`DecodeKind`], and its side and retry
-/// class follow from it.
+/// class follow from it (a decoder's error implements this, and gets [`CtError`] with it).
 pub trait DecodeFailure: std::error::Error {
     /// What is wrong with the bytes.
     fn kind(&self) -> DecodeKind;
