@@ -11,7 +11,7 @@
 //! | [`limits`] | every bound and default (queue depths, page sizes, timeouts); nothing else sets one |
 //! | [`cli`] | the `certstream` command: flags, logging, signals |
 //! | [`config`] | command line and environment configuration, validated once at boot |
-//! | [`ct`] | the CT side: log list, HTTP client, pacing, RFC 6962 and Static CT decoders, and the per-log pollers ([`ct::poller`]) |
+//! | [`ct`] | the CT side: log list, HTTP client, pacing, RFC 6962 and Static CT decoders, and the per-log pollers ([`ct::poller`]); every CT error says whose fault it is and whether retrying helps ([`ct::error`]) |
 //! | [`frame`] | pre-encoded WebSocket frames ([`frame::Frames`]): the only data that crosses cores |
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
 //! | [`ws`] | the client side: listener, TLS (rustls), HTTP endpoints, WebSocket handshake, sessions, per-core hub, reloadable access settings (tokens, limits, certificate) |

@@ -25,7 +25,9 @@ use base64::Engine as _;
 use serde::{de::IgnoredAny, Deserialize};
 use sonic_rs::{JsonValueTrait as _, LazyValue};
 
-use super::sig::LogKey;
+use super::error::{CtError, DecodeFailure, DecodeKind, ErrorSide, Retry};
+use super::http::HttpError;
+use super::sig::{KeyError, LogKey};
 
 /// The log list compiled into the binary: Chrome's v3 list, version 81.14 (2026-01-20). Used
 /// when no fresher list can be fetched.
@@ -123,6 +125,144 @@ impl fmt::Display for LogListError {
 
 impl std::error::Error for LogListError {}
 
+/// Why one log of the list was left out ([`LogList::skipped`] says which, and this).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogSkip {
+    /// Not a JSON object of the log schema.
+    NotAnObject {
+        reason: String,
+    },
+    /// A required field is absent.
+    Missing(&'static str),
+    /// The `key` does not load.
+    BadKey(KeyError),
+    LogIdBase64,
+    /// `log_id` is not SHA-256 of the key.
+    LogIdMismatch,
+    /// A URL field that is not an absolute http(s) URL with a host.
+    NotHttpUrl {
+        field: &'static str,
+        url: String,
+    },
+    ReadonlyWithoutFinalTreeHead,
+    /// Another log of the list has the same `log_id` (the first listing wins).
+    DuplicateLogId,
+}
+
+impl fmt::Display for LogSkip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LogSkip::NotAnObject { reason } => write!(f, "not a log object: {reason}"),
+            LogSkip::Missing(field) => write!(f, "no {field}"),
+            LogSkip::BadKey(e) => write!(f, "bad key: {e}"),
+            LogSkip::LogIdBase64 => write!(f, "log_id is not base64"),
+            LogSkip::LogIdMismatch => write!(f, "log_id is not SHA-256 of the key"),
+            LogSkip::NotHttpUrl { field, url } => {
+                write!(f, "{field} {url:?} is not an http(s) URL")
+            }
+            LogSkip::ReadonlyWithoutFinalTreeHead => {
+                write!(f, "readonly state without final_tree_head")
+            }
+            LogSkip::DuplicateLogId => write!(f, "duplicate log_id"),
+        }
+    }
+}
+
+impl std::error::Error for LogSkip {}
+
+impl DecodeFailure for LogSkip {
+    fn kind(&self) -> DecodeKind {
+        match self {
+            LogSkip::BadKey(e) => e.kind(),
+            LogSkip::NotAnObject { .. }
+            | LogSkip::Missing(_)
+            | LogSkip::LogIdBase64
+            | LogSkip::NotHttpUrl { .. }
+            | LogSkip::ReadonlyWithoutFinalTreeHead => DecodeKind::Malformed,
+            LogSkip::LogIdMismatch | LogSkip::DuplicateLogId => DecodeKind::Mismatch,
+        }
+    }
+}
+
+/// Why the log list could not be loaded from its source (`--log-list`: a file or a URL).
+#[derive(Debug)]
+pub enum ListLoadError {
+    /// The configured file cannot be read.
+    Read { path: String, error: std::io::Error },
+    /// The configured file is not a usable list.
+    File { path: String, error: LogListError },
+    /// The list URL could not be fetched.
+    Fetch(HttpError),
+    /// The list URL answered with a status other than 200.
+    Status(u16),
+    /// The fetched body is not a usable list.
+    Body(LogListError),
+    /// The copy compiled into the binary does not parse: a build bug.
+    Embedded(LogListError),
+    /// A refresh from `source` failed; the list in force stays.
+    RefreshFailed {
+        source: String,
+        error: Box<ListLoadError>,
+    },
+}
+
+impl fmt::Display for ListLoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListLoadError::Read { path, error } => {
+                write!(f, "cannot read log list {path}: {error}")
+            }
+            ListLoadError::File { path, error } => write!(f, "log list {path}: {error}"),
+            ListLoadError::Fetch(e) => write!(f, "{e}"),
+            ListLoadError::Status(s) => write!(f, "HTTP status {s}"),
+            ListLoadError::Body(e) => write!(f, "{e}"),
+            ListLoadError::Embedded(e) => write!(f, "embedded log list: {e}"),
+            ListLoadError::RefreshFailed { source, error } => write!(
+                f,
+                "cannot fetch the log list {source} ({error}); keeping the current one"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for ListLoadError {}
+
+/// A list file is the operator's configuration; a list fetched from a URL is its publisher's.
+impl CtError for ListLoadError {
+    fn side(&self) -> ErrorSide {
+        match self {
+            ListLoadError::Read { .. }
+            | ListLoadError::File { .. }
+            | ListLoadError::Embedded(_) => ErrorSide::Internal,
+            ListLoadError::Fetch(e) => e.side(),
+            ListLoadError::Status(_) | ListLoadError::Body(_) => ErrorSide::Upstream,
+            ListLoadError::RefreshFailed { error, .. } => error.side(),
+        }
+    }
+
+    fn retry(&self) -> Retry {
+        match self {
+            ListLoadError::Fetch(e) => e.retry(),
+            ListLoadError::Status(s) if *s >= 500 => Retry::Transient,
+            ListLoadError::RefreshFailed { error, .. } => error.retry(),
+            ListLoadError::Read { .. }
+            | ListLoadError::File { .. }
+            | ListLoadError::Status(_)
+            | ListLoadError::Body(_)
+            | ListLoadError::Embedded(_) => Retry::Persistent,
+        }
+    }
+}
+
+impl DecodeFailure for LogListError {
+    fn kind(&self) -> DecodeKind {
+        match self {
+            LogListError::InvalidJson { .. } => DecodeKind::Malformed,
+            LogListError::NoLogs { .. } => DecodeKind::Mismatch,
+        }
+    }
+}
+
 #[derive(Deserialize)]
 struct RawList<'a> {
     #[serde(borrow, default)]
@@ -191,7 +331,7 @@ struct RawFinalTreeHead {
 
 /// Maps the state object. The schema allows exactly one key; should a list carry several,
 /// the most final one wins (a rejected log must never be polled because it was also usable).
-fn log_state(state: Option<&RawState>) -> Result<LogState, String> {
+fn log_state(state: Option<&RawState>) -> Result<LogState, LogSkip> {
     let Some(s) = state else {
         return Ok(LogState::Unknown);
     };
@@ -205,7 +345,7 @@ fn log_state(state: Option<&RawState>) -> Result<LogState, String> {
         let fth = ro
             .final_tree_head
             .as_ref()
-            .ok_or("readonly state without final_tree_head")?;
+            .ok_or(LogSkip::ReadonlyWithoutFinalTreeHead)?;
         return Ok(LogState::Readonly {
             final_tree_size: fth.tree_size,
         });
@@ -222,38 +362,50 @@ fn log_state(state: Option<&RawState>) -> Result<LogState, String> {
 }
 
 /// An absolute http(s) URL with a host; anything else cannot be fetched.
-fn check_url(url: &str, field: &str) -> Result<String, String> {
+fn check_url(url: &str, field: &'static str) -> Result<String, LogSkip> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"));
     match rest {
         Some(rest) if !rest.is_empty() && !rest.starts_with('/') => Ok(url.to_string()),
-        _ => Err(format!("{field} {url:?} is not an http(s) URL")),
+        _ => Err(LogSkip::NotHttpUrl {
+            field,
+            url: url.to_string(),
+        }),
     }
 }
 
 /// Loads the key and checks the listed log_id against it.
-fn log_key(raw: &RawLog<'_>) -> Result<LogKey, String> {
-    let key_b64 = raw.key.as_deref().ok_or("no key")?;
-    let key = LogKey::from_base64(key_b64).map_err(|e| format!("bad key: {e}"))?;
-    let listed = raw.log_id.as_deref().ok_or("no log_id")?;
+fn log_key(raw: &RawLog<'_>) -> Result<LogKey, LogSkip> {
+    let key_b64 = raw.key.as_deref().ok_or(LogSkip::Missing("key"))?;
+    let key = LogKey::from_base64(key_b64).map_err(LogSkip::BadKey)?;
+    let listed = raw.log_id.as_deref().ok_or(LogSkip::Missing("log_id"))?;
     let listed = base64::engine::general_purpose::STANDARD
         .decode(listed)
-        .map_err(|_| "log_id is not base64".to_string())?;
+        .map_err(|_| LogSkip::LogIdBase64)?;
     if listed != key.log_id() {
-        return Err("log_id is not SHA-256 of the key".to_string());
+        return Err(LogSkip::LogIdMismatch);
     }
     Ok(key)
 }
 
 /// Decodes one log entry of the list, or says why it cannot be used.
-fn log_info(raw: &RawLog<'_>, kind: LogKind, operator: &str) -> Result<LogInfo, String> {
+fn log_info(raw: &RawLog<'_>, kind: LogKind, operator: &str) -> Result<LogInfo, LogSkip> {
     let key = log_key(raw)?;
     let (url, submission_url) = match kind {
-        LogKind::Rfc6962 => (check_url(raw.url.as_deref().ok_or("no url")?, "url")?, None),
+        LogKind::Rfc6962 => {
+            let url = raw.url.as_deref().ok_or(LogSkip::Missing("url"))?;
+            (check_url(url, "url")?, None)
+        }
         LogKind::StaticCt => {
-            let mon = raw.monitoring_url.as_deref().ok_or("no monitoring_url")?;
-            let sub = raw.submission_url.as_deref().ok_or("no submission_url")?;
+            let mon = raw
+                .monitoring_url
+                .as_deref()
+                .ok_or(LogSkip::Missing("monitoring_url"))?;
+            let sub = raw
+                .submission_url
+                .as_deref()
+                .ok_or(LogSkip::Missing("submission_url"))?;
             (
                 check_url(mon, "monitoring_url")?,
                 Some(check_url(sub, "submission_url")?),
@@ -298,12 +450,15 @@ struct Collector {
 impl Collector {
     fn add(&mut self, lazy: &LazyValue<'_>, kind: LogKind, operator: &str, position: usize) {
         let decoded = sonic_rs::from_str::<RawLog<'_>>(lazy.as_raw_str())
-            .map_err(|e| format!("not a log object: {e}"))
+            .map_err(|e| LogSkip::NotAnObject {
+                reason: e.to_string(),
+            })
             .and_then(|raw| log_info(&raw, kind, operator));
         match decoded {
             Ok(info) if !self.seen.insert(info.log_id) => {
                 let label = log_label(lazy, kind, operator, position);
-                self.skipped.push(format!("{label}: duplicate log_id"));
+                self.skipped
+                    .push(format!("{label}: {}", LogSkip::DuplicateLogId));
             }
             Ok(info) => self.logs.push(info),
             Err(reason) => {
@@ -600,5 +755,38 @@ mod tests {
         let err = parse_log_list(only_bad.as_bytes()).unwrap_err();
         assert!(matches!(&err, LogListError::NoLogs { skipped } if skipped.len() == 1));
         assert!(err.to_string().contains("log_id is not SHA-256"), "{err}");
+    }
+
+    #[test]
+    fn load_errors_say_whose_fault_they_are() {
+        let missing = read_error("/nonexistent/log_list.json");
+        assert_eq!(missing.side(), ErrorSide::Internal, "a configured path");
+        assert_eq!(missing.retry(), Retry::Persistent);
+        let refresh = ListLoadError::RefreshFailed {
+            source: "https://lists.example/log_list.json".into(),
+            error: Box::new(ListLoadError::Status(503)),
+        };
+        assert_eq!(refresh.side(), ErrorSide::Upstream);
+        assert_eq!(refresh.retry(), Retry::Transient);
+        assert_eq!(
+            refresh.to_string(),
+            "cannot fetch the log list https://lists.example/log_list.json (HTTP status 503); \
+             keeping the current one"
+        );
+        let garbage = ListLoadError::Body(parse_log_list(b"[").unwrap_err());
+        assert_eq!(garbage.side(), ErrorSide::Upstream);
+        assert_eq!(garbage.retry(), Retry::Persistent);
+        assert_eq!(LogSkip::LogIdMismatch.kind(), DecodeKind::Mismatch);
+        assert_eq!(
+            LogSkip::BadKey(KeyError::UnsupportedCurve).kind(),
+            DecodeKind::Unsupported
+        );
+    }
+
+    fn read_error(path: &str) -> ListLoadError {
+        ListLoadError::Read {
+            path: path.into(),
+            error: std::fs::read(path).unwrap_err(),
+        }
     }
 }

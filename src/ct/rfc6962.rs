@@ -26,6 +26,7 @@ use serde::{
 
 use super::{
     entry::LogEntry,
+    error::{DecodeFailure, DecodeKind},
     leaf::{decode_rfc6962_entry, LeafError},
     sig::{tree_head_signed_data, verify_digitally_signed, LogKey, SigError},
 };
@@ -119,6 +120,22 @@ impl fmt::Display for ResponseError {
 
 impl std::error::Error for ResponseError {}
 
+impl DecodeFailure for ResponseError {
+    fn kind(&self) -> DecodeKind {
+        match self {
+            ResponseError::TooLarge { .. } => DecodeKind::TooLarge,
+            ResponseError::InvalidJson { .. }
+            | ResponseError::MissingEntries
+            | ResponseError::RootHashBase64
+            | ResponseError::RootHashLength { .. }
+            | ResponseError::SignatureBase64 => DecodeKind::Malformed,
+            ResponseError::EmptyPage
+            | ResponseError::TooManyEntries { .. }
+            | ResponseError::IndexOverflow { .. } => DecodeKind::Mismatch,
+        }
+    }
+}
+
 /// What is wrong with one get-entries entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EntryErrorKind {
@@ -158,6 +175,17 @@ impl fmt::Display for EntryError {
 }
 
 impl std::error::Error for EntryError {}
+
+impl DecodeFailure for EntryError {
+    fn kind(&self) -> DecodeKind {
+        match &self.kind {
+            EntryErrorKind::MissingField(_)
+            | EntryErrorKind::LeafInputBase64
+            | EntryErrorKind::ExtraDataBase64 => DecodeKind::Malformed,
+            EntryErrorKind::Leaf(e) => e.kind(),
+        }
+    }
+}
 
 fn invalid_json(e: sonic_rs::Error) -> ResponseError {
     ResponseError::InvalidJson {
@@ -413,7 +441,7 @@ mod tests {
     }
 
     fn sha256_b64(data: &[u8]) -> String {
-        base64::engine::general_purpose::STANDARD.encode(crate::ct::sig::sha256(&[data]))
+        base64::engine::general_purpose::STANDARD.encode(crate::ct::hash::sha256(&[data]))
     }
 
     #[test]
@@ -532,7 +560,7 @@ mod tests {
         let (_, issuer) = x509_parser::parse_x509_certificate(&e.chain[0]).unwrap();
         assert_eq!(
             li[12..44],
-            crate::ct::sig::sha256(&[issuer.tbs_certificate.subject_pki.raw])
+            crate::ct::hash::sha256(&[issuer.tbs_certificate.subject_pki.raw])
         );
     }
 
@@ -599,7 +627,7 @@ mod tests {
                 assert_eq!(e.kind, EntryKind::Precert);
                 assert_eq!(e.chain.len(), 2, "{file} entry {k}");
                 for c in &e.chain {
-                    let hex: String = crate::ct::sig::sha256(&[c])
+                    let hex: String = crate::ct::hash::sha256(&[c])
                         .iter()
                         .map(|b| format!("{b:02x}"))
                         .collect();

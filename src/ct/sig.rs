@@ -24,7 +24,6 @@ use std::fmt;
 
 use base64::Engine as _;
 use ring::signature::{self, UnparsedPublicKey};
-use sha2::{Digest as _, Sha256};
 use x509_parser::{
     oid_registry::{OID_EC_P256, OID_KEY_TYPE_EC_PUBLIC_KEY, OID_PKCS1_RSAENCRYPTION},
     prelude::FromDer as _,
@@ -32,7 +31,9 @@ use x509_parser::{
     x509::SubjectPublicKeyInfo,
 };
 
-use super::leaf::{TlsError, TlsReader};
+use super::error::{DecodeFailure, DecodeKind};
+use super::hash::sha256;
+use super::tls_codec::{TlsError, TlsReader};
 
 /// TLS `HashAlgorithm` value for SHA-256 (RFC 5246 §7.4.1.4.1), the only hash RFC 6962 allows.
 const HASH_SHA256: u8 = 4;
@@ -136,6 +137,19 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
+impl DecodeFailure for KeyError {
+    fn kind(&self) -> DecodeKind {
+        match self {
+            KeyError::Base64 | KeyError::NotSpki | KeyError::UnusedBits | KeyError::BadEcPoint => {
+                DecodeKind::Malformed
+            }
+            KeyError::UnsupportedCurve
+            | KeyError::RsaModulusSize { .. }
+            | KeyError::UnsupportedAlgorithm => DecodeKind::Unsupported,
+        }
+    }
+}
+
 impl LogKey {
     /// Loads a key from its DER SubjectPublicKeyInfo.
     pub fn from_spki_der(der: &[u8]) -> Result<LogKey, KeyError> {
@@ -224,15 +238,6 @@ fn modulus_bits(modulus: &[u8]) -> usize {
     }
 }
 
-/// SHA-256 over the concatenation of `parts`.
-pub(crate) fn sha256(parts: &[&[u8]]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update(part);
-    }
-    hasher.finalize().into()
-}
-
 /// The 50-byte `TreeHeadSignature` an STH signature covers (RFC 6962 §3.5):
 /// `version v1 (0) | signature_type tree_hash (1) | u64 timestamp | u64 tree_size | root`.
 pub fn tree_head_signed_data(timestamp_ms: u64, tree_size: u64, root: &[u8; 32]) -> [u8; 50] {
@@ -282,6 +287,14 @@ impl fmt::Display for SigError {
 }
 
 impl std::error::Error for SigError {}
+
+/// Every way a signature fails to verify, a malformed `DigitallySigned` included, is a bad
+/// signature: the log's word cannot be taken for what it signed.
+impl DecodeFailure for SigError {
+    fn kind(&self) -> DecodeKind {
+        DecodeKind::BadSignature
+    }
+}
 
 impl From<TlsError> for SigError {
     fn from(e: TlsError) -> Self {

@@ -40,9 +40,12 @@ use bytes::Bytes;
 
 use super::{
     entry::{EntryKind, LogEntry},
-    leaf::{entry_kind, read_signed_entry, TlsError, TlsReader},
+    error::{DecodeFailure, DecodeKind},
+    hash::sha256,
+    leaf::{entry_kind, read_signed_entry},
     rfc6962::with_slash,
-    sig::{sha256, tree_head_signed_data, verify_digitally_signed, LogKey, SigError},
+    sig::{tree_head_signed_data, verify_digitally_signed, LogKey, SigError},
+    tls_codec::{TlsError, TlsReader},
 };
 use crate::limits::{CHAIN_CERTS_MAX, CHECKPOINT_BYTES_MAX, CHECKPOINT_SIGNATURES_MAX};
 
@@ -218,6 +221,29 @@ impl fmt::Display for CheckpointError {
 }
 
 impl std::error::Error for CheckpointError {}
+
+impl DecodeFailure for CheckpointError {
+    fn kind(&self) -> DecodeKind {
+        match self {
+            CheckpointError::TooLarge { .. } | CheckpointError::TooManySignatures => {
+                DecodeKind::TooLarge
+            }
+            CheckpointError::Empty
+            | CheckpointError::NotUtf8
+            | CheckpointError::ControlCharacter
+            | CheckpointError::MissingSignatureBlock
+            | CheckpointError::NoSignatures
+            | CheckpointError::MalformedText
+            | CheckpointError::BadTreeSize
+            | CheckpointError::BadRootHash
+            | CheckpointError::MalformedSignatureLine { .. } => DecodeKind::Malformed,
+            CheckpointError::OriginMismatch { .. } => DecodeKind::Mismatch,
+            CheckpointError::BadLogSignature(_) | CheckpointError::NoLogSignature => {
+                DecodeKind::BadSignature
+            }
+        }
+    }
+}
 
 /// The key ID of a log's RFC6962NoteSignature: `SHA-256(name || 0x0A || 0x05 || log_id)[:4]`.
 fn rfc6962_note_key_id(origin: &str, log_id: &[u8; 32]) -> [u8; 4] {
@@ -437,6 +463,21 @@ impl From<TlsError> for TileEntryError {
     }
 }
 
+impl std::error::Error for TileEntryError {}
+
+impl DecodeFailure for TileEntryError {
+    fn kind(&self) -> DecodeKind {
+        match self {
+            TileEntryError::Tls(e) => e.kind(),
+            TileEntryError::UnknownEntryType(_) => DecodeKind::Unsupported,
+            TileEntryError::BadLeafIndexLength { .. }
+            | TileEntryError::DuplicateLeafIndex
+            | TileEntryError::FingerprintsLength { .. } => DecodeKind::Malformed,
+            TileEntryError::LeafIndexMismatch { .. } => DecodeKind::Mismatch,
+        }
+    }
+}
+
 /// Why a data tile was rejected.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TileError {
@@ -476,6 +517,16 @@ impl fmt::Display for TileError {
 }
 
 impl std::error::Error for TileError {}
+
+impl DecodeFailure for TileError {
+    fn kind(&self) -> DecodeKind {
+        match self {
+            TileError::BadWidth { .. } | TileError::IndexOverflow { .. } => DecodeKind::BadRequest,
+            TileError::Entry { error, .. } => error.kind(),
+            TileError::TrailingBytes { .. } => DecodeKind::Malformed,
+        }
+    }
+}
 
 /// Checks the CtExtensions of a tile leaf: a `leaf_index` extension, when present, must be
 /// the only one of its kind, 5 bytes, and equal `expected`. Other types are skipped.

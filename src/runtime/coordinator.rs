@@ -19,7 +19,7 @@ use super::{
 use crate::{
     config::LogKinds,
     ct::{
-        log_list::{parse_log_list, LogInfo, LogKind, LogList, EMBEDDED_LOG_LIST},
+        log_list::{parse_log_list, ListLoadError, LogInfo, LogKind, LogList, EMBEDDED_LOG_LIST},
         poller::PollSlot,
     },
     limits,
@@ -106,15 +106,22 @@ pub fn is_url(source: &str) -> bool {
 }
 
 /// Reads and parses a log list file (also used at boot, where a bad path is fatal).
-pub fn read_list_file(path: &str) -> Result<LogList, String> {
-    let body = std::fs::read(path).map_err(|e| format!("cannot read log list {path}: {e}"))?;
-    parse_log_list(&body).map_err(|e| format!("log list {path}: {e}"))
+pub fn read_list_file(path: &str) -> Result<LogList, ListLoadError> {
+    let read_error = |error| ListLoadError::Read {
+        path: path.to_string(),
+        error,
+    };
+    let body = std::fs::read(path).map_err(read_error)?;
+    parse_log_list(&body).map_err(|error| ListLoadError::File {
+        path: path.to_string(),
+        error,
+    })
 }
 
 /// Loads the configured list. A URL that cannot be fetched falls back to the embedded copy at
 /// start (`initial`), and on a refresh keeps the list in force: a transient failure must not
 /// swap the live list for an older one and retire logs.
-pub async fn load_list(shard: &Shard, initial: bool) -> Result<LogList, String> {
+pub async fn load_list(shard: &Shard, initial: bool) -> Result<LogList, ListLoadError> {
     let source = &shard.config.log_list;
     if !is_url(source) {
         return read_list_file(source);
@@ -123,20 +130,26 @@ pub async fn load_list(shard: &Shard, initial: bool) -> Result<LogList, String> 
         Ok(list) => Ok(list),
         Err(e) if initial => {
             tracing::warn!(url = %source, "cannot fetch the log list ({e}); using the embedded copy");
-            parse_log_list(EMBEDDED_LOG_LIST).map_err(|e| format!("embedded log list: {e}"))
+            parse_log_list(EMBEDDED_LOG_LIST).map_err(ListLoadError::Embedded)
         }
-        Err(e) => Err(format!(
-            "cannot fetch the log list {source} ({e}); keeping the current one"
-        )),
+        Err(e) => Err(ListLoadError::RefreshFailed {
+            source: source.clone(),
+            error: Box::new(e),
+        }),
     }
 }
 
-async fn fetch_list(shard: &Shard, url: &str) -> Result<LogList, String> {
-    let resp = shard.env.http.get(url).await.map_err(|e| e.to_string())?;
+async fn fetch_list(shard: &Shard, url: &str) -> Result<LogList, ListLoadError> {
+    let resp = shard
+        .env
+        .http
+        .get(url)
+        .await
+        .map_err(ListLoadError::Fetch)?;
     if resp.status != 200 {
-        return Err(format!("HTTP status {}", resp.status));
+        return Err(ListLoadError::Status(resp.status));
     }
-    parse_log_list(&resp.body).map_err(|e| e.to_string())
+    parse_log_list(&resp.body).map_err(ListLoadError::Body)
 }
 
 /// Runs on executor 0 until shutdown: initial load, then a refresh every

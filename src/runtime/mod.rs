@@ -162,7 +162,8 @@ pub fn executor_cpus(workers: usize) -> Vec<usize> {
 pub fn run(config: Config) -> Result<(), BootError> {
     config.validate().map_err(BootError::Config)?;
     if !coordinator::is_url(&config.log_list) {
-        coordinator::read_list_file(&config.log_list).map_err(BootError::Config)?;
+        coordinator::read_list_file(&config.log_list)
+            .map_err(|e| BootError::Config(e.to_string()))?;
     }
     let state = Arc::new(load_state(&config)?);
     let access =

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
 
-use super::HttpError;
+use super::error::HttpError;
 use crate::limits;
 
 /// Addresses of one host, with when they were resolved.

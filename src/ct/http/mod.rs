@@ -5,7 +5,8 @@
 //!
 //! | file | what |
 //! |---|---|
-//! | `mod.rs` | [`HttpClient`] (pool, connect, retry, deadline), [`Response`], [`HttpError`] |
+//! | `mod.rs` | [`HttpClient`] (pool, connect, retry, deadline), [`Response`] |
+//! | `error.rs` | [`HttpError`]: what went wrong, whose fault it is and whether retrying helps |
 //! | `url.rs` | [`Url`] parsing (http/https, IPv6 literals, strict request target) |
 //! | `dns.rs` | per-executor DNS cache; getaddrinfo runs on glommio's blocking pool |
 //! | `tls.rs` | [`tls_config`]: webpki-roots plus an optional PEM CA file, ring provider |
@@ -29,12 +30,12 @@
 mod body;
 mod conn;
 mod dns;
+mod error;
 mod tls;
 mod url;
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
-use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -55,117 +56,9 @@ use dns::{DnsCache, Origin};
 pub(crate) use body::{
     gunzip_capped, parse_head as parse_response_head, BodyError, ChunkedDecoder, Framing,
 };
+pub use error::HttpError;
 pub use tls::{add_pem_file, tls_config};
 pub use url::{Scheme, Url};
-
-/// Everything that can go wrong fetching one URL. Each variant names the host.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum HttpError {
-    InvalidUrl {
-        url: String,
-        reason: &'static str,
-    },
-    /// An extra request header the caller passed is unusable.
-    InvalidHeader {
-        name: String,
-        reason: &'static str,
-    },
-    /// TLS configuration could not be built (bad CA file); a boot error.
-    Config(String),
-    Dns {
-        host: String,
-        detail: String,
-    },
-    Connect {
-        host: String,
-        detail: String,
-    },
-    Tls {
-        host: String,
-        detail: String,
-    },
-    /// `phase` is "connect", "TLS handshake", "read" or "request" (the overall deadline).
-    Timeout {
-        host: String,
-        phase: &'static str,
-    },
-    Io {
-        host: String,
-        detail: String,
-    },
-    /// The connection closed before the response was complete (truncated body).
-    Closed {
-        host: String,
-        detail: String,
-    },
-    MalformedResponse {
-        host: String,
-        detail: String,
-    },
-    /// The response head or (decoded) body passes its limit (`limit` is in bytes, or in
-    /// header fields for "response header count").
-    TooLarge {
-        host: String,
-        what: &'static str,
-        limit: usize,
-    },
-    /// The body's content coding (gzip) could not be decoded.
-    Decode {
-        host: String,
-        detail: String,
-    },
-}
-
-impl HttpError {
-    /// Whether trying the same request again later can help: network trouble yes; a bad URL,
-    /// a bad certificate, an oversized or undecodable response no (the fetcher still retries
-    /// those, but on its slow error path, and should surface them).
-    pub fn is_retryable(&self) -> bool {
-        match self {
-            HttpError::Dns { .. }
-            | HttpError::Connect { .. }
-            | HttpError::Timeout { .. }
-            | HttpError::Io { .. }
-            | HttpError::Closed { .. } => true,
-            HttpError::InvalidUrl { .. }
-            | HttpError::InvalidHeader { .. }
-            | HttpError::Config(_)
-            | HttpError::Tls { .. }
-            | HttpError::MalformedResponse { .. }
-            | HttpError::TooLarge { .. }
-            | HttpError::Decode { .. } => false,
-        }
-    }
-}
-
-impl fmt::Display for HttpError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            HttpError::InvalidUrl { url, reason } => write!(f, "invalid URL {url:?}: {reason}"),
-            HttpError::InvalidHeader { name, reason } => {
-                write!(f, "invalid request header {name:?}: {reason}")
-            }
-            HttpError::Config(detail) => write!(f, "TLS configuration: {detail}"),
-            HttpError::Dns { host, detail } => write!(f, "{host}: DNS lookup failed: {detail}"),
-            HttpError::Connect { host, detail } => write!(f, "{host}: connect failed: {detail}"),
-            HttpError::Tls { host, detail } => write!(f, "{host}: TLS failed: {detail}"),
-            HttpError::Timeout { host, phase } => write!(f, "{host}: {phase} timed out"),
-            HttpError::Io { host, detail } => write!(f, "{host}: I/O error: {detail}"),
-            HttpError::Closed { host, detail } => write!(f, "{host}: {detail}"),
-            HttpError::MalformedResponse { host, detail } => {
-                write!(f, "{host}: malformed response: {detail}")
-            }
-            HttpError::TooLarge { host, what, limit } => {
-                write!(f, "{host}: {what} larger than {limit} bytes")
-            }
-            HttpError::Decode { host, detail } => {
-                write!(f, "{host}: cannot decode response body: {detail}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for HttpError {}
 
 /// A complete response. Non-2xx statuses are responses, not errors: the fetcher decides.
 #[derive(Debug, Clone)]

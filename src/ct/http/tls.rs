@@ -11,7 +11,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 use rustls::{ClientConfig, RootCertStore};
 
-use super::HttpError;
+use super::error::HttpError;
 
 /// Builds the client TLS configuration (ring provider, TLS 1.2 and 1.3, no ALPN: the client
 /// speaks HTTP/1.1 only).

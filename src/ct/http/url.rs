@@ -8,7 +8,7 @@
 use std::fmt;
 use std::net::{IpAddr, Ipv6Addr};
 
-use super::HttpError;
+use super::error::HttpError;
 
 /// The two schemes a CT log can be reached over.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

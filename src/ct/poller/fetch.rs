@@ -1,5 +1,9 @@
 //! One HTTP GET on behalf of a log: paced, classified and counted, and retried with backoff
 //! until it succeeds or the poller is stopped.
+//!
+//! [`FetchError`] is why one attempt failed: the HTTP error, the status, or the
+//! [`DecodeError`] of a body that could not be used, each classified by side and retry class
+//! ([`crate::ct::error`]) and counted under one fetch-error metric ([`FetchError::metric_kind`]).
 
 use std::{cell::RefCell, fmt, rc::Rc, time::Duration};
 
@@ -8,7 +12,13 @@ use glommio::timer::sleep;
 
 use super::{LogCtx, PollerEnv, StopFlag};
 use crate::{
-    ct::pacing::{Backoff, Pacer},
+    ct::{
+        error::{CtError, DecodeFailure, DecodeKind, ErrorSide, Retry},
+        http::HttpError,
+        pacing::{Backoff, Pacer},
+        rfc6962::ResponseError,
+        static_ct::TileError,
+    },
     metrics::{bump, FetchErrorKind},
 };
 
@@ -16,7 +26,7 @@ use crate::{
 #[derive(Debug)]
 pub enum FetchError {
     /// Transport failure (DNS, connect, TLS, timeout, truncated or oversized body).
-    Network(String),
+    Network(HttpError),
     /// 429, or 503 with Retry-After: the log asks us to slow down.
     RateLimited(Option<Duration>),
     /// 404: the resource does not exist (yet, or any more).
@@ -24,7 +34,9 @@ pub enum FetchError {
     /// Any other non-200 status.
     Status(u16),
     /// The body was received but could not be used.
-    BadResponse(String),
+    BadResponse(DecodeError),
+    /// A pipeline consumer used entries past the window it was given: our bug.
+    WindowOverrun { start: u64, end: u64, next: u64 },
     /// The poller was stopped while waiting.
     Stopped,
 }
@@ -38,20 +50,119 @@ impl fmt::Display for FetchError {
             FetchError::NotFound => write!(f, "404 not found"),
             FetchError::Status(s) => write!(f, "HTTP status {s}"),
             FetchError::BadResponse(e) => write!(f, "bad response: {e}"),
+            FetchError::WindowOverrun { start, end, next } => {
+                write!(
+                    f,
+                    "internal error: window {start}..={end} consumed up to {next}"
+                )
+            }
             FetchError::Stopped => write!(f, "stopped"),
         }
     }
 }
 
+impl std::error::Error for FetchError {}
+
+impl CtError for FetchError {
+    /// A stop is our own doing (the log left the list, or shutdown), like an overrun window.
+    fn side(&self) -> ErrorSide {
+        match self {
+            FetchError::Network(e) => e.side(),
+            FetchError::BadResponse(e) => e.side(),
+            FetchError::RateLimited(_) | FetchError::NotFound | FetchError::Status(_) => {
+                ErrorSide::Upstream
+            }
+            FetchError::WindowOverrun { .. } | FetchError::Stopped => ErrorSide::Internal,
+        }
+    }
+
+    /// A 404 is transient: CT resources appear (a tile not yet on the CDN) rather than vanish.
+    /// Other statuses are transient when they are server errors.
+    fn retry(&self) -> Retry {
+        match self {
+            FetchError::Network(e) => e.retry(),
+            FetchError::BadResponse(e) => e.retry(),
+            FetchError::RateLimited(_) | FetchError::NotFound => Retry::Transient,
+            FetchError::Status(s) if *s >= 500 => Retry::Transient,
+            FetchError::Status(_) | FetchError::WindowOverrun { .. } => Retry::Persistent,
+            FetchError::Stopped => Retry::Never,
+        }
+    }
+}
+
 impl FetchError {
-    fn kind(&self) -> Option<FetchErrorKind> {
+    /// The fetch-error metric this failure counts under; none for a stop or our own bug.
+    pub fn metric_kind(&self) -> Option<FetchErrorKind> {
         match self {
             FetchError::Network(_) => Some(FetchErrorKind::Network),
             FetchError::RateLimited(_) => Some(FetchErrorKind::RateLimited),
             FetchError::NotFound | FetchError::Status(_) => Some(FetchErrorKind::Status),
-            FetchError::BadResponse(_) => Some(FetchErrorKind::BadResponse),
-            FetchError::Stopped => None,
+            FetchError::BadResponse(e) => Some(metric_kind(e.kind())),
+            FetchError::WindowOverrun { .. } | FetchError::Stopped => None,
         }
+    }
+}
+
+/// The fetch-error metric of a body that could not be used: a signature that does not verify
+/// is `bad_signature`, anything else about the body `bad_response`.
+pub fn metric_kind(kind: DecodeKind) -> FetchErrorKind {
+    match kind {
+        DecodeKind::BadSignature => FetchErrorKind::BadSignature,
+        _ => FetchErrorKind::BadResponse,
+    }
+}
+
+/// Why a body a log answered with could not be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// A get-sth or get-entries body.
+    Rfc6962(ResponseError),
+    /// A data tile.
+    Tile(TileError),
+    /// An issuer certificate whose SHA-256 is not the fingerprint it was fetched by.
+    IssuerFingerprint,
+    /// A data tile that holds no leaf of the window it was fetched for.
+    NoLeafInWindow { start: u64, end: u64 },
+}
+
+impl fmt::Display for DecodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DecodeError::Rfc6962(e) => write!(f, "{e}"),
+            DecodeError::Tile(e) => write!(f, "{e}"),
+            DecodeError::IssuerFingerprint => {
+                write!(f, "issuer certificate does not match its fingerprint")
+            }
+            DecodeError::NoLeafInWindow { start, end } => {
+                write!(f, "tile holds no leaf of {start}..={end}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for DecodeError {}
+
+impl DecodeFailure for DecodeError {
+    fn kind(&self) -> DecodeKind {
+        match self {
+            DecodeError::Rfc6962(e) => e.kind(),
+            DecodeError::Tile(e) => e.kind(),
+            DecodeError::IssuerFingerprint | DecodeError::NoLeafInWindow { .. } => {
+                DecodeKind::Mismatch
+            }
+        }
+    }
+}
+
+impl From<ResponseError> for DecodeError {
+    fn from(e: ResponseError) -> Self {
+        DecodeError::Rfc6962(e)
+    }
+}
+
+impl From<TileError> for DecodeError {
+    fn from(e: TileError) -> Self {
+        DecodeError::Tile(e)
     }
 }
 
@@ -82,7 +193,7 @@ impl LogClient {
         self.wait_for_pacer().await?;
         let result = self.env.http.get(url).await;
         let resp = match result {
-            Err(e) => return Err(FetchError::Network(e.to_string())),
+            Err(e) => return Err(FetchError::Network(e)),
             Ok(resp) => resp,
         };
         let retry_after = resp.retry_after_delay(std::time::SystemTime::now());
@@ -119,7 +230,7 @@ impl LogClient {
 
     /// Counts and logs a failed attempt, then sleeps for the backoff (or Retry-After).
     pub async fn after_failure(&self, what: &str, err: &FetchError) {
-        if let Some(kind) = err.kind() {
+        if let Some(kind) = err.metric_kind() {
             self.log.stats.count_error(kind);
         }
         let delay = match err {
@@ -159,12 +270,13 @@ impl LogClient {
     }
 
     /// GETs `url` and decodes it with `decode`, retrying (with backoff) every failure except
-    /// those `give_up` accepts, until it succeeds or the poller is stopped.
+    /// those `give_up` accepts and those never to be retried ([`Retry::Never`]: the poller was
+    /// stopped), until it succeeds or the poller is stopped.
     pub async fn get_with_retry<T>(
         &self,
         what: &str,
         url: &str,
-        decode: impl Fn(Bytes) -> Result<T, String>,
+        decode: impl Fn(Bytes) -> Result<T, DecodeError>,
         give_up: impl Fn(&FetchError) -> bool,
     ) -> Result<T, FetchError> {
         loop {
@@ -177,10 +289,52 @@ impl LogClient {
                     self.after_success();
                     return Ok(v);
                 }
-                Err(FetchError::Stopped) => return Err(FetchError::Stopped),
-                Err(e) if give_up(&e) => return Err(e),
+                Err(e) if e.retry() == Retry::Never || give_up(&e) => return Err(e),
                 Err(e) => self.after_failure(what, &e).await,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ct::{sig::SigError, static_ct::CheckpointError};
+
+    #[test]
+    fn a_signature_failure_counts_apart_from_a_bad_body() {
+        let unverified = CheckpointError::BadLogSignature(SigError::BadSignature);
+        assert_eq!(metric_kind(unverified.kind()), FetchErrorKind::BadSignature);
+        assert_eq!(
+            metric_kind(CheckpointError::NoSignatures.kind()),
+            FetchErrorKind::BadResponse,
+            "a note without signature lines is not a checkpoint at all"
+        );
+        let empty = FetchError::BadResponse(ResponseError::EmptyPage.into());
+        assert_eq!(empty.metric_kind(), Some(FetchErrorKind::BadResponse));
+        assert_eq!(empty.side(), ErrorSide::Upstream);
+        assert_eq!(
+            empty.to_string(),
+            "bad response: get-entries returned no entries"
+        );
+    }
+
+    #[test]
+    fn only_a_stop_is_never_retried() {
+        assert_eq!(FetchError::Stopped.retry(), Retry::Never);
+        assert_eq!(FetchError::Stopped.metric_kind(), None);
+        assert_eq!(FetchError::NotFound.retry(), Retry::Transient);
+        assert_eq!(FetchError::Status(502).retry(), Retry::Transient);
+        assert_eq!(FetchError::Status(403).retry(), Retry::Persistent);
+        let overrun = FetchError::WindowOverrun {
+            start: 0,
+            end: 9,
+            next: 12,
+        };
+        assert_eq!(overrun.side(), ErrorSide::Internal);
+        assert_eq!(overrun.metric_kind(), None);
+        let tile = FetchError::BadResponse(TileError::BadWidth { width: 0 }.into());
+        assert_eq!(tile.side(), ErrorSide::Internal, "we asked for that width");
+        assert_ne!(tile.retry(), Retry::Never);
     }
 }

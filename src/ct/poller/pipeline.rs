@@ -83,10 +83,11 @@ where
             cancel_all(pending);
             // `consume` may have emitted up to `next`, but a window it overran is a bug in
             // the caller; resuming at the window's start could repeat, resuming past it skip.
-            let error = FetchError::BadResponse(format!(
-                "window {}..={} consumed up to {next}",
-                w.start, w.end
-            ));
+            let error = FetchError::WindowOverrun {
+                start: w.start,
+                end: w.end,
+                next,
+            };
             return Err(Aborted { cursor, error });
         }
         cursor = next;
@@ -143,6 +144,7 @@ pub fn aligned_end(start: u64, page: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ct::poller::fetch::DecodeError;
     use std::{cell::RefCell, rc::Rc};
 
     #[test]
@@ -250,7 +252,10 @@ mod tests {
             let fetch = |w: Window| async move { Ok::<_, FetchError>(w) };
             let consume = |w: Window, _: Window| {
                 if w.start >= 30 {
-                    Err(FetchError::BadResponse("undecodable".into()))
+                    Err(FetchError::BadResponse(DecodeError::NoLeafInWindow {
+                        start: w.start,
+                        end: w.end,
+                    }))
                 } else {
                     Ok(w.end + 1)
                 }

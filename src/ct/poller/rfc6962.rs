@@ -3,19 +3,20 @@
 use std::{cell::Cell, rc::Rc};
 
 use super::{
-    fetch::{FetchError, LogClient},
+    fetch::{metric_kind, FetchError, LogClient},
     pipeline::{aligned_end, run_ordered, Aborted, Window},
     LogCtx, Page, PollerEnv, StopFlag,
 };
 use crate::{
     ct::{
         entry::LogEntry,
+        error::DecodeFailure as _,
         rfc6962::{
             get_entries_url, get_sth_url, parse_get_entries, parse_sth, verify_sth, SignedTreeHead,
         },
+        sig::SigError,
     },
     limits,
-    metrics::FetchErrorKind,
 };
 
 /// Follows one RFC 6962 log until stopped.
@@ -34,19 +35,14 @@ async fn poll_head(client: &LogClient) -> Option<u64> {
     let url = get_sth_url(&log.info.url);
     loop {
         let sth = client
-            .get_with_retry(
-                "get-sth",
-                &url,
-                |body| parse_sth(&body).map_err(|e| e.to_string()),
-                |_| false,
-            )
+            .get_with_retry("get-sth", &url, |body| Ok(parse_sth(&body)?), |_| false)
             .await
             .ok()?;
         match accept_sth(log, &sth) {
             Ok(size) => return Some(size),
-            Err(reason) => {
-                log.stats.count_error(FetchErrorKind::BadSignature);
-                tracing::warn!(log = %log.info.description, "ignoring STH of size {}: {reason}", sth.tree_size);
+            Err(e) => {
+                log.stats.count_error(metric_kind(e.kind()));
+                tracing::warn!(log = %log.info.description, "ignoring STH of size {}: signature does not verify: {e}", sth.tree_size);
                 client.sleep_unless_stopped(client.env.poll_interval).await;
                 if client.stop.is_stopped() {
                     return None;
@@ -58,8 +54,8 @@ async fn poll_head(client: &LogClient) -> Option<u64> {
 
 /// Verifies `sth` and folds it into the log's known size. A smaller tree (load-balanced
 /// frontends serve stale STHs) is "no news", never a rewind.
-fn accept_sth(log: &LogCtx, sth: &SignedTreeHead) -> Result<u64, String> {
-    verify_sth(sth, &log.info.key).map_err(|e| format!("signature does not verify: {e}"))?;
+fn accept_sth(log: &LogCtx, sth: &SignedTreeHead) -> Result<u64, SigError> {
+    verify_sth(sth, &log.info.key)?;
     Ok(log.progress.record_head(sth.tree_size, sth.timestamp_ms))
 }
 
@@ -107,7 +103,7 @@ async fn fetch_window(
         .get_with_retry(
             "get-entries",
             &url,
-            |body| parse_get_entries(&body, w.start, requested).map_err(|e| e.to_string()),
+            |body| Ok(parse_get_entries(&body, w.start, requested)?),
             |_| false,
         )
         .await?;

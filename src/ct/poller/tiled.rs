@@ -12,16 +12,17 @@ use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
 use super::{
-    fetch::{FetchError, LogClient},
+    fetch::{metric_kind, DecodeError, FetchError, LogClient},
     pipeline::{run_ordered, Aborted, Window},
     LogCtx, Page, PollerEnv, StopFlag,
 };
 use crate::{
     ct::{
         entry::LogEntry,
+        error::DecodeFailure as _,
         static_ct::{
             data_tile_url, issuer_url, origin_from_submission_url, parse_checkpoint,
-            parse_data_tile_salvaging, CheckpointError, TileLeaf, TilePrefix,
+            parse_data_tile_salvaging, TileError, TileLeaf, TilePrefix,
         },
     },
     limits,
@@ -79,13 +80,7 @@ async fn poll_checkpoint(client: &LogClient, origin: &str) -> Option<u64> {
             Err(e) => {
                 // Only a signature problem is `bad_signature`; a body that is not a checkpoint
                 // of this log at all is a bad response, like an unparsable STH.
-                let kind = match e {
-                    CheckpointError::BadLogSignature(_) | CheckpointError::NoLogSignature => {
-                        FetchErrorKind::BadSignature
-                    }
-                    _ => FetchErrorKind::BadResponse,
-                };
-                log.stats.count_error(kind);
+                log.stats.count_error(metric_kind(e.kind()));
                 tracing::warn!(log = %log.info.description, "checkpoint not used: {e}");
                 client.sleep_unless_stopped(client.env.poll_interval).await;
                 if client.stop.is_stopped() {
@@ -142,10 +137,10 @@ async fn catch_up(
             }
         }
         let Some(next) = next else {
-            return Err(FetchError::BadResponse(format!(
-                "tile holds no leaf of {}..={}",
-                w.start, w.end
-            )));
+            return Err(FetchError::BadResponse(DecodeError::NoLeafInWindow {
+                start: w.start,
+                end: w.end,
+            }));
         };
         let page = Page {
             start: w.start,
@@ -191,7 +186,7 @@ async fn fetch_tile(
     let read = loop {
         let parse = |want: u16| {
             let judge = &judge;
-            move |body: Bytes| judge.borrow_mut().read(&body, want as usize)
+            move |body: Bytes| Ok(judge.borrow_mut().read(&body, want as usize)?)
         };
         let partial_url = data_tile_url(&log.info.url, tile, width);
         let first = client
@@ -278,9 +273,9 @@ impl<'a> BreakJudge<'a> {
 
     /// Reads `body` as `width` leaves of the tile: all of them, or (once the break is
     /// confirmed) those before it; otherwise the error that makes the caller fetch again.
-    pub(super) fn read(&mut self, body: &Bytes, width: usize) -> Result<TileRead, String> {
+    pub(super) fn read(&mut self, body: &Bytes, width: usize) -> Result<TileRead, TileError> {
         let prefix = match parse_data_tile_salvaging(body, self.tile, width) {
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(e),
             Ok(Ok(leaves)) => {
                 return Ok(TileRead {
                     leaves,
@@ -290,7 +285,7 @@ impl<'a> BreakJudge<'a> {
             Ok(Err(prefix)) => prefix,
         };
         if !self.is_permanent(body, prefix.broken_at) {
-            return Err(prefix.error.to_string());
+            return Err(prefix.error);
         }
         Ok(self.salvage(prefix, width))
     }
@@ -382,7 +377,7 @@ async fn issuer(
         if sha2::Sha256::digest(&body).as_slice() == fp {
             Ok(body)
         } else {
-            Err("issuer certificate does not match its fingerprint".to_owned())
+            Err(DecodeError::IssuerFingerprint)
         }
     };
     let der = match client
