@@ -514,3 +514,316 @@ fn a_bad_schedule_is_refused_at_start() {
     .expect("refused");
     assert!(err.to_string().contains("every"), "{err}");
 }
+
+// ---- Transport shapes, Retry-After dates, conditional GETs and the request log ----------------
+// (added for the CT HTTP client tests, tests/http_client.rs)
+
+/// Sends `GET path` with `extra` header lines on an open connection and reads one response
+/// framed by its Content-Length (or none, for a 304): (head, body).
+fn exchange(stream: &mut TcpStream, host: &str, path: &str, extra: &str) -> (String, Vec<u8>) {
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}\r\n").unwrap();
+    let mut bytes = Vec::new();
+    let mut byte = [0u8; 1];
+    while !bytes.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "head cut short");
+        bytes.push(byte[0]);
+    }
+    let head = String::from_utf8(bytes).unwrap();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })
+        .map_or(0, |v| v.parse().unwrap());
+    let mut body = vec![
+        0u8;
+        if head.starts_with("HTTP/1.1 304") {
+            0
+        } else {
+            length
+        }
+    ];
+    stream.read_exact(&mut body).unwrap();
+    (head, body)
+}
+
+fn connect(url: &str) -> (TcpStream, String, String) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let stream = TcpStream::connect(host).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    (stream, host.to_owned(), path.to_owned())
+}
+
+/// A chunked body decoded by hand: (payload, number of chunks with an extension, trailer text).
+fn dechunk_with_extensions(mut rest: &[u8]) -> (Vec<u8>, usize, String) {
+    let (mut out, mut extended) = (Vec::new(), 0);
+    loop {
+        let end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("size line");
+        let line = std::str::from_utf8(&rest[..end]).unwrap();
+        let (size, ext) = line
+            .split_once(';')
+            .map_or((line, None), |(s, e)| (s, Some(e)));
+        extended += usize::from(ext == Some("ext=\"v\""));
+        let size = usize::from_str_radix(size, 16).unwrap();
+        rest = &rest[end + 2..];
+        if size == 0 {
+            return (out, extended, String::from_utf8_lossy(rest).into_owned());
+        }
+        out.extend_from_slice(&rest[..size]);
+        assert_eq!(&rest[size..size + 2], b"\r\n");
+        rest = &rest[size + 2..];
+    }
+}
+
+fn assert_is_sth(body: &[u8], sim: &SimHandle) {
+    let sth: serde_json::Value = serde_json::from_slice(body).expect("an STH");
+    assert_eq!(sth["tree_size"], sim.tree_size(0));
+}
+
+/// Each transport shape frames (or breaks) the honest STH as the faults table says; rules with
+/// `limit = 1` on one endpoint are consumed in order, one request each.
+#[test]
+fn transport_shapes_frame_the_response_as_documented() {
+    let sim = start(
+        r#"
+        [[rule]]
+        logs = [0]
+        endpoint = "sth"
+        limit = 1
+        fault = "chunked"
+        [[rule]]
+        logs = [0]
+        endpoint = "sth"
+        limit = 1
+        fault = "close_delimited"
+        [[rule]]
+        logs = [0]
+        endpoint = "sth"
+        limit = 1
+        fault = "continue"
+        [[rule]]
+        logs = [0]
+        endpoint = "sth"
+        limit = 1
+        fault = "close"
+        [[rule]]
+        logs = [0]
+        endpoint = "sth"
+        limit = 1
+        fault = "truncate_chunked"
+        [[rule]]
+        logs = [0]
+        endpoint = "sth"
+        limit = 1
+        fault = "oversize_head"
+        bytes = 100000
+        [[rule]]
+        logs = [0]
+        endpoint = "sth"
+        limit = 1
+        fault = "oversize_body"
+        bytes = 5000000000
+        [[rule]]
+        logs = [0]
+        endpoint = "sth"
+        limit = 1
+        fault = "gzip_bomb"
+        bytes = 1000000
+        "#,
+        10,
+    );
+    let sth_url = format!("{}ct/v1/get-sth", sim.logs()[0].url);
+
+    let chunked = get(&sth_url);
+    assert_eq!(
+        chunked.header("transfer-encoding").as_deref(),
+        Some("chunked")
+    );
+    let (payload, extended, trailer) = dechunk_with_extensions(&chunked.body);
+    assert_is_sth(&payload, &sim);
+    // An STH (a few hundred bytes) goes in three chunks: 1, 7 (extended) and the rest.
+    assert_eq!(extended, 1, "every other chunk has an extension");
+    assert_eq!(trailer, "X-Trailer: yes\r\n\r\n");
+    let raw_chunks = String::from_utf8_lossy(&chunked.body).into_owned();
+    assert!(raw_chunks.starts_with("1\r\n"), "a 1-byte first chunk");
+    assert!(raw_chunks.contains("\r\n7;ext=\"v\"\r\n"), "{raw_chunks}");
+
+    let until_close = get(&sth_url);
+    assert!(
+        until_close.head.starts_with("HTTP/1.0 200 "),
+        "{}",
+        until_close.head
+    );
+    assert_eq!(until_close.content_length(), None);
+    assert_eq!(until_close.header("transfer-encoding"), None);
+    assert!(!until_close.reset);
+    assert_is_sth(&until_close.body, &sim);
+
+    let interim = get(&sth_url);
+    assert_eq!(interim.status, 100);
+    let rest = String::from_utf8_lossy(&interim.body).into_owned();
+    assert!(rest.starts_with("HTTP/1.1 200 OK\r\n"), "{rest}");
+    let (_, sth) = rest.split_once("\r\n\r\n").unwrap();
+    assert_is_sth(sth.as_bytes(), &sim);
+
+    let closing = get(&sth_url);
+    assert_eq!(closing.header("connection").as_deref(), Some("close"));
+    assert_eq!(closing.body.len(), closing.content_length().unwrap());
+
+    let cut = get(&sth_url);
+    assert_eq!(cut.header("transfer-encoding").as_deref(), Some("chunked"));
+    assert!(!cut.reset, "a clean close");
+    assert!(!cut.body.ends_with(b"0\r\n\r\n"), "no last chunk");
+    let first = cut.body.windows(2).position(|w| w == b"\r\n").unwrap();
+    let first_size = usize::from_str_radix(std::str::from_utf8(&cut.body[..first]).unwrap(), 16);
+    assert!(
+        cut.body.len() < first + 2 + first_size.unwrap() + 2 + 64,
+        "cut inside the second chunk"
+    );
+
+    let big_head = get(&sth_url);
+    assert_eq!(big_head.status, 200);
+    assert!(big_head.head.len() > 100_000, "{}", big_head.head.len());
+    assert_is_sth(&big_head.body, &sim);
+
+    let declared = get(&sth_url);
+    assert_eq!(declared.content_length(), Some(5_000_000_000));
+    assert!(declared.body.is_empty() && !declared.reset);
+
+    let bomb = get(&sth_url);
+    assert_eq!(bomb.header("content-encoding").as_deref(), Some("gzip"));
+    assert_eq!(bomb.body.len(), bomb.content_length().unwrap());
+    assert!(bomb.body.len() < 10_000, "{}", bomb.body.len());
+    let mut inflated = Vec::new();
+    flate2::read::GzDecoder::new(&bomb.body[..])
+        .read_to_end(&mut inflated)
+        .unwrap();
+    assert_eq!(inflated.len(), 1_000_000);
+    assert!(inflated.iter().all(|&b| b == 0));
+
+    assert_eq!(fired(&sim), vec![1; 8]);
+    assert_is_sth(&get(&sth_url).body, &sim);
+}
+
+/// `idle_close` answers as kept-alive and then closes; without it the connection carries more
+/// requests.
+#[test]
+fn idle_close_drops_a_kept_alive_connection() {
+    let sim = start(
+        "[[rule]]\nlogs = [0]\nendpoint = \"sth\"\nfault = \"idle_close\"\nlimit = 1\n",
+        10,
+    );
+    let (mut dropped, host, path) = connect(&format!("{}ct/v1/get-sth", sim.logs()[0].url));
+    let (head, body) = exchange(&mut dropped, &host, &path, "");
+    assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+    assert!(!head.to_ascii_lowercase().contains("connection:"), "{head}");
+    assert_is_sth(&body, &sim);
+    assert_eq!(
+        dropped.read(&mut [0u8; 1]).unwrap(),
+        0,
+        "closed after the response"
+    );
+
+    let (mut kept, host, path) = connect(&format!("{}ct/v1/get-sth", sim.logs()[0].url));
+    for _ in 0..2 {
+        let (head, body) = exchange(&mut kept, &host, &path, "");
+        assert!(head.starts_with("HTTP/1.1 200 "), "{head}");
+        assert_is_sth(&body, &sim);
+    }
+    assert_eq!(fired(&sim), vec![1]);
+}
+
+#[test]
+fn retry_after_can_be_an_http_date() {
+    let sim = start(
+        "[[rule]]\nlogs = [0]\nendpoint = \"sth\"\nfault = \"rate_limit\"\nretry_after_date = 784111777\nlimit = 1\n\
+         [[rule]]\nlogs = [1]\nendpoint = \"checkpoint\"\nfault = \"status\"\nstatus = 503\nretry_after_date = 4102444800\nlimit = 1\n",
+        10,
+    );
+    let logs = sim.logs();
+    let limited = get(&format!("{}ct/v1/get-sth", logs[0].url));
+    assert_eq!(limited.status, 429);
+    assert_eq!(
+        limited.header("retry-after").as_deref(),
+        Some("Sun, 06 Nov 1994 08:49:37 GMT")
+    );
+    let unavailable = get(&format!("{}checkpoint", logs[1].url));
+    assert_eq!(unavailable.status, 503);
+    assert_eq!(
+        unavailable.header("retry-after").as_deref(),
+        Some("Fri, 01 Jan 2100 00:00:00 GMT")
+    );
+    assert_eq!(fired(&sim), vec![1, 1]);
+    let both = "[[rule]]\nendpoint = \"sth\"\nfault = \"rate_limit\"\nretry_after = 1\nretry_after_date = 1\n";
+    let err = FaultSchedule::from_toml(both).unwrap_err();
+    assert!(err.contains("retry_after_date"), "{err}");
+}
+
+/// The log list answers `If-Modified-Since` like the real one: a 304 with the list's length and
+/// no body when unchanged, the list when changed since; not under a `vanish` schedule (the list
+/// changes while it runs).
+#[test]
+fn the_log_list_answers_if_modified_since() {
+    let sim = start("", 0);
+    let (mut stream, host, path) = connect(&sim.log_list_url);
+    let (head, list) = exchange(&mut stream, &host, &path, "");
+    let stamp = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Last-Modified: "))
+        .expect("Last-Modified")
+        .to_owned();
+    let since = format!("If-Modified-Since: {stamp}\r\n");
+    let (head, body) = exchange(&mut stream, &host, &path, &since);
+    assert!(head.starts_with("HTTP/1.1 304 Not Modified\r\n"), "{head}");
+    assert!(
+        head.contains(&format!("Content-Length: {}\r\n", list.len())),
+        "{head}"
+    );
+    assert!(body.is_empty());
+    let older = "If-Modified-Since: Tue, 15 Nov 1994 12:45:26 GMT\r\n";
+    let (head, body) = exchange(&mut stream, &host, &path, older);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert_eq!(body, list, "same connection, still in step after the 304");
+
+    let vanishing = start(
+        "[[rule]]\nlogs = [0]\nendpoint = \"loglist\"\nfault = \"vanish\"\nfrom = 1000\n",
+        0,
+    );
+    let (mut stream, host, path) = connect(&vanishing.log_list_url);
+    let (head, _) = exchange(&mut stream, &host, &path, older);
+    assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
+    assert!(!head.contains("Last-Modified"), "{head}");
+}
+
+/// What the simulator saw: each request head as sent, numbered by the connection it came on.
+#[test]
+fn the_request_log_records_heads_and_connections() {
+    let sim = start("", 0);
+    let url = format!("{}ct/v1/get-sth", sim.logs()[0].url);
+    let (mut first, host, path) = connect(&url);
+    exchange(&mut first, &host, &path, "X-Probe: one\r\n");
+    exchange(&mut first, &host, &path, "");
+    let (mut second, _, _) = connect(&url);
+    exchange(&mut second, &host, &path, "X-Probe: two\r\n");
+    assert_eq!(sim.connections_accepted(), 2);
+    let requests = sim.requests();
+    let seen: Vec<(u64, Option<&str>)> = requests
+        .iter()
+        .map(|r| (r.connection, r.header("x-probe")))
+        .collect();
+    assert_eq!(seen, [(1, Some("one")), (1, None), (2, Some("two"))]);
+    assert_eq!(
+        requests[0].head,
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nX-Probe: one\r\n\r\n")
+    );
+    assert_eq!(requests[0].request_line(), format!("GET {path} HTTP/1.1"));
+    assert!(!requests[0].https);
+}

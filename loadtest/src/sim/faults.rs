@@ -47,6 +47,24 @@
 //! | `stale_head` | sth, checkpoint, head | a real, correctly signed head from `back` (default 10) publications ago: the tree goes backwards |
 //! | `vanish` | loglist | the selected logs are left out of the log list |
 //!
+//! `rate_limit` and `status` also take `retry_after_date` (unix seconds) instead of
+//! `retry_after`: the `Retry-After` is then that instant as an HTTP-date, as Skylight sends it.
+//!
+//! Transport shapes: the honest response, framed or broken on the wire the way some HTTP
+//! servers and proxies do it (they exercise a client's HTTP/1.1 reader rather than its CT logic):
+//!
+//! | fault | endpoints | what the client gets |
+//! |---|---|---|
+//! | `chunked` | any | the body chunked in sizes 1, 7, 4096, 100, 30000 (cycled), every other chunk with a chunk extension (`;ext="v"`, upper-case hex size), and an `X-Trailer` trailer field |
+//! | `close_delimited` | any | an `HTTP/1.0` response with neither length nor chunking: the body ends when the connection closes |
+//! | `continue` | any | an interim `100 Continue` response, then the real one |
+//! | `close` | any | the response with `Connection: close`, then a clean close |
+//! | `idle_close` | any | the response as kept-alive (no `Connection: close`), then a clean close, as a server's keep-alive idle timeout does (with `every = N`: a connection dropped after every N requests) |
+//! | `truncate_chunked` | any | a chunked response cut inside its second chunk, then a clean close |
+//! | `oversize_head` | any | a response head with one header line of `bytes` (default 131072) bytes |
+//! | `oversize_body` | any | a head declaring `Content-Length: bytes` (default 1 GiB), then a clean close |
+//! | `gzip_bomb` | any | a 200 with `Content-Encoding: gzip` whose body inflates to `bytes` (default 1 MiB) zero bytes |
+//!
 //! Corruptions are persistent: every fetch of that index returns the same bytes, and the Merkle
 //! tree (STH roots, hash tiles) is built over those bytes. A corrupted entry can never be
 //! streamed; a server must skip it and say so. Kinds:
@@ -189,6 +207,16 @@ pub enum FaultKind {
     EmptyPage,
     StaleHead,
     Vanish,
+    // ---- Transport shapes (see the second table) ----
+    Chunked,
+    CloseDelimited,
+    Continue,
+    Close,
+    IdleClose,
+    TruncateChunked,
+    OversizeHead,
+    OversizeBody,
+    GzipBomb,
 }
 
 impl FaultKind {
@@ -207,6 +235,15 @@ impl FaultKind {
             FaultKind::EmptyPage => "empty_page",
             FaultKind::StaleHead => "stale_head",
             FaultKind::Vanish => "vanish",
+            FaultKind::Chunked => "chunked",
+            FaultKind::CloseDelimited => "close_delimited",
+            FaultKind::Continue => "continue",
+            FaultKind::Close => "close",
+            FaultKind::IdleClose => "idle_close",
+            FaultKind::TruncateChunked => "truncate_chunked",
+            FaultKind::OversizeHead => "oversize_head",
+            FaultKind::OversizeBody => "oversize_body",
+            FaultKind::GzipBomb => "gzip_bomb",
         }
     }
 
@@ -250,6 +287,10 @@ pub struct Rule {
     pub max_entries: Option<u64>,
     /// `stale_head`: publications back.
     pub back: Option<usize>,
+    /// `rate_limit`, `status`: the `Retry-After` as an HTTP-date of these unix seconds.
+    pub retry_after_date: Option<u64>,
+    /// `oversize_head`, `oversize_body`, `gzip_bomb`: the size in bytes.
+    pub bytes: Option<u64>,
 }
 
 /// Kinds of persistent corruption (see the module docs).
@@ -333,6 +374,11 @@ impl FaultSchedule {
     }
 }
 
+/// The largest `oversize_head` (the head is built in memory).
+const OVERSIZE_HEAD_MAX: u64 = 16 << 20;
+/// The largest `gzip_bomb` (compressed on every firing; 1 GiB of zeros inflate from ~1 MB).
+const GZIP_BOMB_MAX: u64 = 1 << 30;
+
 fn validate_rule(r: &Rule) -> Result<(), String> {
     r.logs.validate()?;
     if let Some(allowed) = r.fault.only_on() {
@@ -364,6 +410,15 @@ fn validate_rule(r: &Rule) -> Result<(), String> {
     }
     if r.every == Some(0) {
         return Err("every must be ≥ 1".into());
+    }
+    if r.retry_after.is_some() && r.retry_after_date.is_some() {
+        return Err("give retry_after or retry_after_date, not both".into());
+    }
+    if r.fault == FaultKind::OversizeHead && r.bytes.is_some_and(|b| b > OVERSIZE_HEAD_MAX) {
+        return Err(format!("oversize_head bytes must be ≤ {OVERSIZE_HEAD_MAX}"));
+    }
+    if r.fault == FaultKind::GzipBomb && r.bytes.is_some_and(|b| b > GZIP_BOMB_MAX) {
+        return Err(format!("gzip_bomb bytes must be ≤ {GZIP_BOMB_MAX}"));
     }
     check_probability(r.probability)?;
     if r.secs.is_some_and(|s| !s.is_finite() || s < 0.0) {
@@ -423,11 +478,42 @@ pub enum Action {
         back: usize,
     },
     Vanish,
+    /// Answer with this status and `Retry-After` as the HTTP-date of `date_secs`.
+    StatusRetryAt {
+        code: u16,
+        date_secs: u64,
+    },
+    /// Send the honest response in this transport shape.
+    Shape(Shape),
+}
+
+/// How an honest response is framed or broken on the wire (the transport-shape faults).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    Chunked,
+    CloseDelimited,
+    Continue,
+    Close,
+    IdleClose,
+    TruncateChunked,
+    OversizeHead { bytes: u64 },
+    OversizeBody { bytes: u64 },
+    GzipBomb { bytes: u64 },
 }
 
 impl Rule {
     fn action(&self) -> Action {
         match self.fault {
+            FaultKind::RateLimit | FaultKind::Status if self.retry_after_date.is_some() => {
+                Action::StatusRetryAt {
+                    code: if self.fault == FaultKind::RateLimit {
+                        429
+                    } else {
+                        self.status.unwrap_or(500)
+                    },
+                    date_secs: self.retry_after_date.unwrap_or(0),
+                }
+            }
             FaultKind::RateLimit => Action::Status {
                 code: 429,
                 retry_after: self.retry_after,
@@ -458,6 +544,21 @@ impl Rule {
                 back: self.back.unwrap_or(10).max(1),
             },
             FaultKind::Vanish => Action::Vanish,
+            FaultKind::Chunked => Action::Shape(Shape::Chunked),
+            FaultKind::CloseDelimited => Action::Shape(Shape::CloseDelimited),
+            FaultKind::Continue => Action::Shape(Shape::Continue),
+            FaultKind::Close => Action::Shape(Shape::Close),
+            FaultKind::IdleClose => Action::Shape(Shape::IdleClose),
+            FaultKind::TruncateChunked => Action::Shape(Shape::TruncateChunked),
+            FaultKind::OversizeHead => Action::Shape(Shape::OversizeHead {
+                bytes: self.bytes.unwrap_or(128 * 1024),
+            }),
+            FaultKind::OversizeBody => Action::Shape(Shape::OversizeBody {
+                bytes: self.bytes.unwrap_or(1 << 30),
+            }),
+            FaultKind::GzipBomb => Action::Shape(Shape::GzipBomb {
+                bytes: self.bytes.unwrap_or(1 << 20),
+            }),
         }
     }
 
@@ -565,6 +666,14 @@ impl Injector {
             );
         }
         gone
+    }
+
+    /// Whether any rule hides logs from the log list (which then changes while it runs).
+    pub fn has_vanish_rules(&self) -> bool {
+        self.schedule
+            .rules
+            .iter()
+            .any(|r| r.fault == FaultKind::Vanish)
     }
 
     /// Counts one matching request of rule `i` and decides (deterministically) whether it is hit.

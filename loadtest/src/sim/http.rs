@@ -3,7 +3,12 @@
 //! Real CT front ends answer with either `Content-Length` or chunked bodies; get-entries is sent
 //! chunked (as Go's net/http does for large streamed bodies), everything else with a length.
 //! A response carrying a wire fault ([`Action`]: hang, reset, truncate, trickle) is sent with
-//! a length, and broken on the way out as the fault says.
+//! a length, and broken on the way out as the fault says; a transport-shape fault
+//! ([`Action::Shape`]) is sent by [`super::shapes`]. Every accepted connection and request head
+//! is recorded in the simulator's [`super::requests::RequestLog`].
+//!
+//! A 304 carries the `Content-Length` of the representation it stands for and no body (RFC 9110
+//! §8.6 allows that length), so a client that reads a body after a 304 desynchronises.
 
 use std::{sync::Arc, time::Duration};
 
@@ -13,7 +18,7 @@ use tokio::{
     sync::watch,
 };
 
-use super::{faults::Action, routes, Sim};
+use super::{faults::Action, requests::RequestLog, routes, shapes, Sim};
 
 /// Largest request head accepted (requests are tiny GETs).
 const REQUEST_HEAD_MAX: usize = 16 * 1024;
@@ -31,6 +36,8 @@ pub struct Request {
     pub accept_gzip: bool,
     pub keep_alive: bool,
     pub https: bool,
+    /// The `If-Modified-Since` value, as sent.
+    pub if_modified_since: Option<String>,
 }
 
 /// A response; `gzipped` means `body` is already gzip-compressed.
@@ -43,7 +50,11 @@ pub struct Response {
     pub cache_control: Option<&'static str>,
     /// `Retry-After` seconds.
     pub retry_after: Option<u64>,
-    /// A fault in how the response is sent (hang, reset, truncate, trickle).
+    /// `Retry-After` as the HTTP-date of these unix seconds.
+    pub retry_after_date: Option<u64>,
+    /// `Last-Modified`, unix seconds.
+    pub last_modified: Option<i64>,
+    /// A fault in how the response is sent (hang, reset, truncate, trickle, a transport shape).
     pub wire: Option<Action>,
 }
 
@@ -57,6 +68,8 @@ impl Response {
             chunked: false,
             cache_control: None,
             retry_after: None,
+            retry_after_date: None,
+            last_modified: None,
             wire: None,
         }
     }
@@ -72,7 +85,9 @@ impl Response {
 
 fn reason(status: u16) -> &'static str {
     match status {
+        100 => "Continue",
         200 => "OK",
+        304 => "Not Modified",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
@@ -123,16 +138,17 @@ pub async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let sim = sim.clone();
         let tls = tls.clone();
+        let connection = sim.seen.connection_accepted();
         tokio::spawn(async move {
             match tls {
                 Some(acceptor) => {
                     if let Ok(Ok(s)) =
                         tokio::time::timeout(IDLE_TIMEOUT, acceptor.accept(stream)).await
                     {
-                        serve(s, sim, true).await;
+                        serve(s, sim, true, connection).await;
                     }
                 }
-                None => serve(stream, sim, false).await,
+                None => serve(stream, sim, false, connection).await,
             }
         });
     }
@@ -140,7 +156,7 @@ pub async fn accept_loop(
 
 /// What to do with the connection after a response.
 #[derive(Debug, PartialEq, Eq)]
-enum After {
+pub(super) enum After {
     /// Read the next request.
     KeepAlive,
     /// Close cleanly.
@@ -150,13 +166,14 @@ enum After {
 }
 
 /// Serves requests on one connection until close, error or idle timeout.
-async fn serve<S>(mut stream: S, sim: Arc<Sim>, https: bool)
+async fn serve<S>(mut stream: S, sim: Arc<Sim>, https: bool, connection: u64)
 where
     S: AsyncRead + AsyncWrite + Unpin + Abortable,
 {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     loop {
-        let request = match read_request(&mut stream, &mut buf, https).await {
+        let seen = (&sim.seen, connection);
+        let request = match read_request(&mut stream, &mut buf, https, seen).await {
             Ok(Some(r)) => r,
             Ok(None) => return,
             Err(status) => {
@@ -208,6 +225,7 @@ where
             hold_unanswered(stream, Duration::from_secs_f64(secs)).await;
             return After::Close;
         }
+        Action::Shape(shape) => return shapes::send(stream, r, keep_alive, shape).await,
         Action::Reset | Action::Truncate => write_parts(stream, &[head.as_bytes(), half]).await,
         Action::Trickle { delay_ms } => {
             let delay = Duration::from_millis(delay_ms);
@@ -236,7 +254,7 @@ where
     }
 }
 
-async fn write_parts<S: AsyncWrite + Unpin>(
+pub(super) async fn write_parts<S: AsyncWrite + Unpin>(
     stream: &mut S,
     parts: &[&[u8]],
 ) -> std::io::Result<()> {
@@ -257,14 +275,17 @@ async fn hold_unanswered<S: AsyncRead + Unpin>(stream: &mut S, total: Duration) 
     }
 }
 
-/// Reads one request head. `Ok(None)` = clean EOF / idle timeout; `Err(status)` = reject.
+/// Reads one request head and records it in `seen` (the log and this connection's number).
+/// `Ok(None)` = clean EOF / idle timeout; `Err(status)` = reject.
 async fn read_request<S: AsyncRead + Unpin>(
     stream: &mut S,
     buf: &mut Vec<u8>,
     https: bool,
+    seen: (&RequestLog, u64),
 ) -> Result<Option<Request>, u16> {
     loop {
         if let Some((request, used)) = parse_head(buf, https)? {
+            seen.0.record(seen.1, https, &buf[..used]);
             buf.drain(..used);
             return Ok(Some(request));
         }
@@ -293,12 +314,13 @@ fn parse_head(buf: &[u8], https: bool) -> Result<Option<(Request, usize)>, u16> 
     };
     let target = req.path.unwrap_or("/");
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let header = |name: &str| {
+    let raw_header = |name: &str| {
         req.headers
             .iter()
             .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| String::from_utf8_lossy(h.value).to_ascii_lowercase())
+            .map(|h| String::from_utf8_lossy(h.value).into_owned())
     };
+    let header = |name: &str| raw_header(name).map(|v| v.to_ascii_lowercase());
     let accept_gzip = header("accept-encoding").is_some_and(|v| v.contains("gzip"));
     let connection = header("connection").unwrap_or_default();
     let keep_alive = if req.version == Some(0) {
@@ -319,13 +341,14 @@ fn parse_head(buf: &[u8], https: bool) -> Result<Option<(Request, usize)>, u16> 
             accept_gzip,
             keep_alive,
             https,
+            if_modified_since: raw_header("if-modified-since"),
         },
         used,
     )))
 }
 
 /// The status line and headers of `r`, without the framing header and the blank line.
-fn response_head(r: &Response, keep_alive: bool) -> String {
+pub(super) fn response_head(r: &Response, keep_alive: bool) -> String {
     let mut head = format!(
         "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nDate: {}\r\n",
         r.status,
@@ -342,19 +365,30 @@ fn response_head(r: &Response, keep_alive: bool) -> String {
     if let Some(secs) = r.retry_after {
         head.push_str(&format!("Retry-After: {secs}\r\n"));
     }
+    if let Some(secs) = r.retry_after_date {
+        let date = http_date_of(i64::try_from(secs).unwrap_or(i64::MAX));
+        head.push_str(&format!("Retry-After: {date}\r\n"));
+    }
+    if let Some(secs) = r.last_modified {
+        head.push_str(&format!("Last-Modified: {}\r\n", http_date_of(secs)));
+    }
     if !keep_alive {
         head.push_str("Connection: close\r\n");
     }
     head
 }
 
-async fn write_response<S: AsyncWrite + Unpin>(
+pub(super) async fn write_response<S: AsyncWrite + Unpin>(
     stream: &mut S,
     r: &Response,
     keep_alive: bool,
 ) -> std::io::Result<()> {
     let mut head = response_head(r, keep_alive);
-    if r.chunked {
+    if r.status == 304 {
+        // The length of the representation, and no body (see the module docs).
+        head.push_str(&format!("Content-Length: {}\r\n\r\n", r.body.len()));
+        stream.write_all(head.as_bytes()).await?;
+    } else if r.chunked {
         head.push_str("Transfer-Encoding: chunked\r\n\r\n");
         stream.write_all(head.as_bytes()).await?;
         for chunk in r.body.chunks(CHUNK_SIZE) {
@@ -373,25 +407,101 @@ async fn write_response<S: AsyncWrite + Unpin>(
     stream.flush().await
 }
 
-/// RFC 7231 IMF-fixdate of now.
+/// RFC 9110 IMF-fixdate of now.
 fn http_date() -> String {
-    let secs = super::certgen::unix_now_secs();
+    http_date_of(super::certgen::unix_now_secs())
+}
+
+const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// RFC 9110 IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) of unix seconds `secs`.
+pub(super) fn http_date_of(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
-    let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
-    let time = super::certgen::x509_time(secs);
-    // x509_time gives YYMMDDHHMMSSZ; reuse its calendar math.
-    let t = String::from_utf8_lossy(&time[2..]).into_owned();
-    let (yy, rest) = t.split_at(2);
-    let months = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let month = rest[0..2].parse::<usize>().unwrap_or(1).clamp(1, 12);
+    let time = secs.rem_euclid(86_400);
+    let (year, month, day) = civil_from_days(days);
     format!(
-        "{weekday}, {} {} 20{yy} {}:{}:{} GMT",
-        &rest[2..4],
-        months[month - 1],
-        &rest[4..6],
-        &rest[6..8],
-        &rest[8..10]
+        "{}, {day:02} {} {year:04} {:02}:{:02}:{:02} GMT",
+        WEEKDAYS[days.rem_euclid(7) as usize],
+        MONTHS[(month - 1) as usize],
+        time / 3600,
+        time / 60 % 60,
+        time % 60
     )
+}
+
+/// Unix seconds of an IMF-fixdate; `None` for anything else (the obsolete RFC 850 and asctime
+/// forms included: a client of this simulator sends what it was sent).
+pub(super) fn parse_http_date(text: &str) -> Option<i64> {
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    let [weekday, day, month, year, time, "GMT"] = parts.as_slice() else {
+        return None;
+    };
+    if weekday.len() != 4 || !weekday.ends_with(',') || day.len() != 2 || year.len() != 4 {
+        return None;
+    }
+    let month = MONTHS.iter().position(|m| m == month)? as i64 + 1;
+    let (day, year): (i64, i64) = (day.parse().ok()?, year.parse().ok()?);
+    let hms: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = hms.as_slice() else {
+        return None;
+    };
+    if !(1..=31).contains(&day) || *h > 23 || *m > 59 || *s > 60 {
+        return None;
+    }
+    Some(days_from_civil(year, month, day) * 86_400 + h * 3600 + m * 60 + s)
+}
+
+/// (year, month 1-12, day 1-31) of days since 1970-01-01 (H. Hinnant's civil_from_days).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let year = if month <= 2 { year - 1 } else { year };
+    let era = year.div_euclid(400);
+    let yoe = year.rem_euclid(400);
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_dates_round_trip() {
+        assert_eq!(http_date_of(784_111_777), "Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(http_date_of(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(http_date_of(951_782_400), "Tue, 29 Feb 2000 00:00:00 GMT");
+        for secs in [0, 784_111_777, 951_782_400, 1_767_225_599, 4_102_444_800] {
+            assert_eq!(parse_http_date(&http_date_of(secs)), Some(secs), "{secs}");
+        }
+        for bad in [
+            "",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+        ] {
+            assert_eq!(parse_http_date(bad), None, "{bad}");
+        }
+    }
 }

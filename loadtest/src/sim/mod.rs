@@ -16,7 +16,10 @@
 //! * [`http`], [`routes`], [`loglist`]: the network surface.
 //! * [`faults`]: the fault schedule (`--faults FILE`, [`SimConfig::faults`]): transient faults
 //!   per log, endpoint and time window, and persistent corruptions of chosen entries, each
-//!   counted at `/sim/state`.
+//!   counted at `/sim/state`. `shapes` sends the transport-shape faults (chunk extensions,
+//!   close-delimited bodies, interim 100s, oversize heads, ...).
+//! * [`requests`]: connections accepted and the last request heads, for client tests
+//!   ([`SimHandle::requests`], [`SimHandle::connections_accepted`]).
 //!
 //! # Data flow
 //! A sequencer thread appends `rate_per_sec` entries per second round-robin over the growing
@@ -43,8 +46,10 @@ mod http;
 pub mod log;
 mod loglist;
 pub mod merkle;
+pub mod requests;
 mod rng;
 pub mod routes;
+mod shapes;
 pub mod tls;
 
 use std::{
@@ -63,6 +68,7 @@ use std::{
 pub use faults::{CorruptCount, CorruptKind, FaultSchedule, RuleCount};
 pub use gen::EntryKind;
 pub use log::LogType;
+pub use requests::SeenRequest;
 
 use faults::Injector;
 use gen::Generator;
@@ -209,6 +215,7 @@ pub struct Sim {
     paused: AtomicBool,
     stopping: AtomicBool,
     tile_cache: TileCache,
+    seen: requests::RequestLog,
 }
 
 impl Sim {
@@ -389,6 +396,17 @@ impl SimHandle {
             .unwrap_or_default()
     }
 
+    /// TCP connections accepted so far, http and https together (a TLS connection counts even
+    /// when its handshake then fails).
+    pub fn connections_accepted(&self) -> u64 {
+        self.sim.seen.connections()
+    }
+
+    /// The last requests read (at most [`requests::REQUEST_LOG_MAX`]), oldest first.
+    pub fn requests(&self) -> Vec<SeenRequest> {
+        self.sim.seen.requests()
+    }
+
     /// Stops the sequencer and the servers and removes the temp dir. Idempotent.
     pub fn stop(&mut self) {
         self.sim.stopping.store(true, Ordering::SeqCst);
@@ -550,6 +568,7 @@ fn build_sim(cfg: SimConfig, http_base: String, https_base: Option<String>) -> i
         tile_cache: TileCache {
             inner: Mutex::new(TileCacheInner::default()),
         },
+        seen: requests::RequestLog::default(),
     };
     seed_initial(&sim);
     Ok(sim)

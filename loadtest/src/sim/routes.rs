@@ -98,7 +98,20 @@ fn faulty(
         }
         // Only the log list handles vanish.
         Action::Vanish => honest(sim, log, rest, req),
+        Action::StatusRetryAt { code, date_secs } => status_retry_at(code, date_secs),
+        Action::Shape(_) => {
+            let mut r = honest(sim, log, rest, req);
+            r.wire = Some(action);
+            r
+        }
     }
+}
+
+/// An injected error status whose `Retry-After` is an HTTP-date.
+fn status_retry_at(code: u16, date_secs: u64) -> Response {
+    let mut r = Response::text(code, "injected fault\n");
+    r.retry_after_date = Some(date_secs);
+    r
 }
 
 fn invalid_body(endpoint: Endpoint) -> Response {
@@ -155,6 +168,11 @@ fn checkpoint_for(head: &Published, https: bool) -> Option<&Arc<str>> {
 }
 
 /// `log_list.json`, minus the logs a `vanish` rule hides now.
+///
+/// Like the real list (www.gstatic.com, which clients poll with `If-Modified-Since`, ct-protocol
+/// §3), the list carries `Last-Modified` and answers a conditional GET with 304. Only the
+/// prebuilt list does: under a schedule with `vanish` rules the list changes while it runs, so
+/// it is sent without `Last-Modified` and never answered with 304.
 fn log_list(sim: &Sim, req: &Request) -> Response {
     let action = sim.faults.on_request(None, Endpoint::Loglist);
     let ids: Vec<(usize, LogType)> = sim.logs.iter().map(|l| (l.meta.idx, l.meta.kind)).collect();
@@ -176,8 +194,19 @@ fn log_list(sim: &Sim, req: &Request) -> Response {
         };
         list.into_bytes().into()
     };
-    let honest = Response::new(200, "application/json", body);
+    let mut honest = Response::new(200, "application/json", body);
+    if !sim.faults.has_vanish_rules() {
+        honest.last_modified = Some(sim.list_built_secs);
+        let since = req.if_modified_since.as_deref();
+        // A fault (if any) answers instead; it is never sent as a 304.
+        if action.is_none()
+            && since.and_then(super::http::parse_http_date) >= Some(sim.list_built_secs)
+        {
+            honest.status = 304;
+        }
+    }
     match action {
+        Some(Action::StatusRetryAt { code, date_secs }) => status_retry_at(code, date_secs),
         Some(Action::Status { code, retry_after }) => {
             let mut r = Response::text(code, "injected fault\n");
             r.retry_after = retry_after;
@@ -185,8 +214,11 @@ fn log_list(sim: &Sim, req: &Request) -> Response {
         }
         Some(Action::InvalidJson) => invalid_body(Endpoint::Loglist),
         Some(
-            wire
-            @ (Action::Hang { .. } | Action::Reset | Action::Truncate | Action::Trickle { .. }),
+            wire @ (Action::Hang { .. }
+            | Action::Reset
+            | Action::Truncate
+            | Action::Trickle { .. }
+            | Action::Shape(_)),
         ) => {
             let mut r = honest;
             r.wire = Some(wire);

@@ -153,6 +153,18 @@ impl HttpClient {
         self.connections_opened.get()
     }
 
+    /// The client with a lower cap on response bodies (raw and decoded) than
+    /// [`limits::RESPONSE_BYTES_MAX`]; tests use it to reach the cap with small bodies.
+    pub fn with_body_max(mut self, body_max: usize) -> Self {
+        self.body_max = body_max;
+        self
+    }
+
+    /// Idle connections in the pool, over all origins (tests check the per-host bound).
+    pub fn idle_connections(&self) -> usize {
+        self.pool.borrow().values().map(Vec::len).sum()
+    }
+
     /// `GET url`.
     pub async fn get(&self, url: &str) -> Result<Response, HttpError> {
         self.get_with_headers(url, &[]).await
