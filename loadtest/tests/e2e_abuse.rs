@@ -10,7 +10,7 @@ use std::{
     io::{ErrorKind, Read, Write},
     net::{SocketAddr, TcpStream},
     sync::{
-        atomic::{AtomicBool, AtomicU64, Ordering},
+        atomic::{AtomicBool, Ordering},
         Arc,
     },
     thread::JoinHandle,
@@ -288,10 +288,9 @@ fn raise_nofile_limit() -> u64 {
     lim.rlim_cur
 }
 
-#[test]
-fn abusive_clients_cannot_hurt_the_server_or_the_reading_clients() {
-    // 10,000 descriptors on each side plus the other abusers' ~2,000; a host whose hard
-    // limit is lower gets a smaller burst (said on stderr) rather than a failure.
+/// Connections in the burst: 10,000 descriptors on each side plus the other abusers' ~2,000; a
+/// host whose hard limit is lower gets a smaller burst (said on stderr) rather than a failure.
+fn burst_size() -> usize {
     let nofile = raise_nofile_limit();
     let burst_target = BURST_CONNECTIONS.min((nofile as usize).saturating_sub(2_000));
     if burst_target < BURST_CONNECTIONS {
@@ -301,6 +300,27 @@ fn abusive_clients_cannot_hurt_the_server_or_the_reading_clients() {
         burst_target >= 1_000,
         "RLIMIT_NOFILE hard limit {nofile} is too low for the burst"
     );
+    burst_target
+}
+
+/// Samples `pid`'s RSS every 100 ms until the flag is set; the thread returns the peak (KiB).
+fn sample_peak_rss(pid: u32) -> (Arc<AtomicBool>, std::thread::JoinHandle<u64>) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    let sampler = std::thread::spawn(move || {
+        let mut peak = 0;
+        while !flag.load(Ordering::Relaxed) {
+            peak = peak.max(vm_rss_kb(pid));
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        peak
+    });
+    (stop, sampler)
+}
+
+#[test]
+fn abusive_clients_cannot_hurt_the_server_or_the_reading_clients() {
+    let burst_target = burst_size();
     let sim = sim::start(SimConfig {
         rfc6962_logs: 2,
         static_logs: 1,
@@ -314,17 +334,7 @@ fn abusive_clients_cannot_hurt_the_server_or_the_reading_clients() {
     let addr = server.addr;
     let pid = server.child.id();
 
-    let peak_rss = Arc::new(AtomicU64::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let (peak_rss, stop) = (peak_rss.clone(), stop.clone());
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                peak_rss.fetch_max(vm_rss_kb(pid), Ordering::Relaxed);
-                std::thread::sleep(Duration::from_millis(100));
-            }
-        })
-    };
+    let (stop, sampler) = sample_peak_rss(pid);
 
     // The reading clients: the lite and full streams, gap-checked against the simulator.
     let readers = {
@@ -355,8 +365,7 @@ fn abusive_clients_cannot_hurt_the_server_or_the_reading_clients() {
 
     let report: WsBenchReport = readers.join().expect("readers");
     stop.store(true, Ordering::Relaxed);
-    sampler.join().unwrap();
-    let peak = peak_rss.load(Ordering::Relaxed);
+    let peak = sampler.join().unwrap();
     eprintln!(
         "abuse: burst connected {burst}, slowloris closed {slowloris_closed}, \
          flood bytes {flood_bytes:?}, peak RSS {} KiB",

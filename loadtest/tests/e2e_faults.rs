@@ -111,6 +111,35 @@ fn tail(server: &Server) -> Vec<String> {
 #[test]
 fn every_entry_arrives_exactly_once_through_every_fault() {
     let t0 = Instant::now();
+    let (sim, starts, urls, server) = start_sim_and_server();
+    let report = run_gap_checked_clients(&sim, &server, &urls, &starts);
+    let context = || {
+        format!(
+            "report: {}\nfaults: {:?}\nserver log tail: {:#?}",
+            serde_json::to_string_pretty(&report).unwrap_or_default(),
+            sim.fault_counts(),
+            tail(&server)
+        )
+    };
+    assert_every_client_got_every_entry_once(&report, &urls, &starts, &context);
+    assert_every_fault_fired(&sim);
+    assert_server_reported_exactly_the_corrupted(&sim, &server, &urls, &starts);
+    assert_retirement_logged(&server);
+
+    // Still up and healthy.
+    let (code, body) = server.http_get("/health");
+    assert_eq!((code, body.trim()), (200, "OK"));
+    let mut server = server;
+    assert!(
+        server.child.try_wait().expect("wait").is_none(),
+        "server still running"
+    );
+    eprintln!("e2e_faults: {:.1} s", t0.elapsed().as_secs_f64());
+}
+
+/// The faulty simulator (paused at a known head) and the server following it, once the server
+/// is positioned at those heads.
+fn start_sim_and_server() -> (SimHandle, Vec<u64>, Vec<String>, Server) {
     let sim = sim::start(SimConfig {
         rfc6962_logs: 2,
         static_logs: 2,
@@ -147,37 +176,46 @@ fn every_entry_arrives_exactly_once_through_every_fault() {
     );
     wait_cursors(&server, &urls, &starts, Duration::from_secs(20));
 
+    (sim, starts, urls, server)
+}
+
+/// Three gap-checked clients for the whole fault schedule; the logs grow only while they read.
+fn run_gap_checked_clients(
+    sim: &SimHandle,
+    server: &Server,
+    urls: &[String],
+    starts: &[u64],
+) -> wsbench::WsBenchReport {
     let mut cfg = WsBenchConfig::new(&server.ws_url("/"), 3);
     cfg.threads = 1;
     cfg.warmup = Duration::from_millis(200);
-    let sim_clock = sim_state(&sim)["uptime_secs"].as_f64().unwrap();
+    let sim_clock = sim_state(sim)["uptime_secs"].as_f64().unwrap();
     cfg.duration = Duration::from_secs_f64((FAULTS_END_SECS - sim_clock).max(5.0));
     let mut gap = GapCheckConfig::new(&format!("{}/sim/state", sim.http_base));
     gap.starts = urls.iter().cloned().zip(starts.iter().copied()).collect();
     gap.drain_timeout = Duration::from_secs(40);
     gap.server_report_url = Some(format!("http://{}/health/deep", server.addr));
     cfg.gap = Some(gap);
-    let report = wsbench::run(&cfg, &mut |phase| match phase {
+    wsbench::run(&cfg, &mut |phase| match phase {
         Phase::Warmup => sim.resume_growth(),
         Phase::Draining => sim.pause_growth(),
         _ => {}
     })
-    .expect("wsbench runs");
+    .expect("wsbench runs")
+}
 
-    let context = || {
-        format!(
-            "report: {}\nfaults: {:?}\nserver log tail: {:#?}",
-            serde_json::to_string_pretty(&report).unwrap_or_default(),
-            sim.fault_counts(),
-            tail(&server)
-        )
-    };
-    // Every client, every log: all of [start, final size) exactly once, in order, skips excepted.
+/// Every client, every log: all of [start, final size) exactly once, in order, skips excepted.
+fn assert_every_client_got_every_entry_once(
+    report: &wsbench::WsBenchReport,
+    urls: &[String],
+    starts: &[u64],
+    context: &dyn Fn() -> String,
+) {
     assert_eq!(report.connected, 3, "{}", context());
     assert_eq!(report.loss.clients_disconnected, 0, "{}", context());
     let gap = report.gap_check.as_ref().expect("gap check ran");
     assert_eq!(gap.logs.len(), 4);
-    for (log, (url, start)) in gap.logs.iter().zip(urls.iter().zip(&starts)) {
+    for (log, (url, start)) in gap.logs.iter().zip(urls.iter().zip(starts)) {
         assert_eq!(log.url, url.trim_end_matches('/'));
         assert_eq!(log.start_min, Some(*start), "{url}");
         assert!(
@@ -208,8 +246,10 @@ fn every_entry_arrives_exactly_once_through_every_fault() {
         context()
     );
     assert_eq!(report.loss.out_of_order_total, 0, "{}", context());
+}
 
-    // Every fault rule fired and every corruption rule broke entries.
+/// Every fault rule fired and every corruption rule broke entries.
+fn assert_every_fault_fired(sim: &SimHandle) {
     for rule in sim.fault_counts() {
         assert!(
             rule.fired > 0,
@@ -222,12 +262,19 @@ fn every_entry_arrives_exactly_once_through_every_fault() {
     for c in sim.corrupt_counts() {
         assert!(c.entries > 0, "corruption {c:?} broke nothing");
     }
+}
 
-    // The server skipped exactly the corrupted entries it fetched, and lists the most recent
-    // with their index.
+/// The server skipped exactly the corrupted entries it fetched, and lists the most recent
+/// with their index.
+fn assert_server_reported_exactly_the_corrupted(
+    sim: &SimHandle,
+    server: &Server,
+    urls: &[String],
+    starts: &[u64],
+) {
     let finals: Vec<u64> = (0..urls.len()).map(|i| sim.tree_size(i)).collect();
-    wait_cursors(&server, &urls, &finals, Duration::from_secs(30));
-    let h = health(&server);
+    wait_cursors(server, urls, &finals, Duration::from_secs(30));
+    let h = health(server);
     for (i, url) in urls.iter().enumerate() {
         let expected: Vec<u64> = sim
             .corrupted(i)
@@ -251,6 +298,9 @@ fn every_entry_arrives_exactly_once_through_every_fault() {
         assert_eq!(listed, recent, "{url}: the most recent skips, in order");
         assert!(!listed.is_empty());
     }
+}
+
+fn assert_retirement_logged(server: &Server) {
     let lines = server.log_lines();
     assert!(
         lines
@@ -268,14 +318,4 @@ fn every_entry_arrives_exactly_once_through_every_fault() {
             .any(|l| l.contains("following log") && l.contains("resumed=true")),
         "and resumed when they came back"
     );
-
-    // Still up and healthy.
-    let (code, body) = server.http_get("/health");
-    assert_eq!((code, body.trim()), (200, "OK"));
-    let mut server = server;
-    assert!(
-        server.child.try_wait().expect("wait").is_none(),
-        "server still running"
-    );
-    eprintln!("e2e_faults: {:.1} s", t0.elapsed().as_secs_f64());
 }
