@@ -18,6 +18,8 @@
 //! every = 4                 # optional: only every 4th matching request (the 4th, 8th, ...)
 //! probability = 0.1         # optional: seeded, reproducible coin per matching request
 //! limit = 10                # optional: fire at most this many times
+//! path = "tile/data/001"    # optional: only this path below the log's prefix (a trailing
+//!                           # `*` matches any path starting with what precedes it)
 //! fault = "status"          # see below
 //! status = 503              # parameters of the fault, see below
 //!
@@ -47,6 +49,25 @@
 //! | `stale_head` | sth, checkpoint, head | a real, correctly signed head from `back` (default 10) publications ago: the tree goes backwards |
 //! | `vanish` | loglist | the selected logs are left out of the log list |
 //!
+//! Faults the poller scenarios need (`loadtest/tests/poller_*.rs`); each is byte-faithful to
+//! the real protocol apart from the one thing it breaks:
+//!
+//! | fault | endpoints | what the client gets |
+//! |---|---|---|
+//! | `head_size` | sth, checkpoint, head | a real, correctly signed head of the tree's first `size` entries (a log that has not grown that far, or a frontend serving an old head: the tree goes backwards). On a static log the partial data tile at that head's edge is served from then on, as a log of that size serves it |
+//! | `bad_signature` | sth, checkpoint, head | the head (of `size` entries when given, else the published size) with a real signature by the log's key over a tree one entry larger: it does not verify |
+//! | `wrong_origin` | checkpoint | the published checkpoint, correctly signed, for another log's origin (`other.example/log`) |
+//! | `rate_limit_date` | any | 429 with `Retry-After` as an IMF-fixdate `retry_after` seconds (default 1) from now |
+//! | `oversized_page` | entries | `extra` (default 4) entries more than asked for (past `end`, still within the tree) |
+//! | `raw_body` | any | a 200 whose body is `body` exactly (an HTML maintenance page, JSON of the wrong shape) |
+//! | `bad_gzip` | any | a 200 with `Content-Encoding: gzip` whose body is not gzip |
+//! | `garbage_tile` | tile | a valid gzip of 5000 bytes that are not tile leaves |
+//! | `short_tile` | tile | the tile cut after `max_entries` (default 1) entries |
+//! | `tile_junk` | tile | the tile followed by 7 zero bytes |
+//! | `bad_leaf_index` | tile | the tile with entry `entry` (default 0) of it claiming `leaf_index` (default its index + 1) in its `leaf_index` extension; the tree still commits to the honest bytes (a damaged copy) |
+//! | `wrong_tile` | tile | data tile 0's bytes, whichever tile was asked (every `leaf_index` is wrong; on tile 0 itself the answer is honest) |
+//! | `drop_connection` | any | the honest answer, then the connection is closed without `Connection: close` (as servers drop idle keep-alive connections) |
+//!
 //! Corruptions are persistent: every fetch of that index returns the same bytes, and the Merkle
 //! tree (STH roots, hash tiles) is built over those bytes. A corrupted entry can never be
 //! streamed; a server must skip it and say so. Kinds:
@@ -61,6 +82,10 @@
 //! On Static CT logs only `undecodable_cert` is applied (a rule selecting them with another
 //! kind skips them): a structurally broken tile leaf would make the rest of its tile
 //! unlocatable, which is a different failure.
+//!
+//! The RFC 6962 replay log takes `invalid_base64` and `bad_extra_data` (neither changes the
+//! Merkle leaf, so the tree of real entries still commits to what is served); the other
+//! kinds would change the leaf and are not applied to replay logs.
 //!
 //! # Determinism
 //!
@@ -189,6 +214,20 @@ pub enum FaultKind {
     EmptyPage,
     StaleHead,
     Vanish,
+    // ---- Poller scenarios ----
+    HeadSize,
+    BadSignature,
+    WrongOrigin,
+    RateLimitDate,
+    OversizedPage,
+    RawBody,
+    BadGzip,
+    GarbageTile,
+    ShortTile,
+    TileJunk,
+    BadLeafIndex,
+    WrongTile,
+    DropConnection,
 }
 
 impl FaultKind {
@@ -207,6 +246,19 @@ impl FaultKind {
             FaultKind::EmptyPage => "empty_page",
             FaultKind::StaleHead => "stale_head",
             FaultKind::Vanish => "vanish",
+            FaultKind::HeadSize => "head_size",
+            FaultKind::BadSignature => "bad_signature",
+            FaultKind::WrongOrigin => "wrong_origin",
+            FaultKind::RateLimitDate => "rate_limit_date",
+            FaultKind::OversizedPage => "oversized_page",
+            FaultKind::RawBody => "raw_body",
+            FaultKind::BadGzip => "bad_gzip",
+            FaultKind::GarbageTile => "garbage_tile",
+            FaultKind::ShortTile => "short_tile",
+            FaultKind::TileJunk => "tile_junk",
+            FaultKind::BadLeafIndex => "bad_leaf_index",
+            FaultKind::WrongTile => "wrong_tile",
+            FaultKind::DropConnection => "drop_connection",
         }
     }
 
@@ -218,6 +270,16 @@ impl FaultKind {
             }
             FaultKind::ShortPage | FaultKind::EmptyPage => Some(&[Endpoint::Entries]),
             FaultKind::Vanish => Some(&[Endpoint::Loglist]),
+            FaultKind::HeadSize | FaultKind::BadSignature => {
+                Some(&[Endpoint::Sth, Endpoint::Checkpoint, Endpoint::Head])
+            }
+            FaultKind::WrongOrigin => Some(&[Endpoint::Checkpoint]),
+            FaultKind::OversizedPage => Some(&[Endpoint::Entries]),
+            FaultKind::GarbageTile
+            | FaultKind::ShortTile
+            | FaultKind::TileJunk
+            | FaultKind::BadLeafIndex
+            | FaultKind::WrongTile => Some(&[Endpoint::Tile]),
             _ => None,
         }
     }
@@ -250,6 +312,19 @@ pub struct Rule {
     pub max_entries: Option<u64>,
     /// `stale_head`: publications back.
     pub back: Option<usize>,
+    // ---- Poller scenarios ----
+    /// Only this path below the log's prefix (`*` at the end: any path with that prefix).
+    pub path: Option<String>,
+    /// `head_size`, `bad_signature`: the tree size of the head served.
+    pub size: Option<u64>,
+    /// `oversized_page`: entries served past `end`.
+    pub extra: Option<u64>,
+    /// `raw_body`: the body served.
+    pub body: Option<String>,
+    /// `bad_leaf_index`: the position in the tile of the entry whose index is wrong.
+    pub entry: Option<usize>,
+    /// `bad_leaf_index`: the index that entry claims.
+    pub leaf_index: Option<u64>,
 }
 
 /// Kinds of persistent corruption (see the module docs).
@@ -365,6 +440,15 @@ fn validate_rule(r: &Rule) -> Result<(), String> {
     if r.every == Some(0) {
         return Err("every must be ≥ 1".into());
     }
+    if r.fault == FaultKind::HeadSize && r.size.is_none() {
+        return Err("fault head_size needs size".into());
+    }
+    if r.fault == FaultKind::RawBody && r.body.is_none() {
+        return Err("fault raw_body needs body".into());
+    }
+    if r.entry.is_some_and(|e| e >= 256) {
+        return Err("entry must be below 256 (a position in a tile)".into());
+    }
     check_probability(r.probability)?;
     if r.secs.is_some_and(|s| !s.is_finite() || s < 0.0) {
         return Err("secs must be ≥ 0".into());
@@ -423,10 +507,41 @@ pub enum Action {
         back: usize,
     },
     Vanish,
+    // ---- Poller scenarios ----
+    HeadSize {
+        size: u64,
+    },
+    BadSignature {
+        size: Option<u64>,
+    },
+    WrongOrigin,
+    RateLimitDate {
+        secs: u64,
+    },
+    OversizedPage {
+        extra: u64,
+    },
+    /// The body of rule `rule` ([`Injector::rule_body`]).
+    RawBody {
+        rule: usize,
+    },
+    BadGzip,
+    GarbageTile,
+    ShortTile {
+        max_entries: u64,
+    },
+    TileJunk,
+    BadLeafIndex {
+        entry: usize,
+        leaf_index: Option<u64>,
+    },
+    WrongTile,
+    /// Send the honest answer, then close the connection without notice.
+    DropConnection,
 }
 
 impl Rule {
-    fn action(&self) -> Action {
+    fn action(&self, rule: usize) -> Action {
         match self.fault {
             FaultKind::RateLimit => Action::Status {
                 code: 429,
@@ -458,6 +573,41 @@ impl Rule {
                 back: self.back.unwrap_or(10).max(1),
             },
             FaultKind::Vanish => Action::Vanish,
+            FaultKind::HeadSize => Action::HeadSize {
+                size: self.size.unwrap_or(0),
+            },
+            FaultKind::BadSignature => Action::BadSignature { size: self.size },
+            FaultKind::WrongOrigin => Action::WrongOrigin,
+            FaultKind::RateLimitDate => Action::RateLimitDate {
+                secs: self.retry_after.unwrap_or(1),
+            },
+            FaultKind::OversizedPage => Action::OversizedPage {
+                extra: self.extra.unwrap_or(4).max(1),
+            },
+            FaultKind::RawBody => Action::RawBody { rule },
+            FaultKind::BadGzip => Action::BadGzip,
+            FaultKind::GarbageTile => Action::GarbageTile,
+            FaultKind::ShortTile => Action::ShortTile {
+                max_entries: self.max_entries.unwrap_or(1).max(1),
+            },
+            FaultKind::TileJunk => Action::TileJunk,
+            FaultKind::BadLeafIndex => Action::BadLeafIndex {
+                entry: self.entry.unwrap_or(0),
+                leaf_index: self.leaf_index,
+            },
+            FaultKind::WrongTile => Action::WrongTile,
+            FaultKind::DropConnection => Action::DropConnection,
+        }
+    }
+
+    /// Whether the rule's `path` (if any) selects `path` (below the log's prefix).
+    fn selects_path(&self, path: &str) -> bool {
+        match self.path.as_deref() {
+            None => true,
+            Some(p) => match p.strip_suffix('*') {
+                Some(prefix) => path.starts_with(prefix),
+                None => path == p,
+            },
         }
     }
 
@@ -529,24 +679,49 @@ impl Injector {
     /// The fault to inject into a request for `endpoint` of log `log` (`None` for the log
     /// list), counting it; `None` when no rule fires.
     pub fn on_request(&self, log: Option<(usize, LogType)>, endpoint: Endpoint) -> Option<Action> {
+        self.on_path(log, endpoint, None).map(|(_, action)| action)
+    }
+
+    /// [`Injector::on_request`] for a request of `path` (below the log's prefix; `None` for the
+    /// log list, which rules with a `path` never select), also naming the rule that fired.
+    pub fn on_path(
+        &self,
+        log: Option<(usize, LogType)>,
+        endpoint: Endpoint,
+        path: Option<&str>,
+    ) -> Option<(usize, Action)> {
         if self.schedule.rules.is_empty() {
             return None;
         }
         let t = self.elapsed_secs();
         for (i, rule) in self.schedule.rules.iter().enumerate() {
             let log_matches = log.is_none_or(|(idx, kind)| rule.logs.matches(idx, kind));
+            let path_matches = match path {
+                Some(p) => rule.selects_path(p),
+                None => rule.path.is_none(),
+            };
             if rule.fault == FaultKind::Vanish
                 || !log_matches
+                || !path_matches
                 || !rule.endpoint.covers(endpoint)
                 || !rule.active_at(t)
             {
                 continue;
             }
             if self.fires(i, rule) {
-                return Some(rule.action());
+                return Some((i, rule.action(i)));
             }
         }
         None
+    }
+
+    /// The `body` of rule `rule` (`raw_body`).
+    pub fn rule_body(&self, rule: usize) -> &str {
+        self.schedule
+            .rules
+            .get(rule)
+            .and_then(|r| r.body.as_deref())
+            .unwrap_or("")
     }
 
     /// The logs to leave out of a log list served now (counting one firing per rule that
@@ -680,6 +855,36 @@ pub fn broken_extra_data() -> Vec<u8> {
 /// Base64 text made invalid by a character outside the alphabet.
 pub fn break_base64(text: &mut String) {
     text.insert(text.len() / 2, '*');
+}
+
+/// The origin a `wrong_origin` checkpoint is signed for.
+pub const FOREIGN_ORIGIN: &str = "other.example/log";
+
+/// A `bad_gzip` body: starts like gzip, is not.
+pub const NOT_GZIP: &[u8] = b"\x1f\x8b definitely not gzip";
+
+/// The first `entries` leaves of a raw data tile (`None` if it does not parse or is shorter).
+pub fn cut_tile(raw: &[u8], entries: usize) -> Option<Vec<u8>> {
+    let bounds = super::fixtures::tile_leaf_bounds(raw)?;
+    let end = match entries {
+        0 => 0,
+        n => bounds.get(n - 1)?.1,
+    };
+    Some(raw[..end].to_vec())
+}
+
+/// A raw data tile whose leaf at position `entry` claims `leaf_index` in its `leaf_index`
+/// extension (`None` if the tile does not parse or that leaf has no such extension).
+pub fn with_leaf_index(raw: &[u8], entry: usize, leaf_index: u64) -> Option<Vec<u8>> {
+    let (ext_end, _) = *super::fixtures::tile_leaf_bounds(raw)?.get(entry)?;
+    // The extensions end the TimestampedEntry: u16 length 8, then type 0 (leaf_index),
+    // u16 length 5, uint40.
+    if ext_end < 10 || raw[ext_end - 10..ext_end - 5] != [0, 8, 0, 0, 5] || leaf_index >> 40 != 0 {
+        return None;
+    }
+    let mut out = raw.to_vec();
+    out[ext_end - 5..ext_end].copy_from_slice(&leaf_index.to_be_bytes()[3..]);
+    Some(out)
 }
 
 /// A 200 body of `endpoint` that does not parse.
@@ -848,6 +1053,46 @@ mod tests {
             let s = FaultSchedule::load(&dir.join(name)).unwrap();
             assert!(!s.rules.is_empty() && !s.corrupt.is_empty(), "{name}");
         }
+    }
+
+    #[test]
+    fn poller_scenario_rules_validate_and_select_paths() {
+        for (text, word) in [
+            (
+                "[[rule]]\nendpoint = \"sth\"\nfault = \"head_size\"\n",
+                "size",
+            ),
+            (
+                "[[rule]]\nendpoint = \"any\"\nfault = \"raw_body\"\n",
+                "body",
+            ),
+            (
+                "[[rule]]\nendpoint = \"entries\"\nfault = \"wrong_tile\"\n",
+                "tile",
+            ),
+            (
+                "[[rule]]\nendpoint = \"tile\"\nfault = \"bad_leaf_index\"\nentry = 256\n",
+                "entry",
+            ),
+        ] {
+            let err = FaultSchedule::from_toml(text).unwrap_err();
+            assert!(err.contains(word), "{text}: {err}");
+        }
+        let s = FaultSchedule::from_toml(
+            "[[rule]]\nendpoint = \"tile\"\npath = \"tile/data/001.p/*\"\nfault = \"not_found\"\n[[rule]]\nendpoint = \"tile\"\npath = \"tile/data/002\"\nfault = \"reset\"\n",
+        )
+        .unwrap();
+        let inj = Injector::new(s, 1);
+        let log = Some((1, LogType::Static));
+        let hit = |path: &str| inj.on_path(log, Endpoint::Tile, Some(path)).map(|(i, _)| i);
+        assert_eq!(hit("tile/data/001.p/44"), Some(0));
+        assert_eq!(hit("tile/data/001"), None);
+        assert_eq!(hit("tile/data/002"), Some(1));
+        assert_eq!(hit("tile/data/002.p/5"), None, "an exact path");
+        assert!(
+            inj.on_request(log, Endpoint::Tile).is_none(),
+            "a rule with a path never hits a request without one"
+        );
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub struct Response {
     pub retry_after: Option<u64>,
     /// A fault in how the response is sent (hang, reset, truncate, trickle).
     pub wire: Option<Action>,
+    /// Further headers, sent as given (e.g. a `Retry-After` date).
+    pub extra_headers: Vec<(&'static str, String)>,
+    /// get-entries: the indices served (inclusive), for the request log.
+    pub entries: Option<(u64, u64)>,
 }
 
 impl Response {
@@ -58,6 +62,8 @@ impl Response {
             cache_control: None,
             retry_after: None,
             wire: None,
+            extra_headers: Vec::new(),
+            entries: None,
         }
     }
 
@@ -230,7 +236,7 @@ where
     };
     match (fault, sent) {
         (Action::Reset, _) => After::Reset,
-        (Action::Truncate, _) | (_, Err(_)) => After::Close,
+        (Action::Truncate | Action::DropConnection, _) | (_, Err(_)) => After::Close,
         _ if keep_alive => After::KeepAlive,
         _ => After::Close,
     }
@@ -342,6 +348,9 @@ fn response_head(r: &Response, keep_alive: bool) -> String {
     if let Some(secs) = r.retry_after {
         head.push_str(&format!("Retry-After: {secs}\r\n"));
     }
+    for (name, value) in &r.extra_headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
     if !keep_alive {
         head.push_str("Connection: close\r\n");
     }
@@ -375,7 +384,11 @@ async fn write_response<S: AsyncWrite + Unpin>(
 
 /// RFC 7231 IMF-fixdate of now.
 fn http_date() -> String {
-    let secs = super::certgen::unix_now_secs();
+    http_date_at(super::certgen::unix_now_secs())
+}
+
+/// RFC 7231 IMF-fixdate of `secs` since the Unix epoch.
+pub(super) fn http_date_at(secs: i64) -> String {
     let days = secs.div_euclid(86_400);
     let weekday = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"][days.rem_euclid(7) as usize];
     let time = super::certgen::x509_time(secs);
@@ -394,4 +407,15 @@ fn http_date() -> String {
         &rest[6..8],
         &rest[8..10]
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_date_at;
+
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        assert_eq!(http_date_at(1_767_229_323), "Thu, 01 Jan 2026 01:02:03 GMT");
+        assert_eq!(http_date_at(1_709_164_800), "Thu, 29 Feb 2024 00:00:00 GMT");
+    }
 }

@@ -102,6 +102,9 @@ pub struct SimConfig {
     pub fixtures_dir: Option<PathBuf>,
     /// Faults to inject (empty: an honest simulator).
     pub faults: FaultSchedule,
+    /// Keep a log of every request to a log ([`SimHandle::requests`]); off by default, as it
+    /// grows without bound.
+    pub record_requests: bool,
 }
 
 impl Default for SimConfig {
@@ -123,6 +126,7 @@ impl Default for SimConfig {
             listen_port: 0,
             fixtures_dir: None,
             faults: FaultSchedule::default(),
+            record_requests: false,
         }
     }
 }
@@ -149,6 +153,31 @@ pub struct SimLog {
     pub replay: bool,
     /// RFC 6962: entries per get-entries response.
     pub page_cap: Option<u64>,
+}
+
+/// One request a log received, as the request log ([`SimHandle::requests`]) holds it.
+#[derive(Clone, Debug)]
+pub struct Served {
+    pub log: usize,
+    /// The path below the log's prefix, e.g. `ct/v1/get-entries` or `tile/data/001.p/44`.
+    pub path: String,
+    pub query: String,
+    /// The fault rule (0-based) that hit the request.
+    pub fault: Option<usize>,
+    pub status: u16,
+    /// get-entries: the indices served (inclusive) in an answer sent whole (not cut short by
+    /// a `hang`, `reset` or `truncate` fault).
+    pub entries: Option<(u64, u64)>,
+    pub at: Instant,
+}
+
+impl Served {
+    /// A decimal query parameter (`start`, `end`).
+    pub fn param(&self, name: &str) -> Option<u64> {
+        self.query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+    }
 }
 
 /// (log index, tile index, width or 0 for a full tile).
@@ -209,9 +238,42 @@ pub struct Sim {
     paused: AtomicBool,
     stopping: AtomicBool,
     tile_cache: TileCache,
+    /// The request log, when [`SimConfig::record_requests`] is set.
+    requests: Mutex<Vec<Served>>,
 }
 
 impl Sim {
+    /// Adds a request of `log` to the request log (when it is kept).
+    fn record(
+        &self,
+        log: &Log,
+        rest: &str,
+        req: &http::Request,
+        fault: Option<usize>,
+        response: &http::Response,
+    ) {
+        if !self.cfg.record_requests {
+            return;
+        }
+        let cut_short = matches!(
+            response.wire,
+            Some(faults::Action::Hang { .. } | faults::Action::Reset | faults::Action::Truncate)
+        );
+        let served = Served {
+            log: log.meta.idx,
+            path: rest.to_owned(),
+            query: req.query.clone(),
+            fault,
+            status: response.status,
+            entries: response.entries.filter(|_| !cut_short),
+            at: Instant::now(),
+        };
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(served);
+    }
+
     /// The base URL of `log` in the http log list.
     fn listed_base(&self, log: &Log) -> &str {
         match &self.https_base {
@@ -373,6 +435,25 @@ impl SimHandle {
     /// How often each fault rule fired so far, in schedule order.
     pub fn fault_counts(&self) -> Vec<RuleCount> {
         self.sim.faults.rule_counts()
+    }
+
+    /// Every request to a log so far, in arrival order (empty unless
+    /// [`SimConfig::record_requests`]).
+    pub fn requests(&self) -> Vec<Served> {
+        self.sim
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Publishes log `log_idx` at its first `size` entries (a real signed head; partial tiles
+    /// as on a log of that size): shows a replay log at an earlier size. Growing logs are
+    /// republished by the sequencer at its next tick.
+    pub fn publish_prefix(&self, log_idx: usize, size: u64) {
+        if let Some(log) = self.sim.logs.get(log_idx) {
+            log.publish_prefix(size, now_ms(), &self.sim.origins(log));
+        }
     }
 
     /// How many sequenced entries each corruption rule broke, in schedule order.
@@ -550,7 +631,11 @@ fn build_sim(cfg: SimConfig, http_base: String, https_base: Option<String>) -> i
         tile_cache: TileCache {
             inner: Mutex::new(TileCacheInner::default()),
         },
+        requests: Mutex::default(),
     };
+    for log in &sim.logs {
+        log.mark_replay_corruptions(&sim.faults);
+    }
     seed_initial(&sim);
     Ok(sim)
 }
