@@ -839,6 +839,16 @@ fn page_and_body_faults_of_the_poller_scenarios() {
         limit = 1
         fault = "rate_limit_date"
         retry_after = 30
+        [[rule]]
+        endpoint = "entries"
+        limit = 1
+        fault = "raw_body"
+        body_base64 = "//57fQ=="
+        [[rule]]
+        endpoint = "entries"
+        limit = 1
+        fault = "overstated_length"
+        extra = 50
         "#,
     );
     let url = format!("{}ct/v1/get-entries?start=2&end=7", sim.logs()[0].url);
@@ -868,9 +878,22 @@ fn page_and_body_faults_of_the_poller_scenarios() {
     let now = limited.header("date").unwrap();
     let ahead = (clock(&date) + 86_400 - clock(&now)) % 86_400;
     assert!((29..=31).contains(&ahead), "{date} vs {now}");
+    assert_eq!(get(&url).body, b"\xff\xfe{}", "raw_body from body_base64");
+    let overstated = get(&url);
+    assert_eq!(
+        overstated.content_length(),
+        Some(overstated.body.len() + 50),
+        "the whole body, 50 bytes fewer than announced"
+    );
+    assert_eq!(overstated.json()["entries"].as_array().unwrap().len(), 6);
+    assert!(!overstated.reset, "then a clean close");
     assert_eq!(count(&get(&url)), 6, "honest again");
     let served: Vec<Option<(u64, u64)>> = sim.requests().iter().map(|r| r.entries).collect();
-    assert_eq!(served, [Some((2, 11)), None, None, Some((2, 7))]);
+    assert_eq!(
+        served,
+        [Some((2, 11)), None, None, None, None, Some((2, 7))],
+        "entries a client can use"
+    );
 }
 
 /// GETs `path` on a keep-alive connection; returns the response head and whether the server
@@ -941,6 +964,11 @@ fn replay_log_corruptions_and_prefixes() {
         kind = "garbage_leaf"
         every = 100
         offset = 12
+        [[corrupt]]
+        logs = [0]
+        kind = "invalid_base64_extra"
+        every = 100
+        offset = 14
         "#,
     );
     let logs = sim.logs();
@@ -969,6 +997,12 @@ fn replay_log_corruptions_and_prefixes() {
                 let chain_len = extra[..3].iter().fold(0usize, |a, b| a << 8 | *b as usize);
                 assert!(chain_len > extra.len() - 3, "chain runs past extra_data");
             }
+            14 => {
+                assert_eq!(got["leaf_input"], real["leaf_input"]);
+                let extra = got["extra_data"].as_str().unwrap();
+                assert!(STANDARD.decode(extra).is_err());
+                assert_eq!(extra.replace('*', ""), real["extra_data"].as_str().unwrap());
+            }
             // garbage_leaf would change the Merkle leaf: not applied to a replay log.
             _ => assert_eq!(got, real, "entry {i}"),
         }
@@ -977,7 +1011,8 @@ fn replay_log_corruptions_and_prefixes() {
         sim.corrupted(0),
         vec![
             (5, CorruptKind::InvalidBase64),
-            (9, CorruptKind::BadExtraData)
+            (9, CorruptKind::BadExtraData),
+            (14, CorruptKind::InvalidBase64Extra)
         ]
     );
     let sth = get(&format!("{}ct/v1/get-sth", logs[0].url)).json();

@@ -26,6 +26,7 @@
 //! [[corrupt]]               # a persistent corruption of some entries
 //! logs = "rfc6962"
 //! kind = "garbage_leaf"     # undecodable_cert | garbage_leaf | bad_extra_data | invalid_base64
+//!                           # | invalid_base64_extra
 //! every = 97                # entries whose index % every == offset ...
 //! offset = 13
 //! probability = 0.001       # ... or a seeded coin per index (either or both)
@@ -59,7 +60,7 @@
 //! | `wrong_origin` | checkpoint | the published checkpoint, correctly signed, for another log's origin (`other.example/log`) |
 //! | `rate_limit_date` | any | 429 with `Retry-After` as an IMF-fixdate `retry_after` seconds (default 1) from now |
 //! | `oversized_page` | entries | `extra` (default 4) entries more than asked for (past `end`, still within the tree) |
-//! | `raw_body` | any | a 200 whose body is `body` exactly (an HTML maintenance page, JSON of the wrong shape) |
+//! | `raw_body` | any | a 200 whose body is `body` exactly (an HTML maintenance page, JSON of the wrong shape), or the bytes of `body_base64` (bytes that are not UTF-8) |
 //! | `bad_gzip` | any | a 200 with `Content-Encoding: gzip` whose body is not gzip |
 //! | `garbage_tile` | tile | a valid gzip of 5000 bytes that are not tile leaves |
 //! | `short_tile` | tile | the tile cut after `max_entries` (default 1) entries |
@@ -67,6 +68,7 @@
 //! | `bad_leaf_index` | tile | the tile with entry `entry` (default 0) of it claiming `leaf_index` (default its index + 1) in its `leaf_index` extension; the tree still commits to the honest bytes (a damaged copy) |
 //! | `wrong_tile` | tile | data tile 0's bytes, whichever tile was asked (every `leaf_index` is wrong; on tile 0 itself the answer is honest) |
 //! | `drop_connection` | any | the honest answer, then the connection is closed without `Connection: close` (as servers drop idle keep-alive connections) |
+//! | `overstated_length` | any | the whole honest body under a `Content-Length` `extra` (default 50) bytes larger, then a clean close |
 //!
 //! Corruptions are persistent: every fetch of that index returns the same bytes, and the Merkle
 //! tree (STH roots, hash tiles) is built over those bytes. A corrupted entry can never be
@@ -78,12 +80,14 @@
 //! | `garbage_leaf` | RFC 6962 | a `leaf_input` whose certificate length runs past its end |
 //! | `bad_extra_data` | RFC 6962 | an `extra_data` whose chain length runs past its end |
 //! | `invalid_base64` | RFC 6962 | a `leaf_input` that is not valid base64 |
+//! | `invalid_base64_extra` | RFC 6962 | an `extra_data` that is not valid base64 (poller scenarios) |
 //!
 //! On Static CT logs only `undecodable_cert` is applied (a rule selecting them with another
 //! kind skips them): a structurally broken tile leaf would make the rest of its tile
 //! unlocatable, which is a different failure.
 //!
-//! The RFC 6962 replay log takes `invalid_base64` and `bad_extra_data` (neither changes the
+//! The RFC 6962 replay log takes `invalid_base64`, `invalid_base64_extra` and `bad_extra_data`
+//! (none changes the
 //! Merkle leaf, so the tree of real entries still commits to what is served); the other
 //! kinds would change the leaf and are not applied to replay logs.
 //!
@@ -228,6 +232,7 @@ pub enum FaultKind {
     BadLeafIndex,
     WrongTile,
     DropConnection,
+    OverstatedLength,
 }
 
 impl FaultKind {
@@ -259,6 +264,7 @@ impl FaultKind {
             FaultKind::BadLeafIndex => "bad_leaf_index",
             FaultKind::WrongTile => "wrong_tile",
             FaultKind::DropConnection => "drop_connection",
+            FaultKind::OverstatedLength => "overstated_length",
         }
     }
 
@@ -317,10 +323,13 @@ pub struct Rule {
     pub path: Option<String>,
     /// `head_size`, `bad_signature`: the tree size of the head served.
     pub size: Option<u64>,
-    /// `oversized_page`: entries served past `end`.
+    /// `oversized_page`: entries served past `end`; `overstated_length`: bytes announced
+    /// past the body.
     pub extra: Option<u64>,
     /// `raw_body`: the body served.
     pub body: Option<String>,
+    /// `raw_body`: the body served, base64-encoded (for bytes TOML strings cannot hold).
+    pub body_base64: Option<String>,
     /// `bad_leaf_index`: the position in the tile of the entry whose index is wrong.
     pub entry: Option<usize>,
     /// `bad_leaf_index`: the index that entry claims.
@@ -335,6 +344,8 @@ pub enum CorruptKind {
     GarbageLeaf,
     BadExtraData,
     InvalidBase64,
+    // ---- Poller scenarios ----
+    InvalidBase64Extra,
 }
 
 impl CorruptKind {
@@ -344,6 +355,7 @@ impl CorruptKind {
             CorruptKind::GarbageLeaf => "garbage_leaf",
             CorruptKind::BadExtraData => "bad_extra_data",
             CorruptKind::InvalidBase64 => "invalid_base64",
+            CorruptKind::InvalidBase64Extra => "invalid_base64_extra",
         }
     }
 
@@ -443,8 +455,14 @@ fn validate_rule(r: &Rule) -> Result<(), String> {
     if r.fault == FaultKind::HeadSize && r.size.is_none() {
         return Err("fault head_size needs size".into());
     }
-    if r.fault == FaultKind::RawBody && r.body.is_none() {
-        return Err("fault raw_body needs body".into());
+    if r.fault == FaultKind::RawBody && r.body.is_none() == r.body_base64.is_none() {
+        return Err("fault raw_body needs body or body_base64".into());
+    }
+    if let Some(b64) = &r.body_base64 {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| format!("body_base64: {e}"))?;
     }
     if r.entry.is_some_and(|e| e >= 256) {
         return Err("entry must be below 256 (a position in a tile)".into());
@@ -538,6 +556,10 @@ pub enum Action {
     WrongTile,
     /// Send the honest answer, then close the connection without notice.
     DropConnection,
+    /// Send the whole honest body under a Content-Length `extra` bytes larger, then close.
+    OverstatedLength {
+        extra: u64,
+    },
 }
 
 impl Rule {
@@ -597,6 +619,9 @@ impl Rule {
             },
             FaultKind::WrongTile => Action::WrongTile,
             FaultKind::DropConnection => Action::DropConnection,
+            FaultKind::OverstatedLength => Action::OverstatedLength {
+                extra: self.extra.unwrap_or(50).max(1),
+            },
         }
     }
 
@@ -715,13 +740,19 @@ impl Injector {
         None
     }
 
-    /// The `body` of rule `rule` (`raw_body`).
-    pub fn rule_body(&self, rule: usize) -> &str {
-        self.schedule
-            .rules
-            .get(rule)
-            .and_then(|r| r.body.as_deref())
-            .unwrap_or("")
+    /// The body of `raw_body` rule `rule` (`body`, or `body_base64` decoded).
+    pub fn rule_body(&self, rule: usize) -> Vec<u8> {
+        use base64::Engine as _;
+        let Some(r) = self.schedule.rules.get(rule) else {
+            return Vec::new();
+        };
+        match (&r.body, &r.body_base64) {
+            (Some(text), _) => text.as_bytes().to_vec(),
+            (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap_or_default(),
+            (None, None) => Vec::new(),
+        }
     }
 
     /// The logs to leave out of a log list served now (counting one firing per rule that

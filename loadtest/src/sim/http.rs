@@ -207,7 +207,14 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut head = response_head(r, keep_alive);
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", r.body.len()));
+    let overstated = match fault {
+        Action::OverstatedLength { extra } => extra as usize,
+        _ => 0,
+    };
+    head.push_str(&format!(
+        "Content-Length: {}\r\n\r\n",
+        r.body.len() + overstated
+    ));
     let half = &r.body[..r.body.len() / 2];
     let sent = match fault {
         Action::Hang { secs } => {
@@ -236,7 +243,8 @@ where
     };
     match (fault, sent) {
         (Action::Reset, _) => After::Reset,
-        (Action::Truncate | Action::DropConnection, _) | (_, Err(_)) => After::Close,
+        (Action::Truncate | Action::DropConnection | Action::OverstatedLength { .. }, _)
+        | (_, Err(_)) => After::Close,
         _ if keep_alive => After::KeepAlive,
         _ => After::Close,
     }

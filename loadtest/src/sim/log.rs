@@ -232,7 +232,12 @@ impl Log {
         match self.meta.source {
             Source::Generated => found,
             Source::RfcReplay(_) => found.filter(|(_, k)| {
-                matches!(k, CorruptKind::InvalidBase64 | CorruptKind::BadExtraData)
+                matches!(
+                    k,
+                    CorruptKind::InvalidBase64
+                        | CorruptKind::InvalidBase64Extra
+                        | CorruptKind::BadExtraData
+                )
             }),
             Source::StaticReplay(_) => None,
         }
@@ -263,6 +268,7 @@ impl Log {
         let (mut leaf, mut extra) = (e.leaf_input.clone(), e.extra_data.clone());
         match self.corruption(faults, index).map(|(_, k)| k) {
             Some(CorruptKind::InvalidBase64) => faults::break_base64(&mut leaf),
+            Some(CorruptKind::InvalidBase64Extra) => faults::break_base64(&mut extra),
             Some(CorruptKind::BadExtraData) => extra = STANDARD.encode(faults::broken_extra_data()),
             _ => {}
         }
@@ -338,7 +344,11 @@ impl Log {
             if corrupt == Some(CorruptKind::InvalidBase64) {
                 faults::break_base64(&mut leaf);
             }
-            (leaf, STANDARD.encode(extra))
+            let mut extra = STANDARD.encode(extra);
+            if corrupt == Some(CorruptKind::InvalidBase64Extra) {
+                faults::break_base64(&mut extra);
+            }
+            (leaf, extra)
         })
     }
 

@@ -165,9 +165,10 @@ pub struct Served {
     /// The fault rule (0-based) that hit the request.
     pub fault: Option<usize>,
     pub status: u16,
-    /// get-entries: the indices served (inclusive) in an answer sent whole (not cut short by
-    /// a `hang`, `reset` or `truncate` fault).
+    /// get-entries: the indices served (inclusive) in an answer a client can use (not cut
+    /// short or mis-framed by a `hang`, `reset`, `truncate` or `overstated_length` fault).
     pub entries: Option<(u64, u64)>,
+    /// When it arrived (before it was answered).
     pub at: Instant,
 }
 
@@ -244,11 +245,11 @@ pub struct Sim {
 
 impl Sim {
     /// Adds a request of `log` to the request log (when it is kept).
+    /// `request` is the path below the log's prefix, the request and when it arrived.
     fn record(
         &self,
         log: &Log,
-        rest: &str,
-        req: &http::Request,
+        (rest, req, arrived): (&str, &http::Request, Instant),
         fault: Option<usize>,
         response: &http::Response,
     ) {
@@ -257,7 +258,12 @@ impl Sim {
         }
         let cut_short = matches!(
             response.wire,
-            Some(faults::Action::Hang { .. } | faults::Action::Reset | faults::Action::Truncate)
+            Some(
+                faults::Action::Hang { .. }
+                    | faults::Action::Reset
+                    | faults::Action::Truncate
+                    | faults::Action::OverstatedLength { .. }
+            )
         );
         let served = Served {
             log: log.meta.idx,
@@ -266,7 +272,7 @@ impl Sim {
             fault,
             status: response.status,
             entries: response.entries.filter(|_| !cut_short),
-            at: Instant::now(),
+            at: arrived,
         };
         self.requests
             .lock()

@@ -30,6 +30,7 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
     let Some(log) = sim.logs.iter().find(|l| req.path.starts_with(&l.meta.path)) else {
         return Response::not_found();
     };
+    let arrived = std::time::Instant::now();
     let rest = &req.path[log.meta.path.len()..];
     let endpoint = endpoint_of(log.meta.kind, rest);
     let action = endpoint.and_then(|e| {
@@ -41,7 +42,8 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
         Some((endpoint, _, action)) => faulty(sim, log, rest, req, endpoint, action),
         None => honest(sim, log, rest, req),
     };
-    sim.record(log, rest, req, action.map(|(_, rule, _)| rule), &response);
+    let fault = action.map(|(_, rule, _)| rule);
+    sim.record(log, (rest, req, arrived), fault, &response);
     response
 }
 
@@ -100,7 +102,7 @@ fn faulty(
         }
         // Only the log list handles vanish.
         Action::Vanish => honest(sim, log, rest, req),
-        Action::DropConnection => {
+        Action::DropConnection | Action::OverstatedLength { .. } => {
             let mut r = honest(sim, log, rest, req);
             r.chunked = false;
             r.wire = Some(action);
@@ -132,7 +134,7 @@ fn faulty(
         Action::OversizedPage { extra } => oversized_page(sim, log, req, extra),
         Action::RawBody { rule } => {
             let mut r = invalid_body(endpoint);
-            r.body = sim.faults.rule_body(rule).as_bytes().into();
+            r.body = sim.faults.rule_body(rule).into();
             r
         }
         Action::BadGzip => {
