@@ -102,6 +102,34 @@ fn faulty(
         }
         // Only the log list handles vanish.
         Action::Vanish => honest(sim, log, rest, req),
+        // ---- Poller scenarios ----
+        Action::DropConnection
+        | Action::OverstatedLength { .. }
+        | Action::HeadSize { .. }
+        | Action::BadSignature { .. }
+        | Action::WrongOrigin
+        | Action::RateLimitDate { .. }
+        | Action::OversizedPage { .. }
+        | Action::RawBody { .. }
+        | Action::BadGzip
+        | Action::GarbageTile
+        | Action::ShortTile { .. }
+        | Action::TileJunk
+        | Action::BadLeafIndex { .. }
+        | Action::WrongTile => poller_scenario_fault(sim, log, rest, req, endpoint, action),
+    }
+}
+
+/// The answer to a request hit by one of the faults of the poller scenarios.
+fn poller_scenario_fault(
+    sim: &Sim,
+    log: &Log,
+    rest: &str,
+    req: &Request,
+    endpoint: Endpoint,
+    action: Action,
+) -> Response {
+    match action {
         Action::DropConnection | Action::OverstatedLength { .. } => {
             let mut r = honest(sim, log, rest, req);
             r.chunked = false;
@@ -119,8 +147,10 @@ fn faulty(
             head_response(log, req, &head, false)
         }
         Action::WrongOrigin => {
-            let size = log.state().published.size;
-            let ts = log.state().published.timestamp_ms;
+            let (size, ts) = {
+                let state = log.state();
+                (state.published.size, state.published.timestamp_ms)
+            };
             let head = log.signed_head(size, None, ts, &[faults::FOREIGN_ORIGIN.to_owned()]);
             head_response(log, req, &head, false)
         }
@@ -158,11 +188,13 @@ fn faulty(
             faults::with_leaf_index(raw, entry, claimed)
         }),
         Action::WrongTile => {
-            if !log.state().tile_visible(0, None) {
+            if tile_of(rest) == Some(0) || !log.state().tile_visible(0, None) {
                 return honest(sim, log, rest, req);
             }
             gzipped_tile(gzip(&build_data_tile(sim, log, 0, None)))
         }
+        // The other actions are answered by `faulty`.
+        _ => honest(sim, log, rest, req),
     }
 }
 
