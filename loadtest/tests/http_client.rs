@@ -167,7 +167,7 @@ fn content_length_body_and_request_headers() {
     assert_eq!(got.status, 200);
     assert_eq!(got.content_type.as_deref(), Some("application/json"));
     assert_eq!(json(&got.body)["tree_size"], sim.tree_size(RFC_REPLAY));
-    let requests = sim.requests();
+    let requests = sim.request_heads();
     assert_eq!(requests.len(), 1);
     let request = &requests[0];
     assert_eq!(
@@ -209,7 +209,7 @@ fn chunked_body_with_extensions_and_trailers() {
     assert_eq!(opened, 1);
     assert_eq!(json(&entries.body), navigli_entries());
     assert_eq!(
-        sim.requests()[1].request_line(),
+        sim.request_heads()[1].request_line(),
         format!("GET /rfc6962/replay/{NAVIGLI_RANGE} HTTP/1.1")
     );
     assert_eq!(sth.body.as_ref(), raw_body(&sth_url).as_slice());
@@ -222,7 +222,10 @@ fn gzip_when_asked_chunked() {
     let sim = start_sim("", false);
     let entries_url = url(&sim, RFC_REPLAY, NAVIGLI_RANGE);
     let got = run(move || async move { expect_ok(plain_client().get(&entries_url).await) });
-    assert_eq!(sim.requests()[0].header("accept-encoding"), Some("gzip"));
+    assert_eq!(
+        sim.request_heads()[0].header("accept-encoding"),
+        Some("gzip")
+    );
     assert_eq!(json(&got.body), navigli_entries());
 }
 
@@ -311,7 +314,7 @@ fn keep_alive_serves_two_requests_on_one_connection() {
     assert_eq!(sim.connections_accepted(), 1);
     assert_eq!(bodies[0], bodies[2]);
     assert_eq!(json(&bodies[1]), navigli_entries());
-    let requests = sim.requests();
+    let requests = sim.request_heads();
     assert_eq!(requests.len(), 3);
     assert!(requests.iter().all(|r| r.connection == 1));
     assert!(requests[1]
@@ -365,7 +368,7 @@ fn server_closing_pooled_connection_is_retried() {
     assert_eq!(fired(&sim), [1]);
     assert_eq!(opened, 2);
     assert_eq!(sim.connections_accepted(), 2);
-    let connections: Vec<u64> = sim.requests().iter().map(|r| r.connection).collect();
+    let connections: Vec<u64> = sim.request_heads().iter().map(|r| r.connection).collect();
     assert_eq!(
         connections,
         [1, 2, 2],
@@ -422,7 +425,7 @@ fn if_modified_since_and_304_then_reuse() {
     assert_eq!(modified.body, first.body);
     assert_eq!(modified.last_modified.as_deref(), Some(stamp.as_str()));
     assert_eq!(opened, 1);
-    let requests = sim.requests();
+    let requests = sim.request_heads();
     assert_eq!(
         requests[1].header("if-modified-since"),
         Some(stamp.as_str())
@@ -642,7 +645,7 @@ fn https_with_extra_ca_and_keep_alive() {
         (bodies, client.connections_opened())
     });
     assert_eq!(opened, 1);
-    let requests = sim.requests();
+    let requests = sim.request_heads();
     assert_eq!(requests.len(), 2);
     assert!(requests.iter().all(|r| r.https && r.connection == 1));
     let host = format!("localhost:{port}");
@@ -660,7 +663,7 @@ fn https_to_ip_literal() {
         let url = format!("https://127.0.0.1:{port}/rfc6962/replay/ct/v1/get-sth");
         expect_ok(HttpClient::new(tls).get(&url).await)
     });
-    assert!(sim.requests()[0].https);
+    assert!(sim.request_heads()[0].https);
     let honest = raw_body(&url(&sim, RFC_REPLAY, "ct/v1/get-sth"));
     assert_eq!(got.body.as_ref(), honest.as_slice());
 }
@@ -683,7 +686,7 @@ fn https_without_the_ca_fails_verification() {
     assert!(!err.is_retryable());
     assert_eq!(sim.connections_accepted(), 1);
     assert!(
-        sim.requests().is_empty(),
+        sim.request_heads().is_empty(),
         "no request after a failed handshake"
     );
 }

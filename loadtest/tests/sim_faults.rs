@@ -814,7 +814,7 @@ fn the_request_log_records_heads_and_connections() {
     let (mut second, _, _) = connect(&url);
     exchange(&mut second, &host, &path, "X-Probe: two\r\n");
     assert_eq!(sim.connections_accepted(), 2);
-    let requests = sim.requests();
+    let requests = sim.request_heads();
     let seen: Vec<(u64, Option<&str>)> = requests
         .iter()
         .map(|r| (r.connection, r.header("x-probe")))
@@ -826,4 +826,531 @@ fn the_request_log_records_heads_and_connections() {
     );
     assert_eq!(requests[0].request_line(), format!("GET {path} HTTP/1.1"));
     assert!(!requests[0].https);
+}
+
+// ---- Faults of the poller scenarios (tests/poller_*.rs) -------------------------------------
+
+/// The simulator with only its replay logs (0: RFC 6962, 1: Static CT, real data), every
+/// request recorded.
+fn start_replay(schedule: &str) -> SimHandle {
+    sim::start(SimConfig {
+        rfc6962_logs: 0,
+        static_logs: 0,
+        rate_per_sec: 0.0,
+        replay: true,
+        page_caps: vec![1000],
+        record_requests: true,
+        faults: FaultSchedule::from_toml(schedule).expect("valid schedule"),
+        ..SimConfig::default()
+    })
+    .expect("simulator starts")
+}
+
+fn fixture(rel: &str) -> Vec<u8> {
+    std::fs::read(sim::fixtures::default_dir().join(rel)).unwrap()
+}
+
+fn gunzip(body: &[u8]) -> std::io::Result<Vec<u8>> {
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(body).read_to_end(&mut raw)?;
+    Ok(raw)
+}
+
+/// `TreeHeadSignature` input (RFC 6962 §3.5): version 0, signature type 1 (tree_hash).
+fn tree_head_input(ts: u64, size: u64, root: &[u8]) -> Vec<u8> {
+    [&[0u8, 1][..], &ts.to_be_bytes(), &size.to_be_bytes(), root].concat()
+}
+
+/// Whether `ds` (a TLS DigitallySigned, SHA-256/ECDSA) is a valid signature of `signed` by the
+/// P-256 key of `spki`.
+fn signature_verifies(spki: &[u8], signed: &[u8], ds: &[u8]) -> bool {
+    use ring::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_ASN1};
+    assert_eq!(&ds[..2], &[4, 3], "SHA-256 with ECDSA");
+    let point = &spki[spki.len() - 65..];
+    UnparsedPublicKey::new(&ECDSA_P256_SHA256_ASN1, point)
+        .verify(signed, &ds[4..])
+        .is_ok()
+}
+
+/// Leaf hashes of the RFC 6962 replay log, from the fixture files.
+fn rfc_replay_leaf_hashes() -> Vec<[u8; 32]> {
+    sim::fixtures::RFC_REPLAY_FILES
+        .iter()
+        .flat_map(|file| {
+            let page: serde_json::Value =
+                serde_json::from_slice(&fixture(&format!("rfc6962/{file}"))).unwrap();
+            page["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    let leaf = STANDARD.decode(e["leaf_input"].as_str().unwrap()).unwrap();
+                    sha256(&[&[0u8][..], &leaf].concat())
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Leaf hashes of navigli2025h2, from its real level-0 hash tiles.
+fn static_replay_leaf_hashes() -> Vec<[u8; 32]> {
+    (0..3)
+        .flat_map(|n| fixture(&format!("static-ct/navigli2025h2/tile/0/{n:03}")))
+        .collect::<Vec<u8>>()
+        .chunks(32)
+        .map(|c| c.try_into().unwrap())
+        .collect()
+}
+
+/// Checks a checkpoint (c2sp.org/static-ct-api, signed note with one RFC6962NoteSignature) of
+/// `origin` by the key of `spki`; returns (size, root, whether the signature verifies).
+fn read_checkpoint(text: &str, origin: &str, spki: &[u8]) -> (u64, Vec<u8>, bool) {
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines[0], origin);
+    let size: u64 = lines[1].parse().unwrap();
+    let root = STANDARD.decode(lines[2]).unwrap();
+    assert_eq!(lines[3], "");
+    let sig_line = lines[4]
+        .strip_prefix(&format!("\u{2014} {origin} "))
+        .expect("signature line of the origin");
+    let blob = STANDARD.decode(sig_line).unwrap();
+    let log_id = sha256(spki);
+    let key_id = &sha256(&[origin.as_bytes(), b"\n\x05", &log_id].concat())[..4];
+    assert_eq!(&blob[..4], key_id, "RFC6962NoteSignature key ID");
+    let ts = u64::from_be_bytes(blob[4..12].try_into().unwrap());
+    let ok = signature_verifies(spki, &tree_head_input(ts, size, &root), &blob[12..]);
+    (size, root, ok)
+}
+
+#[test]
+fn head_size_bad_signature_and_wrong_origin_are_real_signed_heads() {
+    let sim = start_replay(
+        r#"
+        [[rule]]
+        endpoint = "sth"
+        limit = 1
+        fault = "head_size"
+        size = 10
+        [[rule]]
+        endpoint = "sth"
+        limit = 1
+        fault = "bad_signature"
+        size = 8
+        [[rule]]
+        endpoint = "checkpoint"
+        limit = 1
+        fault = "head_size"
+        size = 300
+        [[rule]]
+        endpoint = "checkpoint"
+        limit = 1
+        fault = "bad_signature"
+        [[rule]]
+        endpoint = "checkpoint"
+        limit = 1
+        fault = "wrong_origin"
+        "#,
+    );
+    let logs = sim.logs();
+    let (rfc, st) = (&logs[0], &logs[1]);
+    let sth_url = format!("{}ct/v1/get-sth", rfc.url);
+    let sth_parts = |v: &serde_json::Value| {
+        let b64 = |k: &str| STANDARD.decode(v[k].as_str().unwrap()).unwrap();
+        let (size, ts) = (
+            v["tree_size"].as_u64().unwrap(),
+            v["timestamp"].as_u64().unwrap(),
+        );
+        (
+            size,
+            ts,
+            b64("sha256_root_hash"),
+            b64("tree_head_signature"),
+        )
+    };
+    let leaves = rfc_replay_leaf_hashes();
+    // head_size: the real root of the first 10 leaves, correctly signed.
+    let (size, ts, root, sig) = sth_parts(&get(&sth_url).json());
+    assert_eq!((size, &root), (10, &mth(&leaves[..10]).to_vec()));
+    assert!(signature_verifies(
+        &rfc.key_spki,
+        &tree_head_input(ts, 10, &root),
+        &sig
+    ));
+    // bad_signature: a real signature, over a tree one entry larger.
+    let (size, ts, root, sig) = sth_parts(&get(&sth_url).json());
+    assert_eq!((size, &root), (8, &mth(&leaves[..8]).to_vec()));
+    assert!(!signature_verifies(
+        &rfc.key_spki,
+        &tree_head_input(ts, 8, &root),
+        &sig
+    ));
+    assert!(signature_verifies(
+        &rfc.key_spki,
+        &tree_head_input(ts, 9, &root),
+        &sig
+    ));
+    let (size, ..) = sth_parts(&get(&sth_url).json());
+    assert_eq!(size, 26, "honest again");
+
+    let cp_url = format!("{}checkpoint", st.url);
+    let origin = st.origin.clone().unwrap();
+    let text = |r: Raw| String::from_utf8(r.body).unwrap();
+    let tiles = static_replay_leaf_hashes();
+    let (size, root, ok) = read_checkpoint(&text(get(&cp_url)), &origin, &st.key_spki);
+    assert_eq!((size, root, ok), (300, mth(&tiles[..300]).to_vec(), true));
+    // The partial tile at that head's edge now exists: the first 44 leaves of tile 001.
+    let partial = get(&format!("{}tile/data/001.p/44", st.url));
+    assert_eq!(partial.status, 200);
+    let raw = gunzip(&partial.body).unwrap();
+    let full = fixture("static-ct/navigli2025h2/tile/data/001");
+    assert_eq!(leaf_ends(&raw).len(), 44);
+    assert_eq!(&full[..raw.len()], &raw[..]);
+    let (size, _, ok) = read_checkpoint(&text(get(&cp_url)), &origin, &st.key_spki);
+    assert_eq!((size, ok), (768, false), "bad_signature");
+    let (size, _, ok) = read_checkpoint(&text(get(&cp_url)), "other.example/log", &st.key_spki);
+    assert_eq!(
+        (size, ok),
+        (768, true),
+        "wrong_origin: signed, for another origin"
+    );
+    assert_eq!(fired(&sim), vec![1, 1, 1, 1, 1]);
+}
+
+/// Where each leaf of a raw data tile ends (static-ct-api TileLeaf: timestamp(8) type(2)
+/// [issuer_key_hash(32)] cert_or_tbs<3> extensions<2> [pre_certificate<3>] fingerprints<2>).
+fn leaf_ends(tile: &[u8]) -> Vec<usize> {
+    let u = |at: usize, n: usize| {
+        tile[at..at + n]
+            .iter()
+            .fold(0usize, |a, b| a << 8 | *b as usize)
+    };
+    let mut ends = Vec::new();
+    let mut at = 0;
+    while at < tile.len() {
+        let precert = tile[at + 9] == 1;
+        at += 10 + if precert { 32 } else { 0 };
+        at += 3 + u(at, 3);
+        at += 2 + u(at, 2);
+        if precert {
+            at += 3 + u(at, 3);
+        }
+        at += 2 + u(at, 2);
+        ends.push(at);
+    }
+    ends
+}
+
+#[test]
+fn tile_faults_break_only_the_tile_their_path_names() {
+    let rule = |fault: &str, extra: &str| {
+        format!("[[rule]]\nendpoint = \"tile\"\npath = \"tile/data/001\"\nlimit = 1\nfault = \"{fault}\"\n{extra}")
+    };
+    let sim = start_replay(
+        &[
+            rule("garbage_tile", ""),
+            rule("short_tile", "max_entries = 100\n"),
+            rule("tile_junk", ""),
+            rule("bad_leaf_index", "entry = 10\nleaf_index = 999\n"),
+            rule("wrong_tile", ""),
+            rule("bad_gzip", ""),
+        ]
+        .concat(),
+    );
+    let url = format!("{}tile/data/001", sim.logs()[1].url);
+    let real = fixture("static-ct/navigli2025h2/tile/data/001");
+    // Another tile and the partial-tile path of tile 1 are not selected.
+    let tile0 = get(&format!("{}tile/data/000", sim.logs()[1].url));
+    assert_eq!(
+        gunzip(&tile0.body).unwrap(),
+        fixture("static-ct/navigli2025h2/tile/data/000")
+    );
+    let fetch = || {
+        let r = get(&url);
+        assert_eq!(
+            (r.status, r.header("content-encoding")),
+            (200, Some("gzip".into()))
+        );
+        r
+    };
+    assert_eq!(
+        gunzip(&fetch().body).unwrap(),
+        vec![0xa5; 5000],
+        "garbage_tile"
+    );
+    let short = gunzip(&fetch().body).unwrap();
+    assert_eq!(
+        leaf_ends(&real)[99],
+        short.len(),
+        "short_tile: 100 whole leaves"
+    );
+    assert_eq!(&real[..short.len()], &short[..]);
+    let junk = gunzip(&fetch().body).unwrap();
+    assert_eq!(junk, [&real[..], &[0; 7]].concat(), "tile_junk");
+    let bad = gunzip(&fetch().body).unwrap();
+    let differ: Vec<usize> = (0..real.len()).filter(|&i| bad[i] != real[i]).collect();
+    let end = leaf_ends(&real)[10];
+    // Entry 10's `leaf_index` extension: the last 5 bytes of its extensions.
+    let ext_end = {
+        let start = leaf_ends(&real)[9];
+        let mut at = start + 10 + if real[start + 9] == 1 { 32 } else { 0 };
+        let u = |at: usize, n: usize| {
+            real[at..at + n]
+                .iter()
+                .fold(0usize, |a, b| a << 8 | *b as usize)
+        };
+        at += 3 + u(at, 3);
+        let ext_end = at + 2 + u(at, 2);
+        assert_eq!(&real[ext_end - 10..ext_end - 5], &[0, 8, 0, 0, 5]);
+        assert!(ext_end < end);
+        ext_end
+    };
+    assert!(
+        differ.iter().all(|&i| (ext_end - 5..ext_end).contains(&i)),
+        "{differ:?}"
+    );
+    assert_eq!(
+        &bad[ext_end - 5..ext_end],
+        &999u64.to_be_bytes()[3..],
+        "bad_leaf_index"
+    );
+    let wrong = gunzip(&fetch().body).unwrap();
+    assert_eq!(
+        wrong,
+        fixture("static-ct/navigli2025h2/tile/data/000"),
+        "wrong_tile"
+    );
+    let not_gzip = fetch();
+    assert!(gunzip(&not_gzip.body).is_err(), "bad_gzip");
+    assert_eq!(gunzip(&fetch().body).unwrap(), real, "honest again");
+    assert_eq!(fired(&sim), vec![1; 6]);
+    let faults: Vec<Option<usize>> = sim
+        .requests()
+        .iter()
+        .filter(|r| r.path == "tile/data/001")
+        .map(|r| r.fault)
+        .collect();
+    let expected: Vec<Option<usize>> = (0..6).map(Some).chain([None]).collect();
+    assert_eq!(faults, expected, "the request log names the rule");
+}
+
+#[test]
+fn page_and_body_faults_of_the_poller_scenarios() {
+    let sim = start_replay(
+        r#"
+        [[rule]]
+        endpoint = "entries"
+        limit = 1
+        fault = "oversized_page"
+        extra = 4
+        [[rule]]
+        endpoint = "entries"
+        limit = 1
+        fault = "raw_body"
+        body = '{"something":"else"}'
+        [[rule]]
+        endpoint = "entries"
+        limit = 1
+        fault = "rate_limit_date"
+        retry_after = 30
+        [[rule]]
+        endpoint = "entries"
+        limit = 1
+        fault = "raw_body"
+        body_base64 = "//57fQ=="
+        [[rule]]
+        endpoint = "entries"
+        limit = 1
+        fault = "overstated_length"
+        extra = 50
+        "#,
+    );
+    let url = format!("{}ct/v1/get-entries?start=2&end=7", sim.logs()[0].url);
+    let count = |r: &Raw| r.json()["entries"].as_array().unwrap().len();
+    assert_eq!(count(&get(&url)), 10, "6 asked for, 4 more");
+    let raw = get(&url);
+    assert_eq!(
+        (raw.status, &raw.body[..]),
+        (200, &br#"{"something":"else"}"#[..])
+    );
+    let limited = get(&url);
+    assert_eq!(limited.status, 429);
+    let date = limited.header("retry-after").unwrap();
+    // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT", 30 s ahead of the Date header.
+    let words: Vec<&str> = date.split(' ').collect();
+    assert_eq!((words.len(), words[5]), (6, "GMT"), "{date}");
+    let clock = |d: &str| {
+        let t: Vec<u64> = d
+            .split(' ')
+            .nth(4)
+            .unwrap()
+            .split(':')
+            .map(|x| x.parse().unwrap())
+            .collect();
+        t[0] * 3600 + t[1] * 60 + t[2]
+    };
+    let now = limited.header("date").unwrap();
+    let ahead = (clock(&date) + 86_400 - clock(&now)) % 86_400;
+    assert!((29..=31).contains(&ahead), "{date} vs {now}");
+    assert_eq!(get(&url).body, b"\xff\xfe{}", "raw_body from body_base64");
+    let overstated = get(&url);
+    assert_eq!(
+        overstated.content_length(),
+        Some(overstated.body.len() + 50),
+        "the whole body, 50 bytes fewer than announced"
+    );
+    assert_eq!(overstated.json()["entries"].as_array().unwrap().len(), 6);
+    assert!(!overstated.reset, "then a clean close");
+    assert_eq!(count(&get(&url)), 6, "honest again");
+    let served: Vec<Option<(u64, u64)>> = sim.requests().iter().map(|r| r.entries).collect();
+    assert_eq!(
+        served,
+        [Some((2, 11)), None, None, None, None, Some((2, 7))],
+        "entries a client can use"
+    );
+}
+
+/// GETs `path` on a keep-alive connection; returns the response head and whether the server
+/// closed the connection right after the body.
+fn keep_alive_get(url: &str) -> (String, bool) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let slash = rest.find('/').unwrap();
+    let (host, path) = (&rest[..slash], &rest[slash..]);
+    let mut s = TcpStream::connect(host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 65536];
+    let closed = loop {
+        match s.read(&mut chunk) {
+            Ok(0) => break true,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(_) => break false,
+        }
+    };
+    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap();
+    assert_eq!(bytes.len() - split - 4, length, "the whole body");
+    (head, closed)
+}
+
+#[test]
+fn drop_connection_answers_whole_then_closes_without_notice() {
+    let sim =
+        start_replay("[[rule]]\nendpoint = \"sth\"\nlimit = 1\nfault = \"drop_connection\"\n");
+    let url = format!("{}ct/v1/get-sth", sim.logs()[0].url);
+    let (head, closed) = keep_alive_get(&url);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(
+        !head.to_ascii_lowercase().contains("connection: close"),
+        "{head}"
+    );
+    assert!(closed, "the connection was closed after the answer");
+    let (_, closed) = keep_alive_get(&url);
+    assert!(!closed, "honest again: the connection stays open");
+    assert_eq!(fired(&sim), vec![1]);
+}
+
+#[test]
+fn replay_log_corruptions_and_prefixes() {
+    let sim = start_replay(
+        r#"
+        [[corrupt]]
+        logs = [0]
+        kind = "invalid_base64"
+        every = 100
+        offset = 5
+        [[corrupt]]
+        logs = [0]
+        kind = "bad_extra_data"
+        every = 100
+        offset = 9
+        [[corrupt]]
+        logs = [0]
+        kind = "garbage_leaf"
+        every = 100
+        offset = 12
+        [[corrupt]]
+        logs = [0]
+        kind = "invalid_base64_extra"
+        every = 100
+        offset = 14
+        "#,
+    );
+    let logs = sim.logs();
+    let page = get(&format!("{}ct/v1/get-entries?start=0&end=25", logs[0].url)).json();
+    let entries = page["entries"].as_array().unwrap();
+    let fixture_entries: Vec<serde_json::Value> = sim::fixtures::RFC_REPLAY_FILES
+        .iter()
+        .flat_map(|f| {
+            let v: serde_json::Value =
+                serde_json::from_slice(&fixture(&format!("rfc6962/{f}"))).unwrap();
+            v["entries"].as_array().unwrap().clone()
+        })
+        .collect();
+    for (i, (got, real)) in entries.iter().zip(&fixture_entries).enumerate() {
+        match i {
+            5 => {
+                let leaf = got["leaf_input"].as_str().unwrap();
+                assert!(STANDARD.decode(leaf).is_err());
+                assert_eq!(leaf.replace('*', ""), real["leaf_input"].as_str().unwrap());
+            }
+            9 => {
+                assert_eq!(got["leaf_input"], real["leaf_input"]);
+                let extra = STANDARD
+                    .decode(got["extra_data"].as_str().unwrap())
+                    .unwrap();
+                let chain_len = extra[..3].iter().fold(0usize, |a, b| a << 8 | *b as usize);
+                assert!(chain_len > extra.len() - 3, "chain runs past extra_data");
+            }
+            14 => {
+                assert_eq!(got["leaf_input"], real["leaf_input"]);
+                let extra = got["extra_data"].as_str().unwrap();
+                assert!(STANDARD.decode(extra).is_err());
+                assert_eq!(extra.replace('*', ""), real["extra_data"].as_str().unwrap());
+            }
+            // garbage_leaf would change the Merkle leaf: not applied to a replay log.
+            _ => assert_eq!(got, real, "entry {i}"),
+        }
+    }
+    assert_eq!(
+        sim.corrupted(0),
+        vec![
+            (5, CorruptKind::InvalidBase64),
+            (9, CorruptKind::BadExtraData),
+            (14, CorruptKind::InvalidBase64Extra)
+        ]
+    );
+    let sth = get(&format!("{}ct/v1/get-sth", logs[0].url)).json();
+    let root = STANDARD
+        .decode(sth["sha256_root_hash"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(
+        root,
+        mth(&rfc_replay_leaf_hashes()).to_vec(),
+        "the tree of the real leaves"
+    );
+
+    // A replay log shown at an earlier size: the full tile past it is not there yet.
+    sim.publish_prefix(1, 300);
+    let origin = logs[1].origin.clone().unwrap();
+    let cp = String::from_utf8(get(&format!("{}checkpoint", logs[1].url)).body).unwrap();
+    let (size, root, ok) = read_checkpoint(&cp, &origin, &logs[1].key_spki);
+    assert_eq!(
+        (size, root, ok),
+        (300, mth(&static_replay_leaf_hashes()[..300]).to_vec(), true)
+    );
+    assert_eq!(get(&format!("{}tile/data/001", logs[1].url)).status, 404);
+    assert_eq!(
+        get(&format!("{}tile/data/001.p/44", logs[1].url)).status,
+        200
+    );
+    assert_eq!(get(&format!("{}tile/data/000", logs[1].url)).status, 200);
 }

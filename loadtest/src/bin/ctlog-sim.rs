@@ -110,6 +110,7 @@ impl Args {
             listen_port: self.listen_port,
             fixtures_dir: None,
             faults,
+            record_requests: false,
         })
     }
 }

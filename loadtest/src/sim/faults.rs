@@ -18,12 +18,15 @@
 //! every = 4                 # optional: only every 4th matching request (the 4th, 8th, ...)
 //! probability = 0.1         # optional: seeded, reproducible coin per matching request
 //! limit = 10                # optional: fire at most this many times
+//! path = "tile/data/001"    # optional: only this path below the log's prefix (a trailing
+//!                           # `*` matches any path starting with what precedes it)
 //! fault = "status"          # see below
 //! status = 503              # parameters of the fault, see below
 //!
 //! [[corrupt]]               # a persistent corruption of some entries
 //! logs = "rfc6962"
 //! kind = "garbage_leaf"     # undecodable_cert | garbage_leaf | bad_extra_data | invalid_base64
+//!                           # | invalid_base64_extra
 //! every = 97                # entries whose index % every == offset ...
 //! offset = 13
 //! probability = 0.001       # ... or a seeded coin per index (either or both)
@@ -65,6 +68,26 @@
 //! | `oversize_body` | any | a head declaring `Content-Length: bytes` (default 1 GiB), then a clean close |
 //! | `gzip_bomb` | any | a 200 with `Content-Encoding: gzip` whose body inflates to `bytes` (default 1 MiB) zero bytes |
 //!
+//! Faults the poller scenarios need (`loadtest/tests/poller_*.rs`); each is byte-faithful to
+//! the real protocol apart from the one thing it breaks:
+//!
+//! | fault | endpoints | what the client gets |
+//! |---|---|---|
+//! | `head_size` | sth, checkpoint, head | a real, correctly signed head of the tree's first `size` entries (a log that has not grown that far, or a frontend serving an old head: the tree goes backwards). On a static log the partial data tile at that head's edge is served from then on, as a log of that size serves it |
+//! | `bad_signature` | sth, checkpoint, head | the head (of `size` entries when given, else the published size) with a real signature by the log's key over a tree one entry larger: it does not verify |
+//! | `wrong_origin` | checkpoint | the published checkpoint, correctly signed, for another log's origin (`other.example/log`) |
+//! | `rate_limit_date` | any | 429 with `Retry-After` as an IMF-fixdate `retry_after` seconds (default 1) from now |
+//! | `oversized_page` | entries | `extra` (default 4) entries more than asked for (past `end`, still within the tree) |
+//! | `raw_body` | any | a 200 whose body is `body` exactly (an HTML maintenance page, JSON of the wrong shape), or the bytes of `body_base64` (bytes that are not UTF-8) |
+//! | `bad_gzip` | any | a 200 with `Content-Encoding: gzip` whose body is not gzip |
+//! | `garbage_tile` | tile | a valid gzip of 5000 bytes that are not tile leaves |
+//! | `short_tile` | tile | the tile cut after `max_entries` (default 1) entries |
+//! | `tile_junk` | tile | the tile followed by 7 zero bytes |
+//! | `bad_leaf_index` | tile | the tile with entry `entry` (default 0) of it claiming `leaf_index` (default its index + 1) in its `leaf_index` extension; the tree still commits to the honest bytes (a damaged copy) |
+//! | `wrong_tile` | tile | data tile 0's bytes, whichever tile was asked (every `leaf_index` is wrong; on tile 0 itself the answer is honest) |
+//! | `drop_connection` | any | the honest answer, then the connection is closed without `Connection: close` (as servers drop idle keep-alive connections) |
+//! | `overstated_length` | any | the whole honest body under a `Content-Length` `extra` (default 50) bytes larger, then a clean close |
+//!
 //! Corruptions are persistent: every fetch of that index returns the same bytes, and the Merkle
 //! tree (STH roots, hash tiles) is built over those bytes. A corrupted entry can never be
 //! streamed; a server must skip it and say so. Kinds:
@@ -75,10 +98,16 @@
 //! | `garbage_leaf` | RFC 6962 | a `leaf_input` whose certificate length runs past its end |
 //! | `bad_extra_data` | RFC 6962 | an `extra_data` whose chain length runs past its end |
 //! | `invalid_base64` | RFC 6962 | a `leaf_input` that is not valid base64 |
+//! | `invalid_base64_extra` | RFC 6962 | an `extra_data` that is not valid base64 (poller scenarios) |
 //!
 //! On Static CT logs only `undecodable_cert` is applied (a rule selecting them with another
 //! kind skips them): a structurally broken tile leaf would make the rest of its tile
 //! unlocatable, which is a different failure.
+//!
+//! The RFC 6962 replay log takes `invalid_base64`, `invalid_base64_extra` and `bad_extra_data`
+//! (none changes the
+//! Merkle leaf, so the tree of real entries still commits to what is served); the other
+//! kinds would change the leaf and are not applied to replay logs.
 //!
 //! # Determinism
 //!
@@ -217,6 +246,21 @@ pub enum FaultKind {
     OversizeHead,
     OversizeBody,
     GzipBomb,
+    // ---- Poller scenarios ----
+    HeadSize,
+    BadSignature,
+    WrongOrigin,
+    RateLimitDate,
+    OversizedPage,
+    RawBody,
+    BadGzip,
+    GarbageTile,
+    ShortTile,
+    TileJunk,
+    BadLeafIndex,
+    WrongTile,
+    DropConnection,
+    OverstatedLength,
 }
 
 impl FaultKind {
@@ -244,6 +288,20 @@ impl FaultKind {
             FaultKind::OversizeHead => "oversize_head",
             FaultKind::OversizeBody => "oversize_body",
             FaultKind::GzipBomb => "gzip_bomb",
+            FaultKind::HeadSize => "head_size",
+            FaultKind::BadSignature => "bad_signature",
+            FaultKind::WrongOrigin => "wrong_origin",
+            FaultKind::RateLimitDate => "rate_limit_date",
+            FaultKind::OversizedPage => "oversized_page",
+            FaultKind::RawBody => "raw_body",
+            FaultKind::BadGzip => "bad_gzip",
+            FaultKind::GarbageTile => "garbage_tile",
+            FaultKind::ShortTile => "short_tile",
+            FaultKind::TileJunk => "tile_junk",
+            FaultKind::BadLeafIndex => "bad_leaf_index",
+            FaultKind::WrongTile => "wrong_tile",
+            FaultKind::DropConnection => "drop_connection",
+            FaultKind::OverstatedLength => "overstated_length",
         }
     }
 
@@ -255,6 +313,16 @@ impl FaultKind {
             }
             FaultKind::ShortPage | FaultKind::EmptyPage => Some(&[Endpoint::Entries]),
             FaultKind::Vanish => Some(&[Endpoint::Loglist]),
+            FaultKind::HeadSize | FaultKind::BadSignature => {
+                Some(&[Endpoint::Sth, Endpoint::Checkpoint, Endpoint::Head])
+            }
+            FaultKind::WrongOrigin => Some(&[Endpoint::Checkpoint]),
+            FaultKind::OversizedPage => Some(&[Endpoint::Entries]),
+            FaultKind::GarbageTile
+            | FaultKind::ShortTile
+            | FaultKind::TileJunk
+            | FaultKind::BadLeafIndex
+            | FaultKind::WrongTile => Some(&[Endpoint::Tile]),
             _ => None,
         }
     }
@@ -291,6 +359,22 @@ pub struct Rule {
     pub retry_after_date: Option<u64>,
     /// `oversize_head`, `oversize_body`, `gzip_bomb`: the size in bytes.
     pub bytes: Option<u64>,
+    // ---- Poller scenarios ----
+    /// Only this path below the log's prefix (`*` at the end: any path with that prefix).
+    pub path: Option<String>,
+    /// `head_size`, `bad_signature`: the tree size of the head served.
+    pub size: Option<u64>,
+    /// `oversized_page`: entries served past `end`; `overstated_length`: bytes announced
+    /// past the body.
+    pub extra: Option<u64>,
+    /// `raw_body`: the body served.
+    pub body: Option<String>,
+    /// `raw_body`: the body served, base64-encoded (for bytes TOML strings cannot hold).
+    pub body_base64: Option<String>,
+    /// `bad_leaf_index`: the position in the tile of the entry whose index is wrong.
+    pub entry: Option<usize>,
+    /// `bad_leaf_index`: the index that entry claims.
+    pub leaf_index: Option<u64>,
 }
 
 /// Kinds of persistent corruption (see the module docs).
@@ -301,6 +385,8 @@ pub enum CorruptKind {
     GarbageLeaf,
     BadExtraData,
     InvalidBase64,
+    // ---- Poller scenarios ----
+    InvalidBase64Extra,
 }
 
 impl CorruptKind {
@@ -310,6 +396,7 @@ impl CorruptKind {
             CorruptKind::GarbageLeaf => "garbage_leaf",
             CorruptKind::BadExtraData => "bad_extra_data",
             CorruptKind::InvalidBase64 => "invalid_base64",
+            CorruptKind::InvalidBase64Extra => "invalid_base64_extra",
         }
     }
 
@@ -420,6 +507,21 @@ fn validate_rule(r: &Rule) -> Result<(), String> {
     if r.fault == FaultKind::GzipBomb && r.bytes.is_some_and(|b| b > GZIP_BOMB_MAX) {
         return Err(format!("gzip_bomb bytes must be ≤ {GZIP_BOMB_MAX}"));
     }
+    if r.fault == FaultKind::HeadSize && r.size.is_none() {
+        return Err("fault head_size needs size".into());
+    }
+    if r.fault == FaultKind::RawBody && r.body.is_none() == r.body_base64.is_none() {
+        return Err("fault raw_body needs body or body_base64".into());
+    }
+    if let Some(b64) = &r.body_base64 {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| format!("body_base64: {e}"))?;
+    }
+    if r.entry.is_some_and(|e| e >= 256) {
+        return Err("entry must be below 256 (a position in a tile)".into());
+    }
     check_probability(r.probability)?;
     if r.secs.is_some_and(|s| !s.is_finite() || s < 0.0) {
         return Err("secs must be ≥ 0".into());
@@ -485,6 +587,41 @@ pub enum Action {
     },
     /// Send the honest response in this transport shape.
     Shape(Shape),
+    // ---- Poller scenarios ----
+    HeadSize {
+        size: u64,
+    },
+    BadSignature {
+        size: Option<u64>,
+    },
+    WrongOrigin,
+    RateLimitDate {
+        secs: u64,
+    },
+    OversizedPage {
+        extra: u64,
+    },
+    /// The body of rule `rule` ([`Injector::rule_body`]).
+    RawBody {
+        rule: usize,
+    },
+    BadGzip,
+    GarbageTile,
+    ShortTile {
+        max_entries: u64,
+    },
+    TileJunk,
+    BadLeafIndex {
+        entry: usize,
+        leaf_index: Option<u64>,
+    },
+    WrongTile,
+    /// Send the honest answer, then close the connection without notice.
+    DropConnection,
+    /// Send the whole honest body under a Content-Length `extra` bytes larger, then close.
+    OverstatedLength {
+        extra: u64,
+    },
 }
 
 /// How an honest response is framed or broken on the wire (the transport-shape faults).
@@ -502,7 +639,7 @@ pub enum Shape {
 }
 
 impl Rule {
-    fn action(&self) -> Action {
+    fn action(&self, rule: usize) -> Action {
         match self.fault {
             FaultKind::RateLimit | FaultKind::Status if self.retry_after_date.is_some() => {
                 Action::StatusRetryAt {
@@ -559,6 +696,44 @@ impl Rule {
             FaultKind::GzipBomb => Action::Shape(Shape::GzipBomb {
                 bytes: self.bytes.unwrap_or(1 << 20),
             }),
+            FaultKind::HeadSize => Action::HeadSize {
+                size: self.size.unwrap_or(0),
+            },
+            FaultKind::BadSignature => Action::BadSignature { size: self.size },
+            FaultKind::WrongOrigin => Action::WrongOrigin,
+            FaultKind::RateLimitDate => Action::RateLimitDate {
+                secs: self.retry_after.unwrap_or(1),
+            },
+            FaultKind::OversizedPage => Action::OversizedPage {
+                extra: self.extra.unwrap_or(4).max(1),
+            },
+            FaultKind::RawBody => Action::RawBody { rule },
+            FaultKind::BadGzip => Action::BadGzip,
+            FaultKind::GarbageTile => Action::GarbageTile,
+            FaultKind::ShortTile => Action::ShortTile {
+                max_entries: self.max_entries.unwrap_or(1).max(1),
+            },
+            FaultKind::TileJunk => Action::TileJunk,
+            FaultKind::BadLeafIndex => Action::BadLeafIndex {
+                entry: self.entry.unwrap_or(0),
+                leaf_index: self.leaf_index,
+            },
+            FaultKind::WrongTile => Action::WrongTile,
+            FaultKind::DropConnection => Action::DropConnection,
+            FaultKind::OverstatedLength => Action::OverstatedLength {
+                extra: self.extra.unwrap_or(50).max(1),
+            },
+        }
+    }
+
+    /// Whether the rule's `path` (if any) selects `path` (below the log's prefix).
+    fn selects_path(&self, path: &str) -> bool {
+        match self.path.as_deref() {
+            None => true,
+            Some(p) => match p.strip_suffix('*') {
+                Some(prefix) => path.starts_with(prefix),
+                None => path == p,
+            },
         }
     }
 
@@ -630,24 +805,55 @@ impl Injector {
     /// The fault to inject into a request for `endpoint` of log `log` (`None` for the log
     /// list), counting it; `None` when no rule fires.
     pub fn on_request(&self, log: Option<(usize, LogType)>, endpoint: Endpoint) -> Option<Action> {
+        self.on_path(log, endpoint, None).map(|(_, action)| action)
+    }
+
+    /// [`Injector::on_request`] for a request of `path` (below the log's prefix; `None` for the
+    /// log list, which rules with a `path` never select), also naming the rule that fired.
+    pub fn on_path(
+        &self,
+        log: Option<(usize, LogType)>,
+        endpoint: Endpoint,
+        path: Option<&str>,
+    ) -> Option<(usize, Action)> {
         if self.schedule.rules.is_empty() {
             return None;
         }
         let t = self.elapsed_secs();
         for (i, rule) in self.schedule.rules.iter().enumerate() {
             let log_matches = log.is_none_or(|(idx, kind)| rule.logs.matches(idx, kind));
+            let path_matches = match path {
+                Some(p) => rule.selects_path(p),
+                None => rule.path.is_none(),
+            };
             if rule.fault == FaultKind::Vanish
                 || !log_matches
+                || !path_matches
                 || !rule.endpoint.covers(endpoint)
                 || !rule.active_at(t)
             {
                 continue;
             }
             if self.fires(i, rule) {
-                return Some(rule.action());
+                return Some((i, rule.action(i)));
             }
         }
         None
+    }
+
+    /// The body of `raw_body` rule `rule` (`body`, or `body_base64` decoded).
+    pub fn rule_body(&self, rule: usize) -> Vec<u8> {
+        use base64::Engine as _;
+        let Some(r) = self.schedule.rules.get(rule) else {
+            return Vec::new();
+        };
+        match (&r.body, &r.body_base64) {
+            (Some(text), _) => text.as_bytes().to_vec(),
+            (None, Some(b64)) => base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap_or_default(),
+            (None, None) => Vec::new(),
+        }
     }
 
     /// The logs to leave out of a log list served now (counting one firing per rule that
@@ -789,6 +995,36 @@ pub fn broken_extra_data() -> Vec<u8> {
 /// Base64 text made invalid by a character outside the alphabet.
 pub fn break_base64(text: &mut String) {
     text.insert(text.len() / 2, '*');
+}
+
+/// The origin a `wrong_origin` checkpoint is signed for.
+pub const FOREIGN_ORIGIN: &str = "other.example/log";
+
+/// A `bad_gzip` body: starts like gzip, is not.
+pub const NOT_GZIP: &[u8] = b"\x1f\x8b definitely not gzip";
+
+/// The first `entries` leaves of a raw data tile (`None` if it does not parse or is shorter).
+pub fn cut_tile(raw: &[u8], entries: usize) -> Option<Vec<u8>> {
+    let bounds = super::fixtures::tile_leaf_bounds(raw)?;
+    let end = match entries {
+        0 => 0,
+        n => bounds.get(n - 1)?.1,
+    };
+    Some(raw[..end].to_vec())
+}
+
+/// A raw data tile whose leaf at position `entry` claims `leaf_index` in its `leaf_index`
+/// extension (`None` if the tile does not parse or that leaf has no such extension).
+pub fn with_leaf_index(raw: &[u8], entry: usize, leaf_index: u64) -> Option<Vec<u8>> {
+    let (ext_end, _) = *super::fixtures::tile_leaf_bounds(raw)?.get(entry)?;
+    // The extensions end the TimestampedEntry: u16 length 8, then type 0 (leaf_index),
+    // u16 length 5, uint40.
+    if ext_end < 10 || raw[ext_end - 10..ext_end - 5] != [0, 8, 0, 0, 5] || leaf_index >> 40 != 0 {
+        return None;
+    }
+    let mut out = raw.to_vec();
+    out[ext_end - 5..ext_end].copy_from_slice(&leaf_index.to_be_bytes()[3..]);
+    Some(out)
 }
 
 /// A 200 body of `endpoint` that does not parse.
@@ -957,6 +1193,46 @@ mod tests {
             let s = FaultSchedule::load(&dir.join(name)).unwrap();
             assert!(!s.rules.is_empty() && !s.corrupt.is_empty(), "{name}");
         }
+    }
+
+    #[test]
+    fn poller_scenario_rules_validate_and_select_paths() {
+        for (text, word) in [
+            (
+                "[[rule]]\nendpoint = \"sth\"\nfault = \"head_size\"\n",
+                "size",
+            ),
+            (
+                "[[rule]]\nendpoint = \"any\"\nfault = \"raw_body\"\n",
+                "body",
+            ),
+            (
+                "[[rule]]\nendpoint = \"entries\"\nfault = \"wrong_tile\"\n",
+                "tile",
+            ),
+            (
+                "[[rule]]\nendpoint = \"tile\"\nfault = \"bad_leaf_index\"\nentry = 256\n",
+                "entry",
+            ),
+        ] {
+            let err = FaultSchedule::from_toml(text).unwrap_err();
+            assert!(err.contains(word), "{text}: {err}");
+        }
+        let s = FaultSchedule::from_toml(
+            "[[rule]]\nendpoint = \"tile\"\npath = \"tile/data/001.p/*\"\nfault = \"not_found\"\n[[rule]]\nendpoint = \"tile\"\npath = \"tile/data/002\"\nfault = \"reset\"\n",
+        )
+        .unwrap();
+        let inj = Injector::new(s, 1);
+        let log = Some((1, LogType::Static));
+        let hit = |path: &str| inj.on_path(log, Endpoint::Tile, Some(path)).map(|(i, _)| i);
+        assert_eq!(hit("tile/data/001.p/44"), Some(0));
+        assert_eq!(hit("tile/data/001"), None);
+        assert_eq!(hit("tile/data/002"), Some(1));
+        assert_eq!(hit("tile/data/002.p/5"), None, "an exact path");
+        assert!(
+            inj.on_request(log, Endpoint::Tile).is_none(),
+            "a rule with a path never hits a request without one"
+        );
     }
 
     #[test]

@@ -288,14 +288,27 @@ pub fn static_replay(dir: &Path) -> Result<StaticReplay, FixtureError> {
 pub fn parse_tile(mut tile: &[u8]) -> Option<Vec<ReplayInfo>> {
     let mut out = Vec::with_capacity(256);
     while !tile.is_empty() {
-        let (info, used) = parse_tile_leaf(tile)?;
+        let (info, _, used) = parse_tile_leaf(tile)?;
         out.push(info);
         tile = &tile[used..];
     }
     Some(out)
 }
 
-fn parse_tile_leaf(b: &[u8]) -> Option<(ReplayInfo, usize)> {
+/// Where each TileLeaf of a data tile ends: `(end of its TimestampedEntry extensions, end of
+/// the leaf)`, as offsets into `tile`; `None` on any malformation.
+pub fn tile_leaf_bounds(tile: &[u8]) -> Option<Vec<(usize, usize)>> {
+    let mut out = Vec::with_capacity(256);
+    let mut at = 0;
+    while at < tile.len() {
+        let (_, extensions_end, used) = parse_tile_leaf(&tile[at..])?;
+        out.push((at + extensions_end, at + used));
+        at += used;
+    }
+    Some(out)
+}
+
+fn parse_tile_leaf(b: &[u8]) -> Option<(ReplayInfo, usize, usize)> {
     let precert = match b.get(8..10)? {
         [0, 0] => false,
         [0, 1] => true,
@@ -335,6 +348,7 @@ fn parse_tile_leaf(b: &[u8]) -> Option<(ReplayInfo, usize)> {
             fingerprint: sha256(published),
             leaf_hash: leaf_hash(&merkle_leaf),
         },
+        merkle_end,
         at,
     ))
 }

@@ -56,6 +56,10 @@ pub struct Response {
     pub last_modified: Option<i64>,
     /// A fault in how the response is sent (hang, reset, truncate, trickle, a transport shape).
     pub wire: Option<Action>,
+    /// Further headers, sent as given (e.g. a `Retry-After` date).
+    pub extra_headers: Vec<(&'static str, String)>,
+    /// get-entries: the indices served (inclusive), for the request log.
+    pub entries: Option<(u64, u64)>,
 }
 
 impl Response {
@@ -71,6 +75,8 @@ impl Response {
             retry_after_date: None,
             last_modified: None,
             wire: None,
+            extra_headers: Vec::new(),
+            entries: None,
         }
     }
 
@@ -218,7 +224,14 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut head = response_head(r, keep_alive);
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", r.body.len()));
+    let overstated = match fault {
+        Action::OverstatedLength { extra } => extra as usize,
+        _ => 0,
+    };
+    head.push_str(&format!(
+        "Content-Length: {}\r\n\r\n",
+        r.body.len() + overstated
+    ));
     let half = &r.body[..r.body.len() / 2];
     let sent = match fault {
         Action::Hang { secs } => {
@@ -248,7 +261,8 @@ where
     };
     match (fault, sent) {
         (Action::Reset, _) => After::Reset,
-        (Action::Truncate, _) | (_, Err(_)) => After::Close,
+        (Action::Truncate | Action::DropConnection | Action::OverstatedLength { .. }, _)
+        | (_, Err(_)) => After::Close,
         _ if keep_alive => After::KeepAlive,
         _ => After::Close,
     }
@@ -371,6 +385,9 @@ pub(super) fn response_head(r: &Response, keep_alive: bool) -> String {
     }
     if let Some(secs) = r.last_modified {
         head.push_str(&format!("Last-Modified: {}\r\n", http_date_of(secs)));
+    }
+    for (name, value) in &r.extra_headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
     }
     if !keep_alive {
         head.push_str("Connection: close\r\n");
@@ -503,5 +520,11 @@ mod tests {
         ] {
             assert_eq!(parse_http_date(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn http_dates_are_imf_fixdates() {
+        assert_eq!(http_date_of(1_767_229_323), "Thu, 01 Jan 2026 01:02:03 GMT");
+        assert_eq!(http_date_of(1_709_164_800), "Thu, 29 Feb 2024 00:00:00 GMT");
     }
 }

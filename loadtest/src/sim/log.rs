@@ -108,6 +108,9 @@ pub struct LogState {
     pub corrupted: Vec<(u64, CorruptKind)>,
     /// Heads published before `published`, oldest first (at most [`HEAD_HISTORY`]).
     history: VecDeque<Published>,
+    /// `(tile, width)` of the partial tiles at the edge of heads served by the `head_size`
+    /// fault: a client that saw such a head finds its partial tile, as on a log of that size.
+    served_widths: Vec<(u64, u16)>,
 }
 
 impl LogState {
@@ -122,7 +125,8 @@ impl LogState {
             None => (n + 1) * TILE_WIDTH <= published,
             Some(w) => {
                 let full = (n + 1) * TILE_WIDTH <= published;
-                !full && n == self.partial_tile && self.partial_widths.contains(&w)
+                (!full && n == self.partial_tile && self.partial_widths.contains(&w))
+                    || self.served_widths.contains(&(n, w))
             }
         }
     }
@@ -221,12 +225,54 @@ impl Log {
         }
     }
 
-    /// The corruption rule (and kind) that breaks generated entry `index`, if any.
+    /// The corruption rule (and kind) that breaks entry `index`, if any: any kind on a generated
+    /// log, only those that leave the Merkle leaf as it is on the RFC 6962 replay log.
     pub fn corruption(&self, faults: &Injector, index: u64) -> Option<(usize, CorruptKind)> {
-        if !self.meta.grows() {
-            return None;
+        let found = faults.corruption(self.meta.idx, self.meta.kind, index);
+        match self.meta.source {
+            Source::Generated => found,
+            Source::RfcReplay(_) => found.filter(|(_, k)| {
+                matches!(
+                    k,
+                    CorruptKind::InvalidBase64
+                        | CorruptKind::InvalidBase64Extra
+                        | CorruptKind::BadExtraData
+                )
+            }),
+            Source::StaticReplay(_) => None,
         }
-        faults.corruption(self.meta.idx, self.meta.kind, index)
+    }
+
+    /// Records (and counts) the corrupted entries of a replay log, which is never appended to.
+    pub fn mark_replay_corruptions(&self, faults: &Injector) {
+        if self.meta.grows() {
+            return;
+        }
+        let size = self.state().sequenced();
+        let found: Vec<(u64, (usize, CorruptKind))> = (0..size)
+            .filter_map(|i| self.corruption(faults, i).map(|c| (i, c)))
+            .collect();
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        for (index, (rule, kind)) in found {
+            state.corrupted.push((index, kind));
+            faults.count_corrupted(rule);
+        }
+    }
+
+    /// Base64 `leaf_input` and `extra_data` of RFC 6962 replay entry `index`, as served.
+    pub fn replay_entry_strings(&self, faults: &Injector, index: u64) -> Option<(String, String)> {
+        let Source::RfcReplay(entries) = &self.meta.source else {
+            return None;
+        };
+        let e = entries.get(usize::try_from(index).ok()?)?;
+        let (mut leaf, mut extra) = (e.leaf_input.clone(), e.extra_data.clone());
+        match self.corruption(faults, index).map(|(_, k)| k) {
+            Some(CorruptKind::InvalidBase64) => faults::break_base64(&mut leaf),
+            Some(CorruptKind::InvalidBase64Extra) => faults::break_base64(&mut extra),
+            Some(CorruptKind::BadExtraData) => extra = STANDARD.encode(faults::broken_extra_data()),
+            _ => {}
+        }
+        Some((leaf, extra))
     }
 
     /// Calls `f` with the bytes of generated entry `index`; an `undecodable_cert` corruption
@@ -298,7 +344,11 @@ impl Log {
             if corrupt == Some(CorruptKind::InvalidBase64) {
                 faults::break_base64(&mut leaf);
             }
-            (leaf, STANDARD.encode(extra))
+            let mut extra = STANDARD.encode(extra);
+            if corrupt == Some(CorruptKind::InvalidBase64Extra) {
+                faults::break_base64(&mut extra);
+            }
+            (leaf, extra)
         })
     }
 
@@ -319,28 +369,17 @@ impl Log {
 
     /// Publishes the sequenced tree: signs an STH (RFC 6962) or checkpoints (static).
     pub fn publish(&self, now_ms: u64, origins: &[String]) {
-        let (size, root, prev_ts) = {
-            let s = self.state();
-            (s.sequenced(), s.frontier.root(), s.published.timestamp_ms)
-        };
+        let size = self.state().sequenced();
+        self.publish_prefix(size, now_ms, origins);
+    }
+
+    /// Publishes the tree of the first `size` sequenced entries (clamped): how the simulator
+    /// shows a replay log at an earlier size.
+    pub fn publish_prefix(&self, size: u64, now_ms: u64, origins: &[String]) {
+        let prev_ts = self.state().published.timestamp_ms;
         // STH timestamps must not go backwards even if the wall clock does.
-        let timestamp_ms = now_ms.max(prev_ts + 1);
-        let signature = self.digitally_signed(&tree_head_input(timestamp_ms, size, &root));
-        let mut published = Published {
-            size,
-            timestamp_ms,
-            root,
-            ..Published::default()
-        };
-        match self.meta.kind {
-            LogType::Rfc6962 => published.sth_json = sth_json(&published, &signature).into(),
-            LogType::Static => {
-                published.checkpoints = origins
-                    .iter()
-                    .map(|o| checkpoint(o, &self.meta.log_id, &published, &signature).into())
-                    .collect();
-            }
-        }
+        let published = self.signed_head(size, None, now_ms.max(prev_ts + 1), origins);
+        let size = published.size;
         let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
         let previous = std::mem::replace(&mut state.published, published);
         // The default head before the first publication was never served; it is not history.
@@ -358,6 +397,60 @@ impl Log {
         let width = (size % TILE_WIDTH) as u16;
         if width > 0 && !state.partial_widths.contains(&width) {
             state.partial_widths.push(width);
+        }
+    }
+
+    /// A tree head of the first `size` sequenced entries (clamped) with the real root, signed
+    /// by the log's key over a head of `signed_size` entries when given (a signature that does
+    /// not verify), else over itself.
+    pub fn signed_head(
+        &self,
+        size: u64,
+        signed_size: Option<u64>,
+        timestamp_ms: u64,
+        origins: &[String],
+    ) -> Published {
+        let (size, root) = {
+            let s = self.state();
+            let size = size.min(s.sequenced());
+            let root = if size == s.sequenced() {
+                s.frontier.root()
+            } else {
+                super::merkle::reference_root(&s.leaf_hashes[..size as usize])
+            };
+            (size, root)
+        };
+        let signed = signed_size.unwrap_or(size);
+        let signature = self.digitally_signed(&tree_head_input(timestamp_ms, signed, &root));
+        let mut published = Published {
+            size,
+            timestamp_ms,
+            root,
+            ..Published::default()
+        };
+        match self.meta.kind {
+            LogType::Rfc6962 => published.sth_json = sth_json(&published, &signature).into(),
+            LogType::Static => {
+                published.checkpoints = origins
+                    .iter()
+                    .map(|o| checkpoint(o, &self.meta.log_id, &published, &signature).into())
+                    .collect();
+            }
+        }
+        published
+    }
+
+    /// Makes the partial data tile at the edge of a tree of `size` entries visible (a
+    /// `head_size` fault served a head of that size).
+    pub fn note_head_served(&self, size: u64) {
+        let width = (size % TILE_WIDTH) as u16;
+        if self.meta.kind != LogType::Static || width == 0 {
+            return;
+        }
+        let key = (size / TILE_WIDTH, width);
+        let mut state = self.state.write().unwrap_or_else(|e| e.into_inner());
+        if !state.served_widths.contains(&key) {
+            state.served_widths.push(key);
         }
     }
 

@@ -108,6 +108,9 @@ pub struct SimConfig {
     pub fixtures_dir: Option<PathBuf>,
     /// Faults to inject (empty: an honest simulator).
     pub faults: FaultSchedule,
+    /// Keep a log of every request to a log ([`SimHandle::requests`]); off by default, as it
+    /// grows without bound.
+    pub record_requests: bool,
 }
 
 impl Default for SimConfig {
@@ -129,6 +132,7 @@ impl Default for SimConfig {
             listen_port: 0,
             fixtures_dir: None,
             faults: FaultSchedule::default(),
+            record_requests: false,
         }
     }
 }
@@ -155,6 +159,32 @@ pub struct SimLog {
     pub replay: bool,
     /// RFC 6962: entries per get-entries response.
     pub page_cap: Option<u64>,
+}
+
+/// One request a log received, as the request log ([`SimHandle::requests`]) holds it.
+#[derive(Clone, Debug)]
+pub struct Served {
+    pub log: usize,
+    /// The path below the log's prefix, e.g. `ct/v1/get-entries` or `tile/data/001.p/44`.
+    pub path: String,
+    pub query: String,
+    /// The fault rule (0-based) that hit the request.
+    pub fault: Option<usize>,
+    pub status: u16,
+    /// get-entries: the indices served (inclusive) in an answer a client can use (not cut
+    /// short or mis-framed by a `hang`, `reset`, `truncate` or `overstated_length` fault).
+    pub entries: Option<(u64, u64)>,
+    /// When it arrived (before it was answered).
+    pub at: Instant,
+}
+
+impl Served {
+    /// A decimal query parameter (`start`, `end`).
+    pub fn param(&self, name: &str) -> Option<u64> {
+        self.query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok())
+    }
 }
 
 /// (log index, tile index, width or 0 for a full tile).
@@ -216,9 +246,47 @@ pub struct Sim {
     stopping: AtomicBool,
     tile_cache: TileCache,
     seen: requests::RequestLog,
+    /// The request log, when [`SimConfig::record_requests`] is set.
+    requests: Mutex<Vec<Served>>,
 }
 
 impl Sim {
+    /// Adds a request of `log` to the request log (when it is kept).
+    /// `request` is the path below the log's prefix, the request and when it arrived.
+    fn record(
+        &self,
+        log: &Log,
+        (rest, req, arrived): (&str, &http::Request, Instant),
+        fault: Option<usize>,
+        response: &http::Response,
+    ) {
+        if !self.cfg.record_requests {
+            return;
+        }
+        let cut_short = matches!(
+            response.wire,
+            Some(
+                faults::Action::Hang { .. }
+                    | faults::Action::Reset
+                    | faults::Action::Truncate
+                    | faults::Action::OverstatedLength { .. }
+            )
+        );
+        let served = Served {
+            log: log.meta.idx,
+            path: rest.to_owned(),
+            query: req.query.clone(),
+            fault,
+            status: response.status,
+            entries: response.entries.filter(|_| !cut_short),
+            at: arrived,
+        };
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(served);
+    }
+
     /// The base URL of `log` in the http log list.
     fn listed_base(&self, log: &Log) -> &str {
         match &self.https_base {
@@ -382,6 +450,25 @@ impl SimHandle {
         self.sim.faults.rule_counts()
     }
 
+    /// Every request to a log so far, in arrival order (empty unless
+    /// [`SimConfig::record_requests`]).
+    pub fn requests(&self) -> Vec<Served> {
+        self.sim
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Publishes log `log_idx` at its first `size` entries (a real signed head; partial tiles
+    /// as on a log of that size): shows a replay log at an earlier size. Growing logs are
+    /// republished by the sequencer at its next tick.
+    pub fn publish_prefix(&self, log_idx: usize, size: u64) {
+        if let Some(log) = self.sim.logs.get(log_idx) {
+            log.publish_prefix(size, now_ms(), &self.sim.origins(log));
+        }
+    }
+
     /// How many sequenced entries each corruption rule broke, in schedule order.
     pub fn corrupt_counts(&self) -> Vec<CorruptCount> {
         self.sim.faults.corrupt_counts()
@@ -402,8 +489,10 @@ impl SimHandle {
         self.sim.seen.connections()
     }
 
-    /// The last requests read (at most [`requests::REQUEST_LOG_MAX`]), oldest first.
-    pub fn requests(&self) -> Vec<SeenRequest> {
+    /// The heads of the last requests read off the wire (at most
+    /// [`requests::REQUEST_LOG_MAX`]), oldest first; [`SimHandle::requests`] has what the routes
+    /// served, per log.
+    pub fn request_heads(&self) -> Vec<SeenRequest> {
         self.sim.seen.requests()
     }
 
@@ -569,7 +658,11 @@ fn build_sim(cfg: SimConfig, http_base: String, https_base: Option<String>) -> i
             inner: Mutex::new(TileCacheInner::default()),
         },
         seen: requests::RequestLog::default(),
+        requests: Mutex::default(),
     };
+    for log in &sim.logs {
+        log.mark_replay_corruptions(&sim.faults);
+    }
     seed_initial(&sim);
     Ok(sim)
 }

@@ -30,17 +30,21 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
     let Some(log) = sim.logs.iter().find(|l| req.path.starts_with(&l.meta.path)) else {
         return Response::not_found();
     };
+    let arrived = std::time::Instant::now();
     let rest = &req.path[log.meta.path.len()..];
     let endpoint = endpoint_of(log.meta.kind, rest);
     let action = endpoint.and_then(|e| {
         sim.faults
-            .on_request(Some((log.meta.idx, log.meta.kind)), e)
-            .map(|a| (e, a))
+            .on_path(Some((log.meta.idx, log.meta.kind)), e, Some(rest))
+            .map(|(rule, a)| (e, rule, a))
     });
-    match action {
-        Some((endpoint, action)) => faulty(sim, log, rest, req, endpoint, action),
+    let response = match action {
+        Some((endpoint, _, action)) => faulty(sim, log, rest, req, endpoint, action),
         None => honest(sim, log, rest, req),
-    }
+    };
+    let fault = action.map(|(_, rule, _)| rule);
+    sim.record(log, (rest, req, arrived), fault, &response);
+    response
 }
 
 /// The endpoint a log path is for (`None` for paths no fault rule targets, e.g. hash tiles).
@@ -104,6 +108,21 @@ fn faulty(
             r.wire = Some(action);
             r
         }
+        // ---- Poller scenarios ----
+        Action::DropConnection
+        | Action::OverstatedLength { .. }
+        | Action::HeadSize { .. }
+        | Action::BadSignature { .. }
+        | Action::WrongOrigin
+        | Action::RateLimitDate { .. }
+        | Action::OversizedPage { .. }
+        | Action::RawBody { .. }
+        | Action::BadGzip
+        | Action::GarbageTile
+        | Action::ShortTile { .. }
+        | Action::TileJunk
+        | Action::BadLeafIndex { .. }
+        | Action::WrongTile => poller_scenario_fault(sim, log, rest, req, endpoint, action),
     }
 }
 
@@ -111,6 +130,146 @@ fn faulty(
 fn status_retry_at(code: u16, date_secs: u64) -> Response {
     let mut r = Response::text(code, "injected fault\n");
     r.retry_after_date = Some(date_secs);
+    r
+}
+
+/// The answer to a request hit by one of the faults of the poller scenarios.
+fn poller_scenario_fault(
+    sim: &Sim,
+    log: &Log,
+    rest: &str,
+    req: &Request,
+    endpoint: Endpoint,
+    action: Action,
+) -> Response {
+    match action {
+        Action::DropConnection | Action::OverstatedLength { .. } => {
+            let mut r = honest(sim, log, rest, req);
+            r.chunked = false;
+            r.wire = Some(action);
+            r
+        }
+        Action::HeadSize { size } => {
+            let head = signed_head(sim, log, size, None);
+            log.note_head_served(head.size);
+            head_response(log, req, &head, false)
+        }
+        Action::BadSignature { size } => {
+            let size = size.unwrap_or_else(|| log.state().published.size);
+            let head = signed_head(sim, log, size, Some(size + 1));
+            head_response(log, req, &head, false)
+        }
+        Action::WrongOrigin => {
+            let (size, ts) = {
+                let state = log.state();
+                (state.published.size, state.published.timestamp_ms)
+            };
+            let head = log.signed_head(size, None, ts, &[faults::FOREIGN_ORIGIN.to_owned()]);
+            head_response(log, req, &head, false)
+        }
+        Action::RateLimitDate { secs } => {
+            let mut r = Response::text(429, "injected fault\n");
+            let at = super::certgen::unix_now_secs().saturating_add(secs as i64);
+            r.extra_headers
+                .push(("Retry-After", super::http::http_date_of(at)));
+            r
+        }
+        Action::OversizedPage { extra } => oversized_page(sim, log, req, extra),
+        Action::RawBody { rule } => {
+            let mut r = invalid_body(endpoint);
+            r.body = sim.faults.rule_body(rule).into();
+            r
+        }
+        Action::BadGzip => {
+            let mut r = invalid_body(endpoint);
+            r.body = faults::NOT_GZIP.into();
+            r.gzipped = true;
+            r
+        }
+        Action::GarbageTile => gzipped_tile(gzip(&[0xa5; 5000])),
+        Action::ShortTile { max_entries } => faulty_tile(sim, log, rest, |raw| {
+            faults::cut_tile(raw, max_entries as usize)
+        }),
+        Action::TileJunk => faulty_tile(sim, log, rest, |raw| {
+            let mut raw = raw.to_vec();
+            raw.extend_from_slice(&[0; 7]);
+            Some(raw)
+        }),
+        Action::BadLeafIndex { entry, leaf_index } => faulty_tile(sim, log, rest, |raw| {
+            let n = tile_of(rest)?;
+            let claimed = leaf_index.unwrap_or(n * TILE_WIDTH + entry as u64 + 1);
+            faults::with_leaf_index(raw, entry, claimed)
+        }),
+        Action::WrongTile => {
+            if tile_of(rest) == Some(0) || !log.state().tile_visible(0, None) {
+                return honest(sim, log, rest, req);
+            }
+            gzipped_tile(gzip(&build_data_tile(sim, log, 0, None)))
+        }
+        // The other actions are answered by `faulty`.
+        _ => honest(sim, log, rest, req),
+    }
+}
+
+/// A correctly formed head of the first `size` entries, signed over `signed_size` entries when
+/// given, with the published head's timestamp.
+fn signed_head(sim: &Sim, log: &Log, size: u64, signed_size: Option<u64>) -> Published {
+    let ts = log.state().published.timestamp_ms;
+    log.signed_head(size, signed_size, ts, &sim.origins(log))
+}
+
+/// The tile index of a `tile/data/...` path.
+fn tile_of(rest: &str) -> Option<u64> {
+    let path = rest.strip_prefix("tile/data/")?;
+    encode::parse_tile_path(path).map(|(n, _)| n)
+}
+
+/// The data tile `rest` names, changed by `edit` (404 when the tile is not there or `edit`
+/// cannot apply).
+fn faulty_tile(
+    sim: &Sim,
+    log: &Log,
+    rest: &str,
+    edit: impl FnOnce(&[u8]) -> Option<Vec<u8>>,
+) -> Response {
+    let Some((n, width)) = rest
+        .strip_prefix("tile/data/")
+        .and_then(encode::parse_tile_path)
+    else {
+        return Response::not_found();
+    };
+    if !log.state().tile_visible(n, width) {
+        return Response::not_found();
+    }
+    match edit(&build_data_tile(sim, log, n, width)) {
+        Some(raw) => gzipped_tile(gzip(&raw)),
+        None => Response::not_found(),
+    }
+}
+
+fn gzipped_tile(gz: Vec<u8>) -> Response {
+    let mut r = Response::new(200, "application/octet-stream", gz);
+    r.gzipped = true;
+    r
+}
+
+/// get-entries answering `extra` entries past `end` (the `oversized_page` fault).
+fn oversized_page(sim: &Sim, log: &Log, req: &Request, extra: u64) -> Response {
+    let parse = |name| query_param(&req.query, name).and_then(parse_decimal);
+    let (Some(start), Some(end)) = (parse("start"), parse("end")) else {
+        return Response::text(400, "start and end must be decimal integers\n");
+    };
+    let size = log.state().published.size;
+    if start > end || start >= size {
+        return Response::text(400, "invalid range (start > end or start >= tree_size)\n");
+    }
+    let last = end.saturating_add(extra).min(size - 1);
+    let mut r = Response::new(
+        200,
+        "application/json",
+        entries_json(sim, log, start, last).into_bytes(),
+    );
+    r.entries = Some((start, last));
     r
 }
 
@@ -271,6 +430,23 @@ fn get_entries(sim: &Sim, log: &Log, req: &Request, short: Option<u64>) -> Respo
     let Some((first, last)) = served_range(start, end, size, cap, sim.cfg.align_pages) else {
         return Response::text(400, "invalid range (start > end or start >= tree_size)\n");
     };
+    let body = entries_json(sim, log, first, last);
+    let full = last - first + 1 == log.meta.page_cap;
+    let mut response = if req.accept_gzip {
+        let mut r = Response::new(200, "application/json", gzip(body.as_bytes()));
+        r.gzipped = true;
+        r
+    } else {
+        Response::new(200, "application/json", body.into_bytes())
+    };
+    response.chunked = true;
+    response.cache_control = Some(if full { CACHE_FULL } else { CACHE_PARTIAL });
+    response.entries = Some((first, last));
+    response
+}
+
+/// The get-entries JSON body of entries `first..=last`.
+fn entries_json(sim: &Sim, log: &Log, first: u64, last: u64) -> String {
     let mut body = String::with_capacity(((last - first + 1) * 4096) as usize);
     body.push_str("{\"entries\":[");
     for (k, (leaf_input, extra_data)) in entry_strings(sim, log, first, last).iter().enumerate() {
@@ -284,25 +460,14 @@ fn get_entries(sim: &Sim, log: &Log, req: &Request, short: Option<u64>) -> Respo
         body.push_str("\"}");
     }
     body.push_str("]}");
-    let full = last - first + 1 == log.meta.page_cap;
-    let mut response = if req.accept_gzip {
-        let mut r = Response::new(200, "application/json", gzip(body.as_bytes()));
-        r.gzipped = true;
-        r
-    } else {
-        Response::new(200, "application/json", body.into_bytes())
-    };
-    response.chunked = true;
-    response.cache_control = Some(if full { CACHE_FULL } else { CACHE_PARTIAL });
-    response
+    body
 }
 
 /// Base64 `leaf_input`/`extra_data` for entries `first..=last` (all sequenced).
 fn entry_strings(sim: &Sim, log: &Log, first: u64, last: u64) -> Vec<(String, String)> {
     match &log.meta.source {
-        Source::RfcReplay(entries) => entries[first as usize..=last as usize]
-            .iter()
-            .map(|e| (e.leaf_input.clone(), e.extra_data.clone()))
+        Source::RfcReplay(_) => (first..=last)
+            .filter_map(|index| log.replay_entry_strings(&sim.faults, index))
             .collect(),
         Source::Generated => {
             let timestamps = log.state().timestamps[first as usize..=last as usize].to_vec();
@@ -398,11 +563,14 @@ fn data_tile(sim: &Sim, log: &Log, n: u64, width: Option<u16>) -> Response {
 fn build_data_tile(sim: &Sim, log: &Log, n: u64, width: Option<u16>) -> Vec<u8> {
     let count = width.map_or(TILE_WIDTH, u64::from);
     match &log.meta.source {
-        Source::StaticReplay(r) => r
-            .data_tiles
-            .get(n as usize)
-            .map(|t| t.to_vec())
-            .unwrap_or_default(),
+        Source::StaticReplay(r) => {
+            let full = r.data_tiles.get(n as usize).map(|t| t.to_vec());
+            let full = full.unwrap_or_default();
+            match width {
+                Some(w) => faults::cut_tile(&full, usize::from(w)).unwrap_or(full),
+                None => full,
+            }
+        }
         _ => {
             let first = n * TILE_WIDTH;
             let timestamps =

@@ -23,8 +23,6 @@ pub use backfill::Backfill;
 
 #[cfg(test)]
 mod consume_tests;
-#[cfg(test)]
-mod tests;
 
 use std::{
     cell::Cell,
@@ -314,5 +312,43 @@ pub(crate) fn consume_page(
             progress.advance(page.end);
             Ok(page.end)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poll_slots_spread_evenly_over_the_interval() {
+        let interval = Duration::from_millis(1000);
+        let phases: Vec<u128> = (0..4)
+            .map(|i| PollSlot::new(i, 4).phase(interval).as_millis())
+            .collect();
+        assert_eq!(phases, [0, 250, 500, 750]);
+        assert_eq!(PollSlot::ONLY.phase(interval), Duration::ZERO);
+        // Out-of-range input is clamped, never divides by zero.
+        assert_eq!(PollSlot::new(9, 4), PollSlot { index: 3, of: 4 });
+        assert_eq!(PollSlot::new(0, 0), PollSlot::ONLY);
+    }
+
+    #[test]
+    fn next_tick_is_the_first_slot_tick_not_before_the_deadline() {
+        let epoch = Instant::now();
+        let ms = Duration::from_millis;
+        let tick = |phase: u64, not_before: u64| {
+            next_tick(epoch, ms(phase), ms(1000), epoch + ms(not_before)).duration_since(epoch)
+        };
+        assert_eq!(tick(250, 0), ms(250), "before the first tick");
+        assert_eq!(tick(250, 250), ms(250), "exactly on a tick");
+        assert_eq!(tick(250, 251), ms(1250), "just after a tick");
+        assert_eq!(tick(250, 3100), ms(3250), "several intervals later");
+        // A round that ends on time lands exactly one interval on: the schedule does not drift.
+        let first = next_tick(epoch, ms(250), ms(1000), epoch);
+        let mut t = first;
+        for _ in 0..1000 {
+            t = next_tick(epoch, ms(250), ms(1000), t + ms(1000));
+        }
+        assert_eq!(t.duration_since(first), ms(1_000_000));
     }
 }

@@ -403,3 +403,69 @@ async fn issuer(
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ct::static_ct::parse_data_tile;
+
+    /// Data tile `n` of the navigli2025h2 fixture.
+    fn tile(n: u64) -> Bytes {
+        let path = format!(
+            "{}/loadtest/fixtures/ctdata/static-ct/navigli2025h2/tile/data/{n:03}",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        Bytes::from(std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
+    }
+
+    /// Tile `n` with the `leaf_index` extension of entry `position` changed to `value`.
+    fn tile_with_leaf_index(n: u64, position: usize, value: u64) -> Bytes {
+        let full = tile(n);
+        let leaves = parse_data_tile(&full, n, 256).unwrap();
+        let entry = &leaves[position].timestamped_entry;
+        // The extensions are the end of the TimestampedEntry: u16 length 8, then
+        // type 0 (leaf_index), u16 length 5, uint40.
+        let end = entry.as_ptr() as usize - full.as_ptr() as usize + entry.len();
+        assert_eq!(
+            &full[end - 10..end - 5],
+            &[0, 8, 0, 0, 5],
+            "leaf_index extension layout"
+        );
+        let mut out = full.to_vec();
+        out[end - 5..end].copy_from_slice(&value.to_be_bytes()[3..]);
+        Bytes::from(out)
+    }
+
+    #[test]
+    fn break_judge_needs_the_same_bytes_repeatedly_then_remembers_the_break() {
+        let known = KnownBreak::default();
+        let broken = tile_with_leaf_index(1, 200, 7);
+        let other = tile_with_leaf_index(1, 100, 7);
+        let mut judge = BreakJudge::new("test log", 1, &known, Duration::ZERO);
+        let repeats = limits::BROKEN_TILE_REPEATS;
+        for _ in 1..repeats {
+            assert!(judge.read(&broken, 256).is_err(), "not confirmed yet");
+        }
+        assert!(
+            judge.read(&other, 256).is_err(),
+            "other bytes start the count again"
+        );
+        for _ in 1..repeats {
+            assert!(judge.read(&broken, 256).is_err());
+        }
+        let read = judge.read(&broken, 256).expect("confirmed");
+        assert_eq!(read.leaves.len(), 200);
+        assert_eq!(read.leaves.last().map(|l| l.index), Some(455));
+        assert_eq!(read.unreadable_from.as_ref().map(|u| u.0), Some(456));
+        // A later window of the same tile (a wider partial tile) broken at the same entry is
+        // the same damage: read at once. A break elsewhere is not.
+        let mut later = BreakJudge::new("test log", 1, &known, Duration::from_secs(3600));
+        let wider = tile_with_leaf_index(1, 200, 8);
+        assert!(later.read(&wider, 256).is_ok());
+        assert!(later.read(&other, 256).is_err());
+        // A tile that parses is read whole whatever happened before.
+        let read = later.read(&tile(1), 256).expect("intact tile");
+        assert_eq!(read.leaves.len(), 256);
+        assert!(read.unreadable_from.is_none());
+    }
+}
