@@ -384,6 +384,45 @@ fn mth(leaves: &[[u8; 32]]) -> [u8; 32] {
     }
 }
 
+/// Checks entry `i` of the corruption test's page (every 10th entry from 1 to 4 broken one way
+/// each) and returns its Merkle leaf hash: the tree commits to the broken bytes.
+fn leaf_hash_of_corrupted_entry(i: usize, e: &serde_json::Value) -> [u8; 32] {
+    let leaf_b64 = e["leaf_input"].as_str().unwrap();
+    let extra = STANDARD.decode(e["extra_data"].as_str().unwrap()).unwrap();
+    let leaf = match i % 10 {
+        3 => {
+            assert!(STANDARD.decode(leaf_b64).is_err(), "{i}: not base64");
+            // The tree holds the real leaf; the '*' is only in the text.
+            STANDARD.decode(leaf_b64.replace('*', "")).unwrap()
+        }
+        _ => STANDARD.decode(leaf_b64).unwrap(),
+    };
+    // version(1) leaf_type(1) timestamp(8) entry_type(2) [issuer_key_hash(32)] entry<3>
+    let at = if leaf[10..12] == [0, 1] { 44 } else { 12 };
+    let cert_len = leaf[at..at + 3]
+        .iter()
+        .fold(0usize, |a, b| a << 8 | *b as usize);
+    match i % 10 {
+        1 => assert!(
+            cert_len > leaf.len() - 15,
+            "{i}: certificate runs past the leaf"
+        ),
+        4 => {
+            assert_eq!(&leaf[10..12], &[0, 0], "{i}: x509_entry");
+            assert_ne!(leaf[15], 0x30, "{i}: not a DER SEQUENCE");
+        }
+        _ => assert_eq!(at + 3 + cert_len + 2, leaf.len(), "{i}: well-formed leaf"),
+    }
+    let chain_len = extra[..3].iter().fold(0usize, |a, b| a << 8 | *b as usize);
+    if i % 10 == 2 {
+        assert!(
+            chain_len > extra.len() - 3,
+            "{i}: chain runs past extra_data"
+        );
+    }
+    sha256(&[&[0u8][..], &leaf].concat())
+}
+
 #[test]
 fn corruptions_are_persistent_and_committed_to() {
     let sim = start(
@@ -417,40 +456,7 @@ fn corruptions_are_persistent_and_committed_to() {
     let entries = page["entries"].as_array().unwrap();
     let mut hashes = Vec::new();
     for (i, e) in entries.iter().enumerate() {
-        let leaf_b64 = e["leaf_input"].as_str().unwrap();
-        let extra = STANDARD.decode(e["extra_data"].as_str().unwrap()).unwrap();
-        let leaf = match i % 10 {
-            3 => {
-                assert!(STANDARD.decode(leaf_b64).is_err(), "{i}: not base64");
-                // The tree holds the real leaf; the '*' is only in the text.
-                STANDARD.decode(leaf_b64.replace('*', "")).unwrap()
-            }
-            _ => STANDARD.decode(leaf_b64).unwrap(),
-        };
-        // version(1) leaf_type(1) timestamp(8) entry_type(2) [issuer_key_hash(32)] entry<3>
-        let at = if leaf[10..12] == [0, 1] { 44 } else { 12 };
-        let cert_len = leaf[at..at + 3]
-            .iter()
-            .fold(0usize, |a, b| a << 8 | *b as usize);
-        match i % 10 {
-            1 => assert!(
-                cert_len > leaf.len() - 15,
-                "{i}: certificate runs past the leaf"
-            ),
-            4 => {
-                assert_eq!(&leaf[10..12], &[0, 0], "{i}: x509_entry");
-                assert_ne!(leaf[15], 0x30, "{i}: not a DER SEQUENCE");
-            }
-            _ => assert_eq!(at + 3 + cert_len + 2, leaf.len(), "{i}: well-formed leaf"),
-        }
-        let chain_len = extra[..3].iter().fold(0usize, |a, b| a << 8 | *b as usize);
-        if i % 10 == 2 {
-            assert!(
-                chain_len > extra.len() - 3,
-                "{i}: chain runs past extra_data"
-            );
-        }
-        hashes.push(sha256(&[&[0u8][..], &leaf].concat()));
+        hashes.push(leaf_hash_of_corrupted_entry(i, e));
     }
     let sth = get(&format!("{}ct/v1/get-sth", logs[0].url)).json();
     let root = STANDARD
@@ -588,56 +594,30 @@ fn assert_is_sth(body: &[u8], sim: &SimHandle) {
     assert_eq!(sth["tree_size"], sim.tree_size(0));
 }
 
+/// A schedule of rules on log 0's get-sth that fire once each, in order: one per `fault` (its
+/// `fault = ...` line and parameters).
+fn one_shot_sth_rules(faults: &[&str]) -> String {
+    faults
+        .iter()
+        .map(|f| format!("[[rule]]\nlogs = [0]\nendpoint = \"sth\"\nlimit = 1\n{f}\n"))
+        .collect()
+}
+
 /// Each transport shape frames (or breaks) the honest STH as the faults table says; rules with
 /// `limit = 1` on one endpoint are consumed in order, one request each.
 #[test]
 fn transport_shapes_frame_the_response_as_documented() {
     let sim = start(
-        r#"
-        [[rule]]
-        logs = [0]
-        endpoint = "sth"
-        limit = 1
-        fault = "chunked"
-        [[rule]]
-        logs = [0]
-        endpoint = "sth"
-        limit = 1
-        fault = "close_delimited"
-        [[rule]]
-        logs = [0]
-        endpoint = "sth"
-        limit = 1
-        fault = "continue"
-        [[rule]]
-        logs = [0]
-        endpoint = "sth"
-        limit = 1
-        fault = "close"
-        [[rule]]
-        logs = [0]
-        endpoint = "sth"
-        limit = 1
-        fault = "truncate_chunked"
-        [[rule]]
-        logs = [0]
-        endpoint = "sth"
-        limit = 1
-        fault = "oversize_head"
-        bytes = 100000
-        [[rule]]
-        logs = [0]
-        endpoint = "sth"
-        limit = 1
-        fault = "oversize_body"
-        bytes = 5000000000
-        [[rule]]
-        logs = [0]
-        endpoint = "sth"
-        limit = 1
-        fault = "gzip_bomb"
-        bytes = 1000000
-        "#,
+        &one_shot_sth_rules(&[
+            "fault = \"chunked\"",
+            "fault = \"close_delimited\"",
+            "fault = \"continue\"",
+            "fault = \"close\"",
+            "fault = \"truncate_chunked\"",
+            "fault = \"oversize_head\"\nbytes = 100000",
+            "fault = \"oversize_body\"\nbytes = 5000000000",
+            "fault = \"gzip_bomb\"\nbytes = 1000000",
+        ]),
         10,
     );
     let sth_url = format!("{}ct/v1/get-sth", sim.logs()[0].url);
