@@ -124,7 +124,7 @@ use std::{
 
 use serde::Deserialize;
 
-use super::{log::LogType, rng::SplitMix};
+use super::{log_type::LogType, rng::SplitMix};
 
 /// Which logs a rule applies to.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

@@ -28,6 +28,7 @@ use super::{
     faults::{self, CorruptKind, Injector},
     fixtures::{ReplayInfo, RfcReplayEntry, StaticReplay},
     gen::{EntryKind, Generator},
+    log_type::LogType,
     merkle::{sha256, Frontier, Hash},
 };
 
@@ -36,21 +37,6 @@ pub const TILE_WIDTH: u64 = 256;
 
 /// Earlier tree heads kept per log, for the `stale_head` fault.
 const HEAD_HISTORY: usize = 64;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogType {
-    Rfc6962,
-    Static,
-}
-
-impl LogType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogType::Rfc6962 => "rfc6962",
-            LogType::Static => "static",
-        }
-    }
-}
 
 /// Where a log's entries come from.
 pub enum Source {

@@ -4,7 +4,7 @@
 use base64::{engine::general_purpose::STANDARD, Engine};
 use serde_json::{json, Value};
 
-use super::log::{Log, LogType};
+use super::{log::Log, log_type::LogType};
 
 /// Builds the list of `logs`, each under the base URL `base` gives it (`http://127.0.0.1:P`
 /// or `https://127.0.0.1:Q`).

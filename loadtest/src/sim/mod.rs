@@ -44,8 +44,10 @@ pub mod fixtures;
 pub mod gen;
 mod http;
 pub mod log;
+mod log_type;
 mod loglist;
 pub mod merkle;
+mod message;
 pub mod requests;
 mod rng;
 pub mod routes;
@@ -67,7 +69,7 @@ use std::{
 
 pub use faults::{CorruptCount, CorruptKind, FaultSchedule, RuleCount};
 pub use gen::EntryKind;
-pub use log::LogType;
+pub use log_type::LogType;
 pub use requests::SeenRequest;
 
 use faults::Injector;
@@ -256,9 +258,9 @@ impl Sim {
     fn record(
         &self,
         log: &Log,
-        (rest, req, arrived): (&str, &http::Request, Instant),
+        (rest, req, arrived): (&str, &message::Request, Instant),
         fault: Option<usize>,
-        response: &http::Response,
+        response: &message::Response,
     ) {
         if !self.cfg.record_requests {
             return;

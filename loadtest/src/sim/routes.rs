@@ -9,8 +9,9 @@ use flate2::{write::GzEncoder, Compression};
 use super::{
     encode::{self, parse_decimal},
     faults::{self, Action, Endpoint},
-    http::{Request, Response},
-    log::{Log, LogType, Published, Source, TILE_WIDTH},
+    log::{Log, Published, Source, TILE_WIDTH},
+    log_type::LogType,
+    message::{Request, Response},
     Sim,
 };
 
@@ -171,7 +172,7 @@ fn poller_scenario_fault(
             let mut r = Response::text(429, "injected fault\n");
             let at = super::certgen::unix_now_secs().saturating_add(secs as i64);
             r.extra_headers
-                .push(("Retry-After", super::http::http_date_of(at)));
+                .push(("Retry-After", super::message::http_date_of(at)));
             r
         }
         Action::OversizedPage { extra } => oversized_page(sim, log, req, extra),
@@ -359,7 +360,7 @@ fn log_list(sim: &Sim, req: &Request) -> Response {
         let since = req.if_modified_since.as_deref();
         // A fault (if any) answers instead; it is never sent as a 304.
         if action.is_none()
-            && since.and_then(super::http::parse_http_date) >= Some(sim.list_built_secs)
+            && since.and_then(super::message::parse_http_date) >= Some(sim.list_built_secs)
         {
             honest.status = 304;
         }

@@ -9,7 +9,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::{
     faults::Shape,
-    http::{response_head, write_parts, write_response, After, Response},
+    message::{response_head, write_parts, write_response, After, Response},
 };
 
 /// Chunk sizes of the `chunked` shape, cycled: a 1-byte chunk, sizes that split reads

@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::config::WsBenchConfig;
-use super::controller::{Control, Timing};
+use super::control::{Control, Timing};
 use super::report::{GapLog, GapReport, MsSummary, ServerSkipCheck, WsBenchReport};
 use super::state::{find_id, new_histogram, ClientState, WorkerShared};
 use super::targets::{GapTarget, ServerSkips};

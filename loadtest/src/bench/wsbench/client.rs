@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::connect::{connect, ClientStream, WsTarget};
-use super::controller::{Control, Phase};
+use super::control::{Control, Phase};
 use super::reader::{compact, process_buffer, Reader};
 use super::state::{ClientState, End, WorkerShared};
 use crate::bench::limits::CONNECT_TIMEOUT;

@@ -5,7 +5,8 @@
 //! | module | what lives there |
 //! |---|---|
 //! | `config` | what to run: [`WsBenchConfig`], [`GapCheckConfig`], their bounds |
-//! | `controller` | [`run`]: the calling thread walks the [`Phase`]s; the shared `Control` |
+//! | `controller` | [`run`]: the calling thread walks the [`Phase`]s |
+//! | `control` | what the controller shares with workers and aggregation: [`Phase`], `Control`, `Timing` |
 //! | `worker` | one thread per `threads`: a tokio `LocalSet` of clients and a phase follower |
 //! | `connect` | [`WsTarget`] from the URL, TLS trusting one CA, TCP + TLS + handshake |
 //! | `client` | one client's task: connect, then hold (slow) or read until the end |
@@ -51,6 +52,7 @@ mod aggregate;
 mod client;
 mod config;
 mod connect;
+mod control;
 mod controller;
 mod reader;
 mod report;
@@ -60,7 +62,8 @@ mod worker;
 
 pub use config::{GapCheckConfig, WsBenchConfig};
 pub use connect::{connect, parse_ws_url, ClientIo, ClientStream, WsTarget};
-pub use controller::{run, Phase};
+pub use control::Phase;
+pub use controller::run;
 pub use report::{
     GapLog, GapReport, LossSummary, MsSummary, ServerSkipCheck, SlowSummary, WsBenchReport,
 };

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use super::client::{client_task, ClientCtx};
 use super::connect::WsTarget;
-use super::controller::{Control, Phase};
+use super::control::{Control, Phase};
 use super::state::{find_id, ClientState, WorkerShared};
 use super::targets::GapTarget;
 use crate::bench::sys::thread_cpu;
