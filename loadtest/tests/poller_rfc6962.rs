@@ -400,7 +400,7 @@ fn rfc_server_dropping_every_keep_alive_connection() {
     // Every answer is the last on its connection, without `Connection: close`: each pooled
     // connection is found dead by the next request, which the client retries on a fresh one.
     let sim = start_sim_with(
-        "[[rule]]\nendpoint = \"any\"\nfault = \"drop_connection\"\n",
+        "[[rule]]\nendpoint = \"any\"\nfault = \"idle_close\"\n",
         2,
         false,
     );

@@ -1189,55 +1189,6 @@ fn page_and_body_faults_of_the_poller_scenarios() {
     );
 }
 
-/// GETs `path` on a keep-alive connection; returns the response head and whether the server
-/// closed the connection right after the body.
-fn keep_alive_get(url: &str) -> (String, bool) {
-    let rest = url.strip_prefix("http://").unwrap();
-    let slash = rest.find('/').unwrap();
-    let (host, path) = (&rest[..slash], &rest[slash..]);
-    let mut s = TcpStream::connect(host).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n").unwrap();
-    let mut bytes = Vec::new();
-    let mut chunk = [0u8; 65536];
-    let closed = loop {
-        match s.read(&mut chunk) {
-            Ok(0) => break true,
-            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
-            Err(_) => break false,
-        }
-    };
-    let split = bytes.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
-    let head = String::from_utf8_lossy(&bytes[..split]).into_owned();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-length:")
-                .map(|v| v.trim().parse().unwrap())
-        })
-        .unwrap();
-    assert_eq!(bytes.len() - split - 4, length, "the whole body");
-    (head, closed)
-}
-
-#[test]
-fn drop_connection_answers_whole_then_closes_without_notice() {
-    let sim =
-        start_replay("[[rule]]\nendpoint = \"sth\"\nlimit = 1\nfault = \"drop_connection\"\n");
-    let url = format!("{}ct/v1/get-sth", sim.logs()[0].url);
-    let (head, closed) = keep_alive_get(&url);
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    assert!(
-        !head.to_ascii_lowercase().contains("connection: close"),
-        "{head}"
-    );
-    assert!(closed, "the connection was closed after the answer");
-    let (_, closed) = keep_alive_get(&url);
-    assert!(!closed, "honest again: the connection stays open");
-    assert_eq!(fired(&sim), vec![1]);
-}
-
 #[test]
 fn replay_log_corruptions_and_prefixes() {
     let sim = start_replay(

@@ -85,7 +85,6 @@
 //! | `tile_junk` | tile | the tile followed by 7 zero bytes |
 //! | `bad_leaf_index` | tile | the tile with entry `entry` (default 0) of it claiming `leaf_index` (default its index + 1) in its `leaf_index` extension; the tree still commits to the honest bytes (a damaged copy) |
 //! | `wrong_tile` | tile | data tile 0's bytes, whichever tile was asked (every `leaf_index` is wrong; on tile 0 itself the answer is honest) |
-//! | `drop_connection` | any | the honest answer, then the connection is closed without `Connection: close` (as servers drop idle keep-alive connections) |
 //! | `overstated_length` | any | the whole honest body under a `Content-Length` `extra` (default 50) bytes larger, then a clean close |
 //!
 //! Corruptions are persistent: every fetch of that index returns the same bytes, and the Merkle
@@ -259,7 +258,6 @@ pub enum FaultKind {
     TileJunk,
     BadLeafIndex,
     WrongTile,
-    DropConnection,
     OverstatedLength,
 }
 
@@ -300,7 +298,6 @@ impl FaultKind {
             FaultKind::TileJunk => "tile_junk",
             FaultKind::BadLeafIndex => "bad_leaf_index",
             FaultKind::WrongTile => "wrong_tile",
-            FaultKind::DropConnection => "drop_connection",
             FaultKind::OverstatedLength => "overstated_length",
         }
     }
@@ -616,8 +613,6 @@ pub enum Action {
         leaf_index: Option<u64>,
     },
     WrongTile,
-    /// Send the honest answer, then close the connection without notice.
-    DropConnection,
     /// Send the whole honest body under a Content-Length `extra` bytes larger, then close.
     OverstatedLength {
         extra: u64,
@@ -719,7 +714,6 @@ impl Rule {
                 leaf_index: self.leaf_index,
             },
             FaultKind::WrongTile => Action::WrongTile,
-            FaultKind::DropConnection => Action::DropConnection,
             FaultKind::OverstatedLength => Action::OverstatedLength {
                 extra: self.extra.unwrap_or(50).max(1),
             },

@@ -174,8 +174,7 @@ where
     };
     match (fault, sent) {
         (Action::Reset, _) => After::Reset,
-        (Action::Truncate | Action::DropConnection | Action::OverstatedLength { .. }, _)
-        | (_, Err(_)) => After::Close,
+        (Action::Truncate | Action::OverstatedLength { .. }, _) | (_, Err(_)) => After::Close,
         _ if keep_alive => After::KeepAlive,
         _ => After::Close,
     }

@@ -110,8 +110,7 @@ fn faulty(
             r
         }
         // ---- Poller scenarios ----
-        Action::DropConnection
-        | Action::OverstatedLength { .. }
+        Action::OverstatedLength { .. }
         | Action::HeadSize { .. }
         | Action::BadSignature { .. }
         | Action::WrongOrigin
@@ -144,7 +143,7 @@ fn poller_scenario_fault(
     action: Action,
 ) -> Response {
     match action {
-        Action::DropConnection | Action::OverstatedLength { .. } => {
+        Action::OverstatedLength { .. } => {
             let mut r = honest(sim, log, rest, req);
             r.chunked = false;
             r.wire = Some(action);
