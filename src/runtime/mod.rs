@@ -599,3 +599,71 @@ fn reserve_listen_addr(
     })?;
     Ok((bound, Some(sock)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_are_one_per_cpu_of_the_mask_at_most() {
+        let mask = vec![2, 5, 7];
+        assert_eq!(cpus_for(0, mask.clone()).unwrap(), [2, 5, 7], "0 = all");
+        assert_eq!(cpus_for(2, mask.clone()).unwrap(), [2, 5]);
+        assert_eq!(cpus_for(3, mask.clone()).unwrap(), [2, 5, 7]);
+        let err = cpus_for(4, mask).unwrap_err().to_string();
+        assert!(
+            err.contains("--workers 4 is more than the 3 CPU(s)") && err.contains("CPUs 2, 5, 7"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_stop_wakes_every_waiter_and_is_idempotent() {
+        let control = ServerControl::new();
+        let signal = control.stop_signal();
+        assert!(!signal.is_stopped() && !control.is_stopped());
+        let far = Instant::now() + Duration::from_secs(60);
+        let waiter = {
+            let signal = signal.clone();
+            std::thread::spawn(move || signal.wait_until(far))
+        };
+        control.clone().stop();
+        control.stop();
+        assert!(
+            waiter.join().unwrap(),
+            "woken by the stop, not the deadline"
+        );
+        assert!(signal.is_stopped() && control.is_stopped());
+        let soon = Instant::now() + Duration::from_millis(1);
+        assert!(
+            !ServerControl::new().stop_signal().wait_until(soon),
+            "no stop: the deadline ends the wait"
+        );
+    }
+
+    #[test]
+    fn reload_requests_coalesce_into_one_pending() {
+        let control = ServerControl::new();
+        let requests = control.reload_requests();
+        for _ in 0..3 {
+            control.reload(Err("not started".into()));
+        }
+        assert_eq!(requests.len(), limits::RELOAD_REQUESTS_PENDING_MAX);
+    }
+
+    #[test]
+    fn a_stop_during_startup_wakes_an_executor_task() {
+        let control = ServerControl::new();
+        let signal = control.stop_signal();
+        let stopper = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            control.stop();
+        });
+        let ex = LocalExecutorBuilder::new(Placement::Unbound)
+            .make()
+            .unwrap();
+        // A foreign wake-up: the stop comes from another thread, the waiter is a glommio task.
+        ex.run(async move { signal.wait().await });
+        stopper.join().unwrap();
+    }
+}
