@@ -241,6 +241,20 @@ impl Server {
     }
 }
 
+impl Drop for Server {
+    /// A server dropped without [`Server::wait`] (say, a test that failed half-way) is stopped
+    /// and its executors joined, so no executor outlives its handle.
+    fn drop(&mut self) {
+        if self.executors.is_empty() {
+            return;
+        }
+        self.control.stop();
+        for (core, handle) in self.executors.drain(..).enumerate() {
+            let _ = join(core, handle);
+        }
+    }
+}
+
 /// Joins one executor thread, turning a panic into an error.
 fn join(core: usize, handle: JoinHandle<ExecutorResult>) -> ExecutorResult {
     handle.join().unwrap_or_else(|panic| {
