@@ -81,6 +81,42 @@ fn more_workers_than_cpus_is_refused_with_the_cpus_named() {
     }
 }
 
+#[test]
+fn an_executor_that_cannot_be_created_fails_the_boot_at_once_with_the_fix() {
+    use std::os::unix::process::CommandExt;
+    let start = Instant::now();
+    let mut cmd = Command::new(EXE);
+    cmd.args([
+        "--listen",
+        "127.0.0.1:0",
+        "--log-list",
+        "http://127.0.0.1:1/never-fetched.json",
+    ]);
+    // Below glommio's 512 KiB floor for its io_uring rings.
+    let low = libc::rlimit {
+        rlim_cur: 256 * 1024,
+        rlim_max: 256 * 1024,
+    };
+    // SAFETY: setrlimit in the child between fork and exec touches only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setrlimit(libc::RLIMIT_MEMLOCK, &low) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    let out = cmd.output().expect("runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("MemLockLimit") && stderr.contains("ulimit -l"),
+        "says what is wrong and how to fix it: {stderr}"
+    );
+    assert!(start.elapsed() < Duration::from_secs(5), "within seconds");
+}
+
 /// Starts the server with every executor `k` created `k × 600 ms` late (the test-only hook),
 /// sends SIGTERM after `after`, and checks the process ends within the stop deadline with
 /// status 0 and wrote the state file.
@@ -120,10 +156,10 @@ fn stop_during_start(sim: &SimHandle, after: Duration) {
 #[test]
 fn sigterm_at_any_moment_of_the_start_ends_the_process_promptly() {
     let sim = quiet_sim();
-    // Before main blocks signals is out of reach; from 5 ms on: while the configuration loads,
+    // Before main blocks signals (the first microseconds) is out of reach; from 15 ms on: while the configuration loads,
     // while executor 0 connects its rings and waits for executor 1, while executor 1 is not yet
     // created (it comes at 600 ms), just after it, and once the server streams.
-    for ms in [5, 30, 200, 550, 700, 1500] {
+    for ms in [15, 40, 200, 550, 700, 1500] {
         stop_during_start(&sim, Duration::from_millis(ms));
     }
 }
