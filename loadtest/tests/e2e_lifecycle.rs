@@ -156,9 +156,10 @@ fn stop_during_start(sim: &SimHandle, after: Duration) {
 #[test]
 fn sigterm_at_any_moment_of_the_start_ends_the_process_promptly() {
     let sim = quiet_sim();
-    // Before main blocks signals (the first microseconds) is out of reach; from 15 ms on: while the configuration loads,
-    // while executor 0 connects its rings and waits for executor 1, while executor 1 is not yet
-    // created (it comes at 600 ms), just after it, and once the server streams.
+    // Before main blocks signals (its first microseconds) is out of reach. From 15 ms on: while
+    // the configuration loads, while executor 0 connects its rings and waits for executor 1,
+    // while executor 1 is not yet created (it comes at 600 ms), just after it, and once the
+    // server streams.
     for ms in [15, 40, 200, 550, 700, 1500] {
         stop_during_start(&sim, Duration::from_millis(ms));
     }

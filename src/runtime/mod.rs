@@ -159,13 +159,6 @@ pub struct ExecutorBoot {
     pub beats: Option<flume::Sender<usize>>,
 }
 
-impl ExecutorBoot {
-    /// Tells the starting thread this executor accepts connections.
-    pub fn bound(&self) {
-        let _ = self.events.try_send(Event::Bound { core: self.core });
-    }
-}
-
 /// The result of one executor thread: the cursors it had when it stopped publishing.
 type ExecutorResult = Result<Vec<Position>, BootError>;
 
