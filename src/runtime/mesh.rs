@@ -237,3 +237,34 @@ impl CoreEnds {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    /// The barrier ends on the others' notices, not on its deadline, including the notice of
+    /// an executor that ended without reaching it (its barrier was dropped).
+    #[test]
+    fn the_stop_barrier_ends_on_messages_from_every_other_executor() {
+        let mut cores = Wiring::new(3).into_cores();
+        let mut barriers: Vec<PublisherBarrier> = cores
+            .iter_mut()
+            .map(|c| std::mem::take(&mut c.barrier))
+            .collect();
+        drop(cores);
+        let ex = glommio::LocalExecutorBuilder::default().make().unwrap();
+        ex.run(async move {
+            drop(barriers.pop()); // executor 2 ended while starting
+            barriers[1].announce_closed();
+            let started = Instant::now();
+            barriers[0].all_closed().await;
+            assert!(
+                started.elapsed() < limits::SHUTDOWN_PUBLISHERS_WAIT,
+                "ended by the notices, not by the deadline"
+            );
+            barriers[1].all_closed().await;
+        });
+    }
+}
