@@ -261,6 +261,11 @@ pub const EXECUTORS_BIND_WAIT: Duration = Duration::from_secs(30);
 /// scheduling round, so this only bounds a wedged executor.
 pub const SHUTDOWN_PUBLISHERS_WAIT: Duration = Duration::from_millis(500);
 
+/// After the server task is cancelled, each of two reactor rounds waits this long, so that the
+/// cancellation of its in-flight accept reaches the kernel and the listening socket closes
+/// before the executor ends (see `runtime::shard`).
+pub const SHUTDOWN_LISTENER_RELEASE: Duration = Duration::from_millis(1);
+
 /// A requested stop ends the process within this (the three shutdown waits above run one
 /// after the other, plus the state file write).
 pub const STOP_DEADLINE: Duration = Duration::from_secs(2);
@@ -295,6 +300,7 @@ const _: () = assert!(
     SHUTDOWN_PUBLISHERS_WAIT.as_millis()
         + SHUTDOWN_RING_DRAIN.as_millis()
         + SHUTDOWN_FLUSH_GRACE.as_millis()
+        + 2 * SHUTDOWN_LISTENER_RELEASE.as_millis()
         < STOP_DEADLINE.as_millis() / 2
 );
 const _: () =

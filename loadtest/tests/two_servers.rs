@@ -91,7 +91,8 @@ fn two_servers_in_one_process_and_stopping_one_leaves_the_other_streaming() {
     );
     assert!(
         TcpStream::connect(a_addr).is_err(),
-        "A no longer accepts connections"
+        "A no longer accepts connections (its listening socket is closed, not left to the \
+         kernel's io_uring teardown)"
     );
 
     // B keeps streaming: its client gets entries newer than anything before A's stop.

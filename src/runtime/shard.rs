@@ -464,7 +464,20 @@ impl Running {
         shard.hub.flush();
         sleep(limits::SHUTDOWN_FLUSH_GRACE).await;
         server.cancel();
+        release_listener().await;
         positions
+    }
+}
+
+/// Lets the cancelled server task be dropped and its in-flight accept be cancelled in the
+/// kernel before the executor ends. Otherwise the ring's pending accept keeps the listening
+/// socket alive (and accepting into its backlog) until the kernel's asynchronous ring teardown,
+/// which matters when the process goes on (another server in it). Two reactor rounds, each a
+/// short timer (a yield does not reach the reactor): one drops the task and queues the accept's
+/// cancellation, the next submits it.
+async fn release_listener() {
+    for _ in 0..2 {
+        sleep(limits::SHUTDOWN_LISTENER_RELEASE).await;
     }
 }
 
