@@ -1,6 +1,8 @@
 //! The command-line entry point shared by the `certstream` binary (and the copy of it that the
 //! loadtest crate builds for its end-to-end tests): parse the configuration, set up logging, run
-//! the executors until SIGINT or SIGTERM.
+//! the executors until SIGINT or SIGTERM. The signal thread holds the server's
+//! [`runtime::ServerControl`]: a signal is a stop or reload message to that one server, at any
+//! moment of its life (a stop during startup ends the start).
 
 use crate::{
     config::{Config, LogFormat},
@@ -9,6 +11,9 @@ use crate::{
 
 /// Runs the server as the `certstream` command.
 pub fn main() {
+    // First of all, so that a stop signal at any moment of the start is a requested stop
+    // (exit 0, state saved), never the default action that kills the process.
+    let signals = block_stop_signals();
     let config = match Config::load_from(std::env::args_os()) {
         Ok(c) => c,
         Err(e) => {
@@ -24,21 +29,26 @@ pub fn main() {
     if config.check_config {
         check_config_and_exit(&config);
     }
-    let signals = block_stop_signals();
+    let control = runtime::ServerControl::new();
+    let for_signals = control.clone();
     std::thread::Builder::new()
         .name("certstream-signals".into())
-        .spawn(move || wait_for_stop_signal(signals))
+        .spawn(move || wait_for_signals(signals, &for_signals))
         .expect("spawning the signal thread");
-    if let Err(e) = runtime::run(config) {
+    if let Err(e) = runtime::run(config, control) {
         tracing::error!("{e}");
         eprintln!("certstream: {e}");
         std::process::exit(1);
     }
 }
 
-/// `--check-config`: also reads a log list given as a file and the TLS certificate and key,
-/// prints the settings, exits.
+/// `--check-config`: also checks `--workers` against the CPUs, reads a log list given as a
+/// file and the TLS certificate and key, prints the settings, exits.
 fn check_config_and_exit(config: &Config) -> ! {
+    if let Err(e) = runtime::executor_cpus(config.workers) {
+        eprintln!("certstream: {e}");
+        std::process::exit(2);
+    }
     if !runtime::coordinator::is_url(&config.log_list) {
         if let Err(e) = runtime::coordinator::read_list_file(&config.log_list) {
             eprintln!("certstream: {e}");
@@ -90,20 +100,21 @@ fn block_stop_signals() -> libc::sigset_t {
 
 /// SIGHUP reloads the live settings (tokens, connection limits, TLS certificate: the
 /// configuration is loaded again from the same command line, environment and `--config` file)
-/// and the log list; SIGTERM and SIGINT stop the server.
-fn wait_for_stop_signal(set: libc::sigset_t) {
+/// and the log list; SIGTERM and SIGINT stop the server. The thread keeps taking signals after
+/// a stop, so a second one is answered (the stop already runs, bounded) rather than ignored.
+fn wait_for_signals(set: libc::sigset_t, control: &runtime::ServerControl) {
     loop {
         let mut sig: libc::c_int = 0;
         // SAFETY: sigwait on a set blocked in every thread.
         unsafe { libc::sigwait(&set, &mut sig) };
         if sig == libc::SIGHUP {
             tracing::info!("SIGHUP: reloading the configuration and the log list");
-            runtime::reload::reload_access(Config::load_from(std::env::args_os()));
-            runtime::request_reload();
-            continue;
+            control.reload(Config::load_from(std::env::args_os()));
+        } else if control.is_stopped() {
+            tracing::info!(signal = sig, "stop already under way");
+        } else {
+            tracing::info!(signal = sig, "stop requested; closing clients and stopping");
+            control.stop();
         }
-        tracing::info!(signal = sig, "stop requested; closing clients and stopping");
-        runtime::request_shutdown();
-        return;
     }
 }

@@ -15,7 +15,7 @@
 //! | [`frame`] | pre-encoded WebSocket frames ([`frame::Frames`]): the only data that crosses cores |
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
 //! | [`ws`] | the client side: listener, TLS (rustls), HTTP endpoints, WebSocket handshake, sessions, per-core hub, reloadable access settings (tokens, limits, certificate) |
-//! | [`runtime`] | pinned executors, the cross-core rings, log ownership, start and stop |
+//! | [`runtime`] | pinned executors (one per CPU at most), the cross-core rings, log ownership, and a server's life as messages: [`runtime::start`] → [`runtime::Server`] (`addr`, `stop`, `reload`, `wait`), several per process if wanted |
 //! | [`state`] | the saved per-log cursors (`--state-file`): resume after a restart |
 //! | [`systemd`] | sd_notify READY/STOPPING/WATCHDOG, no-op outside systemd |
 //! | [`metrics`] | single-writer counters and the Prometheus text exposition (log positions are read from [`ct::poller::LogProgress`]) |
@@ -37,6 +37,15 @@
 //!                with an awaited write. Syscalls per client are the cost, not bytes.
 //!                Over TLS (`--tls-cert`) the same frames go through rustls in one vectored
 //!                write and the ciphertext leaves with one send the same way.
+//!
+//! lifecycle (per server, no process-wide flag, no polling loop):
+//! signal thread ── ServerControl::stop ──▶ the stop channel closes: every executor task waiting
+//!                                          on it wakes in its next scheduling round
+//!               └─ ServerControl::reload ─▶ access settings republished + a reload request to
+//!                                          the coordinator
+//! executors ──▶ starting thread: Bound (listener up) / Exited (ended: a failure while starting)
+//! stop: pollers stop, publishers close ─▶ "closed" message to every other executor (bounded
+//!       wait) ─▶ ring drain ─▶ 1001 close to every client ─▶ flush grace ─▶ state file written
 //! ```
 //!
 //! # Invariants worth naming
@@ -45,9 +54,14 @@
 //!   it and advances its cursor, so per-log order is the fetch order.
 //! - A certificate is parsed once and serialized once per stream form, on its owning executor.
 //! - Only immutable reference-counted frames and plain control messages cross cores, through
-//!   bounded SPSC rings. The server's code holds no Mutex or RwLock (settings a SIGHUP reloads are
+//!   bounded SPSC rings (lifecycle messages between threads go through bounded `flume`
+//!   channels). The server's code holds no Mutex or RwLock (settings a SIGHUP reloads are
 //!   published through an `ArcSwap` and picked up per core by an epoch check); per-core state
 //!   is `!Send`.
+//! - Start, stop, reload and liveness are messages of one server ([`runtime::ServerControl`]):
+//!   a stop requested at any moment, even while executors are still being created, ends the
+//!   start and the process within [`limits::STOP_DEADLINE`]; an executor that cannot start
+//!   fails the boot with the fix, never a wait.
 //! - No producer ever blocks on a consumer: a full ring or a lagging client drops and counts.
 //! - A log cursor never moves backwards and never skips an entry that can still be fetched;
 //!   only entries that can never be decoded are skipped, counted and logged with their index

@@ -160,10 +160,6 @@ pub const CHECKPOINT_BYTES_MAX: usize = 64 * 1024;
 pub const CHECKPOINT_SIGNATURES_MAX: usize = 100;
 /// Issuer certificates cached per Static CT log (real logs reference a handful).
 pub const ISSUER_CACHE_MAX: usize = 1024;
-/// How often a sleeping poller (backoff, pacing, waiting for its poll slot) looks at its stop
-/// flag: a log that leaves the list, or a shutdown, stops its poller within this, and waking a
-/// few times a second per log costs nothing.
-pub const POLLER_STOP_CHECK_INTERVAL: Duration = Duration::from_millis(200);
 /// No log is fetched earlier than this after start: clients reconnecting after a restart get a
 /// moment to subscribe before the first (possibly backfilled) entries flow.
 pub const FETCHER_START_DELAY_MIN: Duration = Duration::from_millis(500);
@@ -273,3 +269,61 @@ pub const SKIP_REASON_BYTES_MAX: usize = 200;
 
 /// How often each executor sends its counters to the others for `/metrics`.
 pub const METRICS_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
+
+// ---- Lifecycle: start, stop, reload, watchdog ---------------------------------------------------
+
+/// How long the start waits for every executor to bind its listener. A failure (an executor
+/// that cannot be created, a bind error, a panic) or a stop ends the wait at once, as a
+/// message; this only bounds an executor that neither binds nor fails (a wedged start).
+pub const EXECUTORS_BIND_WAIT: Duration = Duration::from_secs(30);
+
+/// At shutdown, how long an executor waits for every other one to close its publisher
+/// (phase 1 of the stop) before it sends its 1001 close anyway: the others answer within a
+/// scheduling round, so this only bounds a wedged executor.
+pub const SHUTDOWN_PUBLISHERS_WAIT: Duration = Duration::from_millis(500);
+
+/// After the server task is cancelled, each of two reactor rounds waits this long, so that the
+/// cancellation of its in-flight accept reaches the kernel and the listening socket closes
+/// before the executor ends (see `runtime::shard`).
+pub const SHUTDOWN_LISTENER_RELEASE: Duration = Duration::from_millis(1);
+
+/// A requested stop ends the process within this (the three shutdown waits above run one
+/// after the other, plus the state file write).
+pub const STOP_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Snapshots queued from one executor to another for `/metrics`: one being read and the next.
+/// A full ring drops the new snapshot; the next one comes a
+/// [`METRICS_SNAPSHOT_INTERVAL`] later and holds every counter anyway.
+pub const SNAPSHOT_RING_DEPTH: usize = 2;
+
+/// Log-list reloads waiting for the coordinator. SIGHUPs that come while one waits coalesce
+/// into it: a single reload reads the newest list.
+pub const RELOAD_REQUESTS_PENDING_MAX: usize = 1;
+
+/// The systemd watchdog is pinged only while every executor beat within this window; each
+/// beats once per [`METRICS_SNAPSHOT_INTERVAL`], so three missed beats mean a stuck executor.
+pub const EXECUTOR_BEAT_WINDOW: Duration = Duration::from_secs(3);
+
+/// Beats queued per executor towards the watchdog thread, which drains them as they come;
+/// a full queue drops a beat (the next one follows a second later).
+pub const WATCHDOG_BEATS_QUEUED_PER_EXECUTOR: usize = 4;
+
+/// How long an idle executor spins on its rings before it parks in the kernel. Zero (glommio's
+/// default): spinning buys microseconds of wake-up latency for a stream whose cadence is
+/// milliseconds, and burns a core per executor while the server is idle.
+pub const EXECUTOR_SPIN_BEFORE_PARK: Duration = Duration::ZERO;
+
+/// Longest start delay per executor the test-only hook `CERTSTREAM_TEST_EXECUTOR_START_DELAY_MS`
+/// accepts (see [`crate::runtime`]).
+pub const TEST_EXECUTOR_START_DELAY_MAX: Duration = Duration::from_secs(10);
+
+const _: () = assert!(
+    SHUTDOWN_PUBLISHERS_WAIT.as_millis()
+        + SHUTDOWN_RING_DRAIN.as_millis()
+        + SHUTDOWN_FLUSH_GRACE.as_millis()
+        + 2 * SHUTDOWN_LISTENER_RELEASE.as_millis()
+        < STOP_DEADLINE.as_millis() / 2
+);
+const _: () =
+    assert!(EXECUTOR_BEAT_WINDOW.as_millis() >= 2 * METRICS_SNAPSHOT_INTERVAL.as_millis());
+const _: () = assert!(SNAPSHOT_RING_DEPTH >= 1 && RELOAD_REQUESTS_PENDING_MAX >= 1);

@@ -1,8 +1,11 @@
 //! The coordinator (on executor 0): loads the log list, decides which logs to follow and which
-//! executor owns each, and refreshes the list hourly, adding and retiring logs without a
-//! restart. Ownership never moves: a log keeps its executor until it leaves the list, and a log
-//! that comes back goes to the executor it left, which kept its cursor (see
-//! [`super::shard::Shard::retire_log`]).
+//! executor owns each, and refreshes the list hourly (or at once on a reload request), adding
+//! and retiring logs without a restart. Ownership never moves: a log keeps its executor until
+//! it leaves the list, and a log that comes back goes to the executor it left, which kept its
+//! cursor (see [`super::shard::Shard::retire_log`]).
+//!
+//! It reaches the executor it runs on only through the narrow [`Host`] trait, so this module
+//! does not depend on the shard (the shard starts the coordinator, not the other way round).
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -10,20 +13,34 @@ use std::{
     time::Duration,
 };
 
+use futures_lite::future;
 use glommio::{channels::shared_channel::ConnectedSender, timer::sleep};
 
-use super::{
-    mesh::Control,
-    shard::{apply_control, Shard},
-};
+use super::{control::StopSignal, mesh::Control};
 use crate::{
-    config::LogKinds,
+    config::{Config, LogKinds},
     ct::{
+        http::HttpClient,
         log_list::{parse_log_list, ListLoadError, LogInfo, LogKind, LogList, EMBEDDED_LOG_LIST},
         poller::PollSlot,
     },
     limits,
 };
+
+/// What the coordinator needs from the executor it runs on.
+pub trait Host {
+    /// The executor the coordinator runs on (its logs are applied directly, not sent).
+    fn core(&self) -> usize;
+    /// How many executors there are.
+    fn cores(&self) -> usize;
+    fn config(&self) -> &Config;
+    /// Fetches the log list.
+    fn http(&self) -> &HttpClient;
+    /// The cursor the state file holds for a log.
+    fn saved_cursor(&self, log_id: &[u8; 32]) -> Option<u64>;
+    /// Applies an assignment to a log this executor owns.
+    fn apply(&self, msg: Control);
+}
 
 /// Which executor owns each followed log, and how many logs each executor owns.
 #[derive(Debug, Default)]
@@ -121,12 +138,12 @@ pub fn read_list_file(path: &str) -> Result<LogList, ListLoadError> {
 /// Loads the configured list. A URL that cannot be fetched falls back to the embedded copy at
 /// start (`initial`), and on a refresh keeps the list in force: a transient failure must not
 /// swap the live list for an older one and retire logs.
-pub async fn load_list(shard: &Shard, initial: bool) -> Result<LogList, ListLoadError> {
-    let source = &shard.config.log_list;
+pub async fn load_list(host: &impl Host, initial: bool) -> Result<LogList, ListLoadError> {
+    let source = &host.config().log_list;
     if !is_url(source) {
         return read_list_file(source);
     }
-    match fetch_list(shard, source).await {
+    match fetch_list(host, source).await {
         Ok(list) => Ok(list),
         Err(e) if initial => {
             tracing::warn!(url = %source, "cannot fetch the log list ({e}); using the embedded copy");
@@ -139,62 +156,85 @@ pub async fn load_list(shard: &Shard, initial: bool) -> Result<LogList, ListLoad
     }
 }
 
-async fn fetch_list(shard: &Shard, url: &str) -> Result<LogList, ListLoadError> {
-    let resp = shard
-        .env
-        .http
-        .get(url)
-        .await
-        .map_err(ListLoadError::Fetch)?;
+async fn fetch_list(host: &impl Host, url: &str) -> Result<LogList, ListLoadError> {
+    let resp = host.http().get(url).await.map_err(ListLoadError::Fetch)?;
     if resp.status != 200 {
         return Err(ListLoadError::Status(resp.status));
     }
     parse_log_list(&resp.body).map_err(ListLoadError::Body)
 }
 
-/// Runs on executor 0 until shutdown: initial load, then a refresh every
-/// `--log-list-refresh-secs` or on SIGHUP.
-pub async fn run(shard: Rc<Shard>, outs: Vec<Option<ConnectedSender<Control>>>) {
-    let mut assignment = Assignment::new(shard.cores);
+/// Runs on executor 0 until the stop: initial load, then a refresh every
+/// `--log-list-refresh-secs` or on a reload request (SIGHUP).
+pub async fn run(
+    host: Rc<impl Host>,
+    outs: Vec<Option<ConnectedSender<Control>>>,
+    reload: flume::Receiver<()>,
+    stop: StopSignal,
+) {
+    let mut assignment = Assignment::new(host.cores());
     let mut initial = true;
     loop {
-        match load_list(&shard, initial).await {
+        match load_list(&*host, initial).await {
             Ok(list) => {
                 for reason in &list.skipped {
                     tracing::warn!("log list entry skipped: {reason}");
                 }
-                let logs = select_logs(&list, shard.config.log_kinds);
+                let logs = select_logs(&list, host.config().log_kinds);
                 tracing::info!(version = %list.version, listed = list.logs.len(), followed = logs.len(), "log list loaded");
-                apply_list(&shard, &outs, &mut assignment, logs);
+                apply_list(&*host, &outs, &mut assignment, logs);
                 initial = false;
             }
             Err(e) => tracing::error!("log list not loaded: {e}"),
         }
-        if !wait_for_refresh(Duration::from_secs(shard.config.log_list_refresh_secs)).await {
+        let period = Duration::from_secs(host.config().log_list_refresh_secs);
+        if !wait_for_refresh(period, &reload, &stop).await {
             return;
         }
     }
 }
 
-/// Waits for the next refresh: the period, or a SIGHUP (reload now). False at shutdown.
-async fn wait_for_refresh(period: Duration) -> bool {
-    let until = std::time::Instant::now() + period;
-    while std::time::Instant::now() < until {
-        if super::shutdown_requested() {
-            return false;
+/// Why the coordinator woke.
+enum Wake {
+    Refresh,
+    Reload,
+    Stop,
+}
+
+/// Waits for the next refresh: the period, or a reload request (now). False at the stop.
+async fn wait_for_refresh(
+    period: Duration,
+    reload: &flume::Receiver<()>,
+    stop: &StopSignal,
+) -> bool {
+    let refresh = async {
+        sleep(period).await;
+        Wake::Refresh
+    };
+    let reloaded = async {
+        match reload.recv_async().await {
+            Ok(()) => Wake::Reload,
+            // The control is gone: no reload can come any more; wait for the others.
+            Err(_) => future::pending().await,
         }
-        if super::take_reload_request() {
+    };
+    let stopped = async {
+        stop.wait().await;
+        Wake::Stop
+    };
+    match future::or(stopped, future::or(reloaded, refresh)).await {
+        Wake::Refresh => true,
+        Wake::Reload => {
             tracing::info!("reload requested; loading the log list now");
-            return true;
+            true
         }
-        sleep(Duration::from_millis(100)).await;
+        Wake::Stop => false,
     }
-    !super::shutdown_requested()
 }
 
 /// Sends AddLog for new logs and RetireLog for logs that left the list.
 fn apply_list(
-    shard: &Shard,
+    host: &impl Host,
     outs: &[Option<ConnectedSender<Control>>],
     assignment: &mut Assignment,
     logs: Vec<LogInfo>,
@@ -207,7 +247,7 @@ fn apply_list(
         .collect();
     for log_id in gone {
         if let Some(core) = assignment.retire(&log_id) {
-            send(shard, outs, core, Control::RetireLog { log_id });
+            send(host, outs, core, Control::RetireLog { log_id });
         }
     }
     // Slots follow the list order, and consecutive new logs go to alternating executors, so
@@ -220,9 +260,9 @@ fn apply_list(
             continue;
         }
         let core = assignment.assign(info.log_id);
-        let start_at = shard.state.cursor(&info.log_id);
+        let start_at = host.saved_cursor(&info.log_id);
         send(
-            shard,
+            host,
             outs,
             core,
             Control::AddLog {
@@ -234,9 +274,9 @@ fn apply_list(
     }
 }
 
-fn send(shard: &Shard, outs: &[Option<ConnectedSender<Control>>], core: usize, msg: Control) {
-    if core == shard.core {
-        apply_control(shard, msg);
+fn send(host: &impl Host, outs: &[Option<ConnectedSender<Control>>], core: usize, msg: Control) {
+    if core == host.core() {
+        host.apply(msg);
         return;
     }
     match outs.get(core).and_then(|o| o.as_ref()) {

@@ -4,9 +4,14 @@
 //! control ring `0 → j` (log assignments from the coordinator) and a snapshot ring `i → j`
 //! (counters for `/metrics`). All are glommio `shared_channel`s: bounded, single producer,
 //! single consumer, lock-free; only `Send` values (immutable `Arc`s and plain data) cross.
+//!
+//! The stop's barrier ([`PublisherBarrier`]) is a `flume` channel per executor instead: it must
+//! work while executors are still starting (a glommio channel's `connect()` waits for its
+//! peer, which a stop during startup may never bring).
 
-use std::sync::Arc;
+use std::{cell::Cell, sync::Arc};
 
+use futures_lite::future;
 use glommio::{
     channels::shared_channel::{
         self, ConnectedReceiver, ConnectedSender, SharedReceiver, SharedSender,
@@ -47,6 +52,7 @@ pub struct CoreEnds {
     /// Core 0 sends to every other core; the others have none.
     pub control_out: Vec<Option<SharedSender<Control>>>,
     pub control_in: Option<SharedReceiver<Control>>,
+    pub barrier: PublisherBarrier,
     pub cores: usize,
 }
 
@@ -65,6 +71,7 @@ impl Wiring {
                 snapshots_in: Vec::new(),
                 control_out: (0..n).map(|_| None).collect(),
                 control_in: None,
+                barrier: PublisherBarrier::default(),
                 cores: n,
             })
             .collect();
@@ -73,7 +80,7 @@ impl Wiring {
                 let (tx, rx) = shared_channel::new_bounded(limits::RING_BATCHES_MAX);
                 cores[i].frames_out[j] = Some(tx);
                 cores[j].frames_in.push(rx);
-                let (tx, rx) = shared_channel::new_bounded(2);
+                let (tx, rx) = shared_channel::new_bounded(limits::SNAPSHOT_RING_DEPTH);
                 cores[i].snapshots_out[j] = Some(tx);
                 cores[j].snapshots_in.push(rx);
             }
@@ -83,6 +90,7 @@ impl Wiring {
             cores[0].control_out[j] = Some(tx);
             cores[j].control_in = Some(rx);
         }
+        PublisherBarrier::wire(&mut cores);
         Wiring { cores }
     }
 
@@ -101,6 +109,82 @@ pub struct ConnectedEnds {
     pub control_out: Vec<Option<ConnectedSender<Control>>>,
     pub control_in: Option<ConnectedReceiver<Control>>,
     pub cores: usize,
+}
+
+/// Phase 1 of the stop, as messages between executors: no core sends its 1001 close while
+/// another could still publish into its rings, so each one announces "my publisher is closed"
+/// to every other and waits (bounded) for theirs.
+pub struct PublisherBarrier {
+    /// One notice from each other executor, at most.
+    closed_in: flume::Receiver<()>,
+    /// To every other executor.
+    closed_out: Vec<flume::Sender<()>>,
+    announced: Cell<bool>,
+}
+
+impl Default for PublisherBarrier {
+    fn default() -> Self {
+        let (_, closed_in) = flume::bounded(0);
+        PublisherBarrier {
+            closed_in,
+            closed_out: Vec::new(),
+            announced: Cell::new(false),
+        }
+    }
+}
+
+impl PublisherBarrier {
+    fn wire(cores: &mut [CoreEnds]) {
+        let n = cores.len();
+        for j in 0..n {
+            // Each of the n-1 others sends once: the channel never fills.
+            let (tx, rx) = flume::bounded(n.saturating_sub(1));
+            cores[j].barrier.closed_in = rx;
+            for (i, core) in cores.iter_mut().enumerate() {
+                if i != j {
+                    core.barrier.closed_out.push(tx.clone());
+                }
+            }
+        }
+    }
+
+    /// Tells every other executor that this one publishes no more (once).
+    pub fn announce_closed(&self) {
+        if self.announced.replace(true) {
+            return;
+        }
+        for tx in &self.closed_out {
+            let _ = tx.try_send(());
+        }
+    }
+
+    /// Announces, then waits until every other executor has announced too, or
+    /// [`limits::SHUTDOWN_PUBLISHERS_WAIT`] passed (an executor that is wedged or already
+    /// gone does not hold the others' stop).
+    pub async fn all_closed(&self) {
+        self.announce_closed();
+        let others = self.closed_out.len();
+        let notices = async {
+            for _ in 0..others {
+                if self.closed_in.recv_async().await.is_err() {
+                    return;
+                }
+            }
+        };
+        future::or(
+            notices,
+            glommio::timer::sleep(limits::SHUTDOWN_PUBLISHERS_WAIT),
+        )
+        .await;
+    }
+}
+
+impl Drop for PublisherBarrier {
+    /// An executor that ends without reaching the barrier (a stop during startup, a failure)
+    /// publishes nothing more either: the others need not wait for it.
+    fn drop(&mut self) {
+        self.announce_closed();
+    }
 }
 
 impl CoreEnds {
@@ -151,5 +235,36 @@ impl CoreEnds {
             out.control_in = Some(t.await);
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Instant;
+
+    use super::*;
+
+    /// The barrier ends on the others' notices, not on its deadline, including the notice of
+    /// an executor that ended without reaching it (its barrier was dropped).
+    #[test]
+    fn the_stop_barrier_ends_on_messages_from_every_other_executor() {
+        let mut cores = Wiring::new(3).into_cores();
+        let mut barriers: Vec<PublisherBarrier> = cores
+            .iter_mut()
+            .map(|c| std::mem::take(&mut c.barrier))
+            .collect();
+        drop(cores);
+        let ex = glommio::LocalExecutorBuilder::default().make().unwrap();
+        ex.run(async move {
+            drop(barriers.pop()); // executor 2 ended while starting
+            barriers[1].announce_closed();
+            let started = Instant::now();
+            barriers[0].all_closed().await;
+            assert!(
+                started.elapsed() < limits::SHUTDOWN_PUBLISHERS_WAIT,
+                "ended by the notices, not by the deadline"
+            );
+            barriers[1].all_closed().await;
+        });
     }
 }

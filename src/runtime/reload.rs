@@ -1,27 +1,42 @@
-//! SIGHUP: reload what can change live. The coordinator reloads the log list (through the
-//! `RELOAD` flag); this module reloads the access settings (bearer tokens, connection limits,
-//! TLS certificate and key) on the signal thread, from the same sources as at boot: the
-//! process's own command line and environment (unchanged) and the `--config` file, read again.
+//! SIGHUP: reload what can change live. The coordinator reloads the log list (on a reload
+//! request from [`super::ServerControl::reload`]); this module reloads the access settings
+//! (bearer tokens, connection limits, TLS certificate and key) on the caller's thread (the
+//! signal thread), from the same sources as at boot: the process's own command line and
+//! environment (unchanged) and the `--config` file, read again.
 //!
 //! A reload that fails (unreadable file, bad value, unusable PEM, TLS switched on or off) is
 //! logged as an error and changes nothing: the settings in force stay, so a bad edit can never
 //! open the server or take it down. A good one applies to connections accepted from then on;
 //! open connections keep the settings they were admitted with.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use crate::{
     config::Config,
     ws::{self, AccessSettings, AccessSource},
 };
 
-/// The settings every core follows and the configuration the server booted with.
-struct Live {
+/// The settings every core of one server follows, and the configuration it booted with.
+pub struct LiveSettings {
     source: Arc<AccessSource>,
     boot: Config,
 }
 
-static LIVE: OnceLock<Live> = OnceLock::new();
+impl LiveSettings {
+    pub fn new(source: Arc<AccessSource>, boot: Config) -> LiveSettings {
+        LiveSettings { source, boot }
+    }
+
+    /// Applies `fresh` (the configuration loaded again) to new connections, or logs why not.
+    pub fn reload(&self, fresh: Result<Config, String>) {
+        match apply(&self.source, &self.boot, fresh) {
+            Ok(summary) => tracing::info!("configuration reloaded: {summary}"),
+            Err(e) => {
+                tracing::error!("configuration reload failed, keeping the current settings: {e}")
+            }
+        }
+    }
+}
 
 /// The access settings `config` asks for; reads the TLS certificate and key files.
 pub fn access_settings(config: &Config) -> Result<AccessSettings, String> {
@@ -36,25 +51,6 @@ pub fn access_settings(config: &Config) -> Result<AccessSettings, String> {
         connections_per_ip_max: config.max_connections_per_ip,
         tls,
     })
-}
-
-/// Makes `source` the target of later reloads (once per process: the server runs once).
-pub(super) fn install(source: Arc<AccessSource>, boot: Config) {
-    if LIVE.set(Live { source, boot }).is_err() {
-        tracing::warn!("access settings already installed; reloads keep following the first");
-    }
-}
-
-/// Applies `fresh` (the configuration loaded again) to new connections, or logs why not.
-pub fn reload_access(fresh: Result<Config, String>) {
-    let Some(live) = LIVE.get() else {
-        tracing::warn!("reload requested before the server started; ignored");
-        return;
-    };
-    match apply(&live.source, &live.boot, fresh) {
-        Ok(summary) => tracing::info!("configuration reloaded: {summary}"),
-        Err(e) => tracing::error!("configuration reload failed, keeping the current settings: {e}"),
-    }
 }
 
 /// Validates `fresh` completely before publishing anything; returns what now applies.

@@ -4,7 +4,6 @@
 use std::{
     cell::RefCell,
     collections::{HashMap, VecDeque},
-    net::SocketAddr,
     rc::Rc,
     sync::Arc,
     time::{Duration, Instant},
@@ -20,9 +19,10 @@ use glommio::{
 };
 
 use super::{
+    control::{Event, StopSignal},
     coordinator,
-    mesh::{Control, CoreEnds, FrameBatch},
-    BootError,
+    mesh::{Control, FrameBatch, PublisherBarrier},
+    BootError, ExecutorBoot,
 };
 use crate::{
     cert,
@@ -326,22 +326,61 @@ impl Shard {
     }
 }
 
-/// The executor's main future: wires the rings, starts the listener, pumps and pollers, and
-/// returns after shutdown.
-pub async fn run(
-    core: usize,
-    config: Config,
-    listen: SocketAddr,
-    ends: CoreEnds,
-    started: Instant,
-    state: Arc<State>,
-    access: Arc<ws::AccessSource>,
-) -> Result<Vec<Position>, BootError> {
+/// The executor's main future: starts the executor (rings, listener, pumps, pollers) unless
+/// a stop comes first, then serves until the stop and winds down. Returns the cursors the
+/// executor had when it stopped publishing.
+pub async fn run(mut boot: ExecutorBoot) -> Result<Vec<Position>, BootError> {
+    let barrier = std::mem::take(&mut boot.ends.barrier);
+    let (core, stop) = (boot.core, boot.stop.clone());
+    let starting = async { Some(start(boot).await) };
+    let stopped = async {
+        stop.wait().await;
+        None
+    };
+    let Some(Some(running)) = futures_lite::future::or(starting, stopped)
+        .await
+        .transpose()?
+    else {
+        tracing::debug!(core, "stopped while starting");
+        return Ok(Vec::new());
+    };
+    wait_for_shutdown(&stop).await;
+    Ok(running.shut_down(&barrier).await)
+}
+
+/// A started executor: what its stop needs.
+struct Running {
+    shard: Rc<Shard>,
+    publisher: Rc<Publisher>,
+    server: JoinHandle<()>,
+}
+
+/// Wires the rings, starts the pumps and the listener (then says "bound"), the WebSocket
+/// server, and on executor 0 the coordinator and the state saver. `None` when the stop came
+/// first: wiring may complete without ever waiting, so the stop is checked (not awaited)
+/// before anything is started.
+async fn start(boot: ExecutorBoot) -> Result<Option<Running>, BootError> {
+    let ExecutorBoot {
+        core,
+        config,
+        listen,
+        ends,
+        started,
+        state,
+        access,
+        stop,
+        events,
+        reload,
+        beats,
+    } = boot;
     let tls =
         tls_config(config.ca_file.as_deref()).map_err(|e| BootError::Config(e.to_string()))?;
     let hub = Rc::new(ws::Hub::with_default_limits());
     let stats = Rc::new(CoreStats::default());
     let ends = ends.connect().await;
+    if stop.is_stopped() {
+        return Ok(None);
+    }
     let publisher = Rc::new(Publisher {
         closed: std::cell::Cell::new(false),
         hub: hub.clone(),
@@ -373,45 +412,75 @@ pub async fn run(
     for rx in ends.frames_in {
         spawn_local(pump(rx, shard.clone())).detach();
     }
-    start_snapshots(&shard, ends.snapshots_out, ends.snapshots_in);
+    start_snapshots(&shard, ends.snapshots_out, ends.snapshots_in, beats, &stop);
     let listener = TcpListener::bind(listen)
         .map_err(|e| BootError::Listen(listen, std::io::Error::other(e.to_string())))?;
-    super::listener_bound();
+    let _ = events.try_send(Event::Bound { core });
     let ws_ctx = Rc::new(ws_context(&shard, access));
     *shard.ws_ctx.borrow_mut() = Some(ws_ctx.clone());
     let server = spawn_local(ws::serve(listener, ws_ctx.clone())).detach();
     if let Some(rx) = ends.control_in {
         spawn_local(follow_control(rx, shard.clone())).detach();
     }
-    if core == 0 {
-        spawn_local(coordinator::run(shard.clone(), ends.control_out)).detach();
+    if let Some(reload) = reload {
+        let coordinator = coordinator::run(shard.clone(), ends.control_out, reload, stop.clone());
+        spawn_local(coordinator).detach();
         if let Some(path) = config.state_file.clone() {
-            spawn_local(save_state_periodically(shard.clone(), path)).detach();
+            spawn_local(save_state_periodically(shard.clone(), path, stop)).detach();
         }
     }
-    wait_for_shutdown().await;
-    // Phase 1: stop fetching and publishing; what was published so far is what the cursors say.
-    shard.stop_all_pollers();
-    publisher.closed.set(true);
-    let positions = shard.positions();
-    // Phase 2, once every core is past phase 1: the rings hold the last pages of the other
-    // cores; give the pumps a moment to publish them, then every client gets a 1001 close after
-    // everything published, and writers a moment to send it.
-    super::publishers_closed(shard.cores).await;
-    sleep(limits::SHUTDOWN_RING_DRAIN).await;
-    hub.publish_going_away();
-    hub.flush();
-    sleep(limits::SHUTDOWN_FLUSH_GRACE).await;
-    server.cancel();
-    Ok(positions)
+    Ok(Some(Running {
+        shard,
+        publisher,
+        server,
+    }))
+}
+
+impl Running {
+    /// The stop, in the order (and within the bounds) that keeps the saved cursors exact and
+    /// gives every client everything published before its 1001 close.
+    async fn shut_down(self, barrier: &PublisherBarrier) -> Vec<Position> {
+        let Running {
+            shard,
+            publisher,
+            server,
+        } = self;
+        // Phase 1: stop fetching and publishing; what was published so far is what the
+        // cursors say.
+        shard.stop_all_pollers();
+        publisher.closed.set(true);
+        let positions = shard.positions();
+        // Phase 2, once every core is past phase 1: the rings hold the last pages of the other
+        // cores; give the pumps a moment to publish them, then every client gets a 1001 close
+        // after everything published, and writers a moment to send it.
+        barrier.all_closed().await;
+        sleep(limits::SHUTDOWN_RING_DRAIN).await;
+        shard.hub.publish_going_away();
+        shard.hub.flush();
+        sleep(limits::SHUTDOWN_FLUSH_GRACE).await;
+        server.cancel();
+        release_listener().await;
+        positions
+    }
+}
+
+/// Lets the cancelled server task be dropped and its in-flight accept be cancelled in the
+/// kernel before the executor ends. Otherwise the ring's pending accept keeps the listening
+/// socket alive (and accepting into its backlog) until the kernel's asynchronous ring teardown,
+/// which matters when the process goes on (another server in it). Two reactor rounds, each a
+/// short timer (a yield does not reach the reactor): one drops the task and queues the accept's
+/// cancellation, the next submits it.
+async fn release_listener() {
+    for _ in 0..2 {
+        sleep(limits::SHUTDOWN_LISTENER_RELEASE).await;
+    }
 }
 
 /// Rewrites the state file from this core's cursors and the other cores' latest snapshots.
-async fn save_state_periodically(shard: Rc<Shard>, path: std::path::PathBuf) {
+async fn save_state_periodically(shard: Rc<Shard>, path: std::path::PathBuf, stop: StopSignal) {
     let mut state = (*shard.state).clone();
     loop {
-        sleep(limits::STATE_SAVE_INTERVAL).await;
-        if super::shutdown_requested() {
+        if !sleep_unless_stopped(limits::STATE_SAVE_INTERVAL, &stop).await {
             return;
         }
         let mut positions = shard.positions();
@@ -457,10 +526,22 @@ fn ws_context(shard: &Rc<Shard>, access: Arc<ws::AccessSource>) -> ws::ServerCon
         })
 }
 
-async fn wait_for_shutdown() {
-    while !super::shutdown_requested() {
-        sleep(Duration::from_millis(50)).await;
-    }
+/// Waits for the server's stop; wakes in the executor's next scheduling round after it.
+async fn wait_for_shutdown(stop: &StopSignal) {
+    stop.wait().await;
+}
+
+/// Sleeps for `period`; false (at once) when the stop comes first.
+async fn sleep_unless_stopped(period: Duration, stop: &StopSignal) -> bool {
+    let slept = async {
+        sleep(period).await;
+        true
+    };
+    let stopped = async {
+        stop.wait().await;
+        false
+    };
+    futures_lite::future::or(stopped, slept).await
 }
 
 /// Drains one incoming ring into the local hub. Writers wake once per flush, not once per
@@ -507,10 +588,14 @@ pub fn apply_control(shard: &Shard, msg: Control) {
     }
 }
 
+/// Sends this core's counters to the others every [`limits::METRICS_SNAPSHOT_INTERVAL`]
+/// (and a liveness beat to the watchdog, if there is one) and keeps the others' latest.
 fn start_snapshots(
     shard: &Rc<Shard>,
     senders: Vec<ConnectedSender<Arc<CoreSnapshot>>>,
     ins: Vec<ConnectedReceiver<Arc<CoreSnapshot>>>,
+    beats: Option<flume::Sender<usize>>,
+    stop: &StopSignal,
 ) {
     for rx in ins {
         let shard = shard.clone();
@@ -524,13 +609,12 @@ fn start_snapshots(
         })
         .detach();
     }
-    let shard = shard.clone();
+    let (shard, stop) = (shard.clone(), stop.clone());
     spawn_local(async move {
-        loop {
-            sleep(limits::METRICS_SNAPSHOT_INTERVAL).await;
-            super::executor_beat(shard.core);
-            if super::shutdown_requested() {
-                return;
+        while sleep_unless_stopped(limits::METRICS_SNAPSHOT_INTERVAL, &stop).await {
+            if let Some(beats) = &beats {
+                // Full only when the watchdog thread is stuck; then a lost beat is moot.
+                let _ = beats.try_send(shard.core);
             }
             let snap = Arc::new(shard.snapshot());
             for tx in &senders {
@@ -539,4 +623,26 @@ fn start_snapshots(
         }
     })
     .detach();
+}
+
+/// The coordinator reaches its executor only through this.
+impl coordinator::Host for Shard {
+    fn core(&self) -> usize {
+        self.core
+    }
+    fn cores(&self) -> usize {
+        self.cores
+    }
+    fn config(&self) -> &Config {
+        &self.config
+    }
+    fn http(&self) -> &HttpClient {
+        &self.env.http
+    }
+    fn saved_cursor(&self, log_id: &[u8; 32]) -> Option<u64> {
+        self.state.cursor(log_id)
+    }
+    fn apply(&self, msg: Control) {
+        apply_control(self, msg);
+    }
 }

@@ -246,27 +246,18 @@ impl LogClient {
         self.backoff.borrow_mut().reset();
     }
 
-    /// Sleeps for `total`, waking early when the poller is stopped.
+    /// Sleeps for `total`, waking early when the poller is stopped (one timer, no polling).
     pub async fn sleep_unless_stopped(&self, total: Duration) {
-        let step = crate::limits::POLLER_STOP_CHECK_INTERVAL;
-        let mut left = total;
-        while !left.is_zero() && !self.stop.is_stopped() {
-            let d = left.min(step);
-            sleep(d).await;
-            left = left.saturating_sub(d);
+        if total.is_zero() || self.stop.is_stopped() {
+            return;
         }
+        futures_lite::future::or(sleep(total), self.stop.wait()).await;
     }
 
     /// Sleeps until `deadline`, waking early when the poller is stopped.
     pub async fn sleep_until_unless_stopped(&self, deadline: std::time::Instant) {
-        let step = crate::limits::POLLER_STOP_CHECK_INTERVAL;
-        while !self.stop.is_stopped() {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return;
-            }
-            sleep(left.min(step)).await;
-        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        self.sleep_unless_stopped(left).await;
     }
 
     /// GETs `url` and decodes it with `decode`, retrying (with backoff) every failure except

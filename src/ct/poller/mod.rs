@@ -179,16 +179,66 @@ impl Default for PollerTiming {
     }
 }
 
-/// Cancels a poller: set by the executor when the log leaves the list or at shutdown.
+/// Cancels a poller: set by the executor when the log leaves the list or at shutdown. The
+/// poller's sleeps wait on it ([`StopFlag::wait`]), so a sleeping poller ends at the stop and
+/// never wakes up just to look at the flag (an idle server stays asleep).
 #[derive(Default)]
-pub struct StopFlag(Cell<bool>);
+pub struct StopFlag {
+    stopped: Cell<bool>,
+    /// Tasks waiting for the stop, each under the id of its [`StopWait`].
+    waiters: std::cell::RefCell<Vec<(u64, std::task::Waker)>>,
+    next_waiter: Cell<u64>,
+}
 
 impl StopFlag {
     pub fn stop(&self) {
-        self.0.set(true);
+        self.stopped.set(true);
+        for (_, waker) in self.waiters.take() {
+            waker.wake();
+        }
     }
     pub fn is_stopped(&self) -> bool {
-        self.0.get()
+        self.stopped.get()
+    }
+    /// Completes once the poller is stopped.
+    pub fn wait(&self) -> StopWait<'_> {
+        let id = self.next_waiter.get();
+        self.next_waiter.set(id.wrapping_add(1));
+        StopWait { flag: self, id }
+    }
+}
+
+/// The future of [`StopFlag::wait`]; dropping it forgets its waker, so the list holds only
+/// live waits.
+pub struct StopWait<'a> {
+    flag: &'a StopFlag,
+    id: u64,
+}
+
+impl std::future::Future for StopWait<'_> {
+    type Output = ();
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.flag.is_stopped() {
+            return std::task::Poll::Ready(());
+        }
+        let mut waiters = self.flag.waiters.borrow_mut();
+        match waiters.iter_mut().find(|(id, _)| *id == self.id) {
+            Some((_, waker)) => waker.clone_from(cx.waker()),
+            None => waiters.push((self.id, cx.waker().clone())),
+        }
+        std::task::Poll::Pending
+    }
+}
+
+impl Drop for StopWait<'_> {
+    fn drop(&mut self) {
+        self.flag
+            .waiters
+            .borrow_mut()
+            .retain(|(id, _)| *id != self.id);
     }
 }
 
@@ -350,5 +400,44 @@ mod tests {
             t = next_tick(epoch, ms(250), ms(1000), t + ms(1000));
         }
         assert_eq!(t.duration_since(first), ms(1_000_000));
+    }
+}
+
+#[cfg(test)]
+mod stop_flag_tests {
+    use std::{rc::Rc, time::Duration};
+
+    use super::StopFlag;
+
+    #[test]
+    fn a_stop_wakes_a_waiting_task_and_dropped_waits_are_forgotten() {
+        let ex = glommio::LocalExecutorBuilder::default().make().unwrap();
+        ex.run(async {
+            let flag = Rc::new(StopFlag::default());
+            // A wait that times out leaves nothing behind.
+            let timed_out = futures_lite::future::or(
+                async {
+                    flag.wait().await;
+                    false
+                },
+                async {
+                    glommio::timer::sleep(Duration::from_millis(1)).await;
+                    true
+                },
+            )
+            .await;
+            assert!(timed_out);
+            assert!(flag.waiters.borrow().is_empty());
+            let waiter = glommio::spawn_local({
+                let flag = flag.clone();
+                async move { flag.wait().await }
+            });
+            glommio::executor().yield_task_queue_now().await;
+            assert_eq!(flag.waiters.borrow().len(), 1);
+            flag.stop();
+            waiter.await;
+            assert!(flag.is_stopped());
+            flag.wait().await;
+        });
     }
 }
