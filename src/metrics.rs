@@ -2,15 +2,16 @@
 //!
 //! Counters are plain `Cell`s owned by one executor ([`LogStats`] by the executor that owns the
 //! log, [`CoreStats`] by each executor). A log's position (cursor, tree size, lag, skipped
-//! entries) is not a counter: it lives in its [`LogProgress`], which only the log's poller
-//! writes, and is read from there. Once a second every executor copies both into a
+//! entries) is not a counter: it lives in the log's `ct::poller::LogProgress`, which only the
+//! log's poller writes, and which fills the log's [`LogSnapshot`] from its own fields and the
+//! log's counters (this module knows nothing of the CT side: the pollers write its counters, it
+//! renders what it is given). Once a second every executor copies both into a
 //! [`CoreSnapshot`] (plain `Send` data) and sends it to every other executor over a bounded SPSC
 //! ring, so `/metrics` and `/health/deep` on any core render the whole process without a lock.
 
 use std::{cell::Cell, fmt::Write as _, rc::Rc};
 
-pub use crate::ct::poller::progress::SkippedEntry;
-use crate::ct::poller::progress::{LogPosition, LogProgress};
+use crate::limits;
 
 /// Why a log fetch failed. The discriminant indexes [`LogStats::errors`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,27 @@ pub fn add(c: &Cell<u64>, n: u64) {
     c.set(c.get().wrapping_add(n));
 }
 
+/// One entry that was skipped because it can never be decoded or encoded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SkippedEntry {
+    pub index: u64,
+    pub reason: String,
+}
+
+impl SkippedEntry {
+    /// The reason is capped at [`limits::SKIP_REASON_BYTES_MAX`] (on a character boundary).
+    pub fn new(index: u64, mut reason: String) -> Self {
+        if reason.len() > limits::SKIP_REASON_BYTES_MAX {
+            let mut end = limits::SKIP_REASON_BYTES_MAX;
+            while !reason.is_char_boundary(end) {
+                end -= 1;
+            }
+            reason.truncate(end);
+        }
+        SkippedEntry { index, reason }
+    }
+}
+
 /// Plain copy of one log's counters and position.
 #[derive(Debug, Clone)]
 pub struct LogSnapshot {
@@ -107,8 +129,8 @@ pub struct LogSnapshot {
     pub url: String,
     pub name: String,
     pub kind: &'static str,
-    /// The log has a start position (see [`crate::ct::poller::LogPosition::started`]): its
-    /// cursor is one the state file may keep.
+    /// The log has a start position (its poller has a saved cursor, or the backfill point of
+    /// its first verified head): its cursor is one the state file may keep.
     pub started: bool,
     pub tree_size: u64,
     pub cursor: u64,
@@ -125,43 +147,9 @@ pub struct LogSnapshot {
 }
 
 impl LogSnapshot {
-    /// A log's counters and position, now.
-    pub fn capture(stats: &LogStats, progress: &LogProgress) -> LogSnapshot {
-        let position = progress.position();
-        LogSnapshot {
-            log_id: position.log_id,
-            url: stats.url.clone(),
-            name: stats.name.clone(),
-            kind: stats.kind,
-            started: position.started,
-            tree_size: position.tree_size,
-            cursor: position.cursor,
-            head_timestamp_ms: position.head_timestamp_ms,
-            fetches: stats.fetches.get(),
-            errors: std::array::from_fn(|i| stats.errors[i].get()),
-            entries: stats.entries.get(),
-            entries_skipped: progress.entries_skipped(),
-            skipped_recent: progress.skipped_recent(),
-            pacing_ms: stats.pacing_ms.get(),
-            pending_since_ms: progress.pending_since_ms(),
-        }
-    }
-
-    /// The log's position when the snapshot was taken, as its own executor reads it
-    /// ([`LogProgress::position`]): how other executors see a log they do not own.
-    pub fn position(&self) -> LogPosition {
-        LogPosition {
-            log_id: self.log_id,
-            started: self.started,
-            cursor: self.cursor,
-            tree_size: self.tree_size,
-            head_timestamp_ms: self.head_timestamp_ms,
-        }
-    }
-
     /// Entries in the log not yet streamed.
     pub fn lag_entries(&self) -> u64 {
-        self.position().lag_entries()
+        self.tree_size.saturating_sub(self.cursor)
     }
 
     /// How long the oldest entry not yet streamed has been public: now minus the timestamp of
@@ -189,17 +177,14 @@ pub struct CoreSnapshot {
 
 impl CoreSnapshot {
     /// This core's counters and the counters and position of each of its logs.
-    pub fn capture<'a>(
+    pub fn capture(
         core: usize,
         core_stats: &CoreStats,
-        logs: impl IntoIterator<Item = (&'a LogStats, &'a LogProgress)>,
+        logs: impl IntoIterator<Item = LogSnapshot>,
     ) -> CoreSnapshot {
         CoreSnapshot {
             core,
-            logs: logs
-                .into_iter()
-                .map(|(stats, progress)| LogSnapshot::capture(stats, progress))
-                .collect(),
+            logs: logs.into_iter().collect(),
             frames_published: core_stats.frames_published.get(),
             ring_drops: core_stats.ring_drops.get(),
             ring_dropped_frames: core_stats.ring_dropped_frames.get(),
@@ -496,115 +481,4 @@ fn log_labels(l: &LogSnapshot) -> String {
         label(&l.url),
         l.kind
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::limits;
-
-    fn log(id: u8, url: &str, name: &str, kind: &'static str) -> (Rc<LogStats>, Rc<LogProgress>) {
-        let stats = LogStats::new([id; 32], url, name, kind);
-        let progress = LogProgress::new([id; 32], name, url, Some(0));
-        (stats, progress)
-    }
-
-    fn capture(core: usize, (stats, progress): &(Rc<LogStats>, Rc<LogProgress>)) -> CoreSnapshot {
-        CoreSnapshot::capture(core, &CoreStats::default(), [(&**stats, &**progress)])
-    }
-
-    #[test]
-    fn render_lists_every_log_and_core() {
-        let (stats, progress) = log(1, "https://ct.example/a/", "Example \"A\" log", "rfc6962");
-        progress.record_head(100, 1);
-        progress.advance(90);
-        stats.count_error(FetchErrorKind::RateLimited);
-        let core = CoreStats::default();
-        bump(&core.frames_published);
-        let snap = CoreSnapshot::capture(1, &core, [(&*stats, &*progress)]);
-        assert_eq!(
-            snap.logs[0].position(),
-            progress.position(),
-            "other cores see the owner's position"
-        );
-        let text = render(
-            &[snap],
-            ProcessFacts {
-                uptime_secs: 1.0,
-                rss_bytes: 5,
-                now_ms: 0,
-            },
-        );
-        assert!(text.contains("certstream_log_lag_entries{log=\"Example \\\"A\\\" log\",url=\"https://ct.example/a/\",type=\"rfc6962\"} 10"));
-        assert!(text.contains("certstream_log_cursor{log=\"Example \\\"A\\\" log\",url=\"https://ct.example/a/\",type=\"rfc6962\"} 90"));
-        assert!(text.contains("kind=\"rate_limited\"} 1"));
-        assert!(text.contains("certstream_frames_published_total{core=\"1\"} 1"));
-        assert!(text.contains("certstream_resident_memory_bytes 5"));
-    }
-
-    #[test]
-    fn lag_seconds_count_from_the_first_head_holding_the_oldest_unstreamed_entry() {
-        let log = log(2, "https://ct.example/b/", "B", "static");
-        let progress = &log.1;
-        let lag_at = |now_ms| capture(0, &log).logs[0].lag_seconds(now_ms);
-        assert_eq!(lag_at(9_000), 0.0, "no head yet");
-        progress.record_head(10, 1_000);
-        progress.record_head(20, 2_000);
-        progress.advance(5);
-        assert_eq!(lag_at(4_000), 3.0);
-        progress.advance(15);
-        assert_eq!(lag_at(4_000), 2.0);
-        progress.advance(20);
-        assert_eq!(lag_at(4_000), 0.0, "caught up");
-        progress.record_head(30, 5_000);
-        let text = render(
-            &[capture(0, &log)],
-            ProcessFacts {
-                uptime_secs: 1.0,
-                rss_bytes: 0,
-                now_ms: 5_500,
-            },
-        );
-        assert!(
-            text.contains("certstream_log_lag_seconds{log=\"B\",url=\"https://ct.example/b/\",type=\"static\"} 0.500"),
-            "{text}"
-        );
-    }
-
-    #[test]
-    fn health_lists_recent_skips_with_their_index_bounded() {
-        let log = log(2, "https://ct.example/b/", "B", "static");
-        let progress = &log.1;
-        let total = limits::SKIPPED_ENTRIES_RECENT as u64 + 5;
-        for index in 0..total {
-            progress.record_skip(index * 10, format!("entry {index}: broken"));
-        }
-        progress.record_skip(total * 10, "é".repeat(limits::SKIP_REASON_BYTES_MAX));
-        let json = health_json(
-            &[capture(0, &log)],
-            ProcessFacts {
-                uptime_secs: 1.0,
-                rss_bytes: 0,
-                now_ms: 0,
-            },
-        );
-        let v: sonic_rs::Value = sonic_rs::from_str(&json).unwrap();
-        use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
-        let log = &v["logs"][0];
-        assert_eq!(log["entries_skipped"].as_u64(), Some(total + 1));
-        let recent = log["skipped_recent"].as_array().unwrap();
-        assert_eq!(recent.len(), limits::SKIPPED_ENTRIES_RECENT);
-        let first = total + 1 - limits::SKIPPED_ENTRIES_RECENT as u64;
-        assert_eq!(
-            recent[0]["index"].as_u64(),
-            Some(first * 10),
-            "oldest dropped first"
-        );
-        assert_eq!(
-            recent[0]["reason"].as_str(),
-            Some(format!("entry {first}: broken").as_str())
-        );
-        let last = recent[recent.len() - 1]["reason"].as_str().unwrap();
-        assert!(last.len() <= limits::SKIP_REASON_BYTES_MAX && last.starts_with('é'));
-    }
 }

@@ -287,10 +287,13 @@ impl Shard {
 
     /// This core's counters, now.
     pub fn snapshot(&self) -> CoreSnapshot {
-        let pollers = self.pollers.borrow();
-        let logs = pollers.values().map(|p| (&*p.stats, &*p.progress));
+        let logs: Vec<_> = self
+            .pollers
+            .borrow()
+            .values()
+            .map(|p| p.progress.snapshot(&p.stats))
+            .collect();
         let mut snap = CoreSnapshot::capture(self.core, &self.stats, logs);
-        drop(pollers);
         if let Some(ctx) = self.ws_ctx.borrow().as_ref() {
             snap.ws = ctx.snapshot();
         }
@@ -488,7 +491,7 @@ async fn save_state_periodically(shard: Rc<Shard>, path: std::path::PathBuf, sto
             positions.extend(
                 snap.logs
                     .iter()
-                    .filter_map(|l| saved_position(l.position(), &l.url)),
+                    .filter_map(|l| saved_position(LogPosition::of_snapshot(l), &l.url)),
             );
         }
         state.record(

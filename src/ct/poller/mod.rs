@@ -34,7 +34,7 @@ use crate::{
     ct::{entry::LogEntry, http::HttpClient, log_list::LogInfo},
     metrics::LogStats,
 };
-pub use progress::{LogPosition, LogProgress, SkippedEntry};
+pub use progress::{LogPosition, LogProgress};
 
 /// Receives decoded entries, in index order, from the pollers of one executor.
 pub trait EntrySink {

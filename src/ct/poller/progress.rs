@@ -15,7 +15,10 @@ use std::{
     rc::Rc,
 };
 
-use crate::limits;
+use crate::{
+    limits,
+    metrics::{LogSnapshot, LogStats, SkippedEntry},
+};
 
 /// Where a log stands, as plain data: what a replay store, the state file and the metrics read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,31 +47,22 @@ impl LogPosition {
         self.tree_size.saturating_sub(self.cursor)
     }
 
+    /// The position a snapshot carries: how other executors see a log they do not own (the
+    /// owner's [`LogProgress::position`] when the snapshot was taken).
+    pub fn of_snapshot(snap: &LogSnapshot) -> LogPosition {
+        LogPosition {
+            log_id: snap.log_id,
+            started: snap.started,
+            cursor: snap.cursor,
+            tree_size: snap.tree_size,
+            head_timestamp_ms: snap.head_timestamp_ms,
+        }
+    }
+
     /// Whether the entry at `index` was already streamed (or skipped for good): it is behind
     /// the cursor, and will never be emitted by this log's poller again.
     pub fn has_passed(&self, index: u64) -> bool {
         self.started && index < self.cursor
-    }
-}
-
-/// One entry that was skipped because it can never be decoded or encoded.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SkippedEntry {
-    pub index: u64,
-    pub reason: String,
-}
-
-impl SkippedEntry {
-    /// The reason is capped at [`limits::SKIP_REASON_BYTES_MAX`] (on a character boundary).
-    fn new(index: u64, mut reason: String) -> Self {
-        if reason.len() > limits::SKIP_REASON_BYTES_MAX {
-            let mut end = limits::SKIP_REASON_BYTES_MAX;
-            while !reason.is_char_boundary(end) {
-                end -= 1;
-            }
-            reason.truncate(end);
-        }
-        SkippedEntry { index, reason }
     }
 }
 
@@ -309,6 +303,29 @@ impl LogProgress {
     }
 
     /// The most recent skipped entries, in index order.
+    /// The log's counters (`stats`) and position as one plain snapshot, what crosses cores for
+    /// `/metrics`, `/health/deep` and the state file.
+    pub fn snapshot(&self, stats: &LogStats) -> LogSnapshot {
+        let position = self.position();
+        LogSnapshot {
+            log_id: position.log_id,
+            url: stats.url.clone(),
+            name: stats.name.clone(),
+            kind: stats.kind,
+            started: position.started,
+            tree_size: position.tree_size,
+            cursor: position.cursor,
+            head_timestamp_ms: position.head_timestamp_ms,
+            fetches: stats.fetches.get(),
+            errors: std::array::from_fn(|i| stats.errors[i].get()),
+            entries: stats.entries.get(),
+            entries_skipped: self.entries_skipped(),
+            skipped_recent: self.skipped_recent(),
+            pacing_ms: stats.pacing_ms.get(),
+            pending_since_ms: self.pending_since_ms(),
+        }
+    }
+
     pub fn skipped_recent(&self) -> Vec<SkippedEntry> {
         self.skipped_recent.borrow().iter().cloned().collect()
     }
@@ -476,5 +493,126 @@ mod tests {
         all.sort_unstable();
         assert_eq!(listed, all[all.len() - n as usize..]);
         assert_eq!(p.entries_skipped(), 2 * n + 1);
+    }
+}
+
+/// The progress as `/metrics` and `/health/deep` show it: snapshots taken from it, rendered by
+/// [`crate::metrics`].
+#[cfg(test)]
+mod snapshot_tests {
+    use std::rc::Rc;
+
+    use super::{LogPosition, LogProgress};
+    use crate::{
+        limits,
+        metrics::{
+            bump, health_json, render, CoreSnapshot, CoreStats, FetchErrorKind, LogStats,
+            ProcessFacts,
+        },
+    };
+
+    fn log(id: u8, url: &str, name: &str, kind: &'static str) -> (Rc<LogStats>, Rc<LogProgress>) {
+        let stats = LogStats::new([id; 32], url, name, kind);
+        let progress = LogProgress::new([id; 32], name, url, Some(0));
+        (stats, progress)
+    }
+
+    fn capture(core: usize, (stats, progress): &(Rc<LogStats>, Rc<LogProgress>)) -> CoreSnapshot {
+        CoreSnapshot::capture(core, &CoreStats::default(), [progress.snapshot(stats)])
+    }
+
+    #[test]
+    fn render_lists_every_log_and_core() {
+        let (stats, progress) = log(1, "https://ct.example/a/", "Example \"A\" log", "rfc6962");
+        progress.record_head(100, 1);
+        progress.advance(90);
+        stats.count_error(FetchErrorKind::RateLimited);
+        let core = CoreStats::default();
+        bump(&core.frames_published);
+        let snap = CoreSnapshot::capture(1, &core, [progress.snapshot(&stats)]);
+        assert_eq!(
+            LogPosition::of_snapshot(&snap.logs[0]),
+            progress.position(),
+            "other cores see the owner's position"
+        );
+        let text = render(
+            &[snap],
+            ProcessFacts {
+                uptime_secs: 1.0,
+                rss_bytes: 5,
+                now_ms: 0,
+            },
+        );
+        assert!(text.contains("certstream_log_lag_entries{log=\"Example \\\"A\\\" log\",url=\"https://ct.example/a/\",type=\"rfc6962\"} 10"));
+        assert!(text.contains("certstream_log_cursor{log=\"Example \\\"A\\\" log\",url=\"https://ct.example/a/\",type=\"rfc6962\"} 90"));
+        assert!(text.contains("kind=\"rate_limited\"} 1"));
+        assert!(text.contains("certstream_frames_published_total{core=\"1\"} 1"));
+        assert!(text.contains("certstream_resident_memory_bytes 5"));
+    }
+
+    #[test]
+    fn lag_seconds_count_from_the_first_head_holding_the_oldest_unstreamed_entry() {
+        let log = log(2, "https://ct.example/b/", "B", "static");
+        let progress = &log.1;
+        let lag_at = |now_ms| capture(0, &log).logs[0].lag_seconds(now_ms);
+        assert_eq!(lag_at(9_000), 0.0, "no head yet");
+        progress.record_head(10, 1_000);
+        progress.record_head(20, 2_000);
+        progress.advance(5);
+        assert_eq!(lag_at(4_000), 3.0);
+        progress.advance(15);
+        assert_eq!(lag_at(4_000), 2.0);
+        progress.advance(20);
+        assert_eq!(lag_at(4_000), 0.0, "caught up");
+        progress.record_head(30, 5_000);
+        let text = render(
+            &[capture(0, &log)],
+            ProcessFacts {
+                uptime_secs: 1.0,
+                rss_bytes: 0,
+                now_ms: 5_500,
+            },
+        );
+        assert!(
+            text.contains("certstream_log_lag_seconds{log=\"B\",url=\"https://ct.example/b/\",type=\"static\"} 0.500"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn health_lists_recent_skips_with_their_index_bounded() {
+        let log = log(2, "https://ct.example/b/", "B", "static");
+        let progress = &log.1;
+        let total = limits::SKIPPED_ENTRIES_RECENT as u64 + 5;
+        for index in 0..total {
+            progress.record_skip(index * 10, format!("entry {index}: broken"));
+        }
+        progress.record_skip(total * 10, "é".repeat(limits::SKIP_REASON_BYTES_MAX));
+        let json = health_json(
+            &[capture(0, &log)],
+            ProcessFacts {
+                uptime_secs: 1.0,
+                rss_bytes: 0,
+                now_ms: 0,
+            },
+        );
+        let v: sonic_rs::Value = sonic_rs::from_str(&json).unwrap();
+        use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
+        let log = &v["logs"][0];
+        assert_eq!(log["entries_skipped"].as_u64(), Some(total + 1));
+        let recent = log["skipped_recent"].as_array().unwrap();
+        assert_eq!(recent.len(), limits::SKIPPED_ENTRIES_RECENT);
+        let first = total + 1 - limits::SKIPPED_ENTRIES_RECENT as u64;
+        assert_eq!(
+            recent[0]["index"].as_u64(),
+            Some(first * 10),
+            "oldest dropped first"
+        );
+        assert_eq!(
+            recent[0]["reason"].as_str(),
+            Some(format!("entry {first}: broken").as_str())
+        );
+        let last = recent[recent.len() - 1]["reason"].as_str().unwrap();
+        assert!(last.len() <= limits::SKIP_REASON_BYTES_MAX && last.starts_with('é'));
     }
 }
