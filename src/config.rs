@@ -49,6 +49,11 @@ use crate::{
     limits,
 };
 
+/// The `--help` heading of the settings SIGHUP applies to a running server (the tokens, the
+/// connection limits and the TLS certificate); every other setting takes a restart, and
+/// [`Config::restart_only_changes`] names those that changed.
+pub const RELOADED_ON_SIGHUP: &str = "Reloaded on SIGHUP";
+
 /// Google's live v3 log list: the default `--log-list`.
 pub const DEFAULT_LOG_LIST_URL: &str = "https://www.gstatic.com/ct/log_list/v3/log_list.json";
 
@@ -132,11 +137,11 @@ pub struct Config {
     pub on_bad_state: OnBadState,
 
     /// Most client connections the process holds (0 = no limit); past it new ones get 503.
-    #[arg(long, env = "CERTSTREAM_MAX_CONNECTIONS", default_value_t = 0)]
+    #[arg(long, env = "CERTSTREAM_MAX_CONNECTIONS", default_value_t = 0, help_heading = RELOADED_ON_SIGHUP)]
     pub max_connections: usize,
 
     /// Most client connections from one IP address (0 = no limit); past it new ones get 429.
-    #[arg(long, env = "CERTSTREAM_MAX_CONNECTIONS_PER_IP", default_value_t = 0)]
+    #[arg(long, env = "CERTSTREAM_MAX_CONNECTIONS_PER_IP", default_value_t = 0, help_heading = RELOADED_ON_SIGHUP)]
     pub max_connections_per_ip: usize,
 
     /// Bearer token clients must present (`Authorization: Bearer T` or `?token=T`); repeat the
@@ -147,17 +152,18 @@ pub struct Config {
         env = "CERTSTREAM_AUTH_TOKENS",
         value_delimiter = ',',
         hide_env_values = true,
-        value_parser = AuthTokenParser
+        value_parser = AuthTokenParser,
+        help_heading = RELOADED_ON_SIGHUP
     )]
     pub auth_tokens: Vec<String>,
 
     /// PEM certificate chain (leaf first) to serve TLS with (wss:// and https://, on the
     /// listen port); needs `--tls-key`. Reloaded on SIGHUP.
-    #[arg(long, env = "CERTSTREAM_TLS_CERT")]
+    #[arg(long, env = "CERTSTREAM_TLS_CERT", help_heading = RELOADED_ON_SIGHUP)]
     pub tls_cert: Option<PathBuf>,
 
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `--tls-cert`. Reloaded on SIGHUP.
-    #[arg(long, env = "CERTSTREAM_TLS_KEY")]
+    #[arg(long, env = "CERTSTREAM_TLS_KEY", help_heading = RELOADED_ON_SIGHUP)]
     pub tls_key: Option<PathBuf>,
 
     /// Which log kinds to follow.
@@ -235,6 +241,39 @@ fn settings(cmd: &clap::Command) -> impl Iterator<Item = &Arg> {
 }
 
 impl Config {
+    /// Every setting and its value as `{:?}` shows it, keyed by its id (the field name, which
+    /// is also its file key): a view of the configuration that needs no list of the settings.
+    pub fn settings(&self) -> Vec<(String, String)> {
+        let pretty = format!("{self:#?}");
+        let mut settings: Vec<(String, String)> = Vec::new();
+        for line in pretty.lines().skip(1).filter(|line| *line != "}") {
+            let field = line
+                .strip_prefix("    ")
+                .filter(|f| f.starts_with(char::is_alphabetic));
+            match (field.and_then(|f| f.split_once(": ")), settings.last_mut()) {
+                (Some((id, value)), _) => settings.push((id.to_owned(), value.to_owned())),
+                (None, Some((_, value))) => value.push_str(line.trim()),
+                (None, None) => {}
+            }
+        }
+        settings
+    }
+
+    /// The flags (without `--`) of the settings whose value differs in `fresh` but that only a
+    /// restart applies: every setting not declared under [`RELOADED_ON_SIGHUP`].
+    pub fn restart_only_changes(&self, fresh: &Config) -> Vec<String> {
+        let command = Config::command();
+        let (now, then) = (self.settings(), fresh.settings());
+        now.iter()
+            .zip(&then)
+            .filter(|((_, a), (_, b))| a != b)
+            .filter_map(|((id, _), _)| command.get_arguments().find(|a| a.get_id() == id))
+            .filter(|arg| arg.get_help_heading() != Some(RELOADED_ON_SIGHUP))
+            .filter(|arg| !COMMAND_ONLY.contains(&arg.get_id().as_str()))
+            .filter_map(|arg| arg.get_long().map(str::to_owned))
+            .collect()
+    }
+
     /// Parses the command line and environment, then fills the settings neither gave from the
     /// `--config` file. Errors name the file and key.
     pub fn load_from<I, T>(args: I) -> Result<Config, String>

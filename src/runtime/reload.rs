@@ -67,7 +67,7 @@ fn apply(
         );
     }
     let settings = access_settings(&fresh)?;
-    for setting in restart_only_changes(boot, &fresh) {
+    for setting in boot.restart_only_changes(&fresh) {
         tracing::warn!("{setting} changed in the configuration; it takes effect after a restart");
     }
     let summary = format!(
@@ -82,33 +82,6 @@ fn apply(
     );
     source.publish(settings);
     Ok(summary)
-}
-
-/// Settings that differ from the boot configuration but only a restart applies.
-fn restart_only_changes(boot: &Config, fresh: &Config) -> Vec<&'static str> {
-    let changed = [
-        ("listen", boot.listen != fresh.listen),
-        ("workers", boot.workers != fresh.workers),
-        ("log-list", boot.log_list != fresh.log_list),
-        ("ca-file", boot.ca_file != fresh.ca_file),
-        ("backfill", boot.backfill != fresh.backfill),
-        ("state-file", boot.state_file != fresh.state_file),
-        ("on-bad-state", boot.on_bad_state != fresh.on_bad_state),
-        ("log-kinds", boot.log_kinds != fresh.log_kinds),
-        ("log-format", boot.log_format != fresh.log_format),
-        (
-            "log-list-refresh-secs",
-            boot.log_list_refresh_secs != fresh.log_list_refresh_secs,
-        ),
-        (
-            "poll-interval-ms",
-            boot.poll_interval_ms != fresh.poll_interval_ms,
-        ),
-    ];
-    changed
-        .into_iter()
-        .filter_map(|(name, differs)| differs.then_some(name))
-        .collect()
 }
 
 #[cfg(test)]
@@ -195,9 +168,9 @@ mod tests {
         fresh.workers = 3;
         fresh.poll_interval_ms = 50;
         assert_eq!(
-            restart_only_changes(&boot, &fresh),
+            boot.restart_only_changes(&fresh),
             ["workers", "poll-interval-ms"]
         );
-        assert!(restart_only_changes(&boot, &boot).is_empty());
+        assert!(boot.restart_only_changes(&boot).is_empty());
     }
 }
