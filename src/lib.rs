@@ -10,7 +10,7 @@
 //! |---|---|
 //! | [`limits`] | every bound and default (queue depths, page sizes, timeouts); nothing else sets one |
 //! | [`cli`] | the `certstream` command: flags, logging, signals |
-//! | [`config`] | command line and environment configuration, validated once at boot |
+//! | [`config`] | the settings: each declared once in [`config::Config`] (flag, `CERTSTREAM_*` variable, file key, default, validation, help, whether SIGHUP reloads it), read from flags, environment and a TOML file (in that precedence) by one generic layer, validated once at boot |
 //! | [`ct`] | the CT side: log list, HTTP client, pacing, RFC 6962 and Static CT decoders, and the per-log pollers ([`ct::poller`]); every CT error says whose fault it is and whether retrying helps ([`ct::error`]) |
 //! | [`frame`] | pre-encoded WebSocket frames ([`frame::Frames`]): the only data that crosses cores |
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
@@ -18,7 +18,7 @@
 //! | [`runtime`] | pinned executors (one per CPU at most), the cross-core rings, log ownership, and a server's life as messages: [`runtime::start`] → [`runtime::Server`] (`addr`, `stop`, `reload`, `wait`), several per process if wanted |
 //! | [`state`] | the saved per-log cursors (`--state-file`): resume after a restart |
 //! | [`systemd`] | sd_notify READY/STOPPING/WATCHDOG, no-op outside systemd |
-//! | [`metrics`] | single-writer counters and the Prometheus text exposition (log positions are read from [`ct::poller::LogProgress`]) |
+//! | [`metrics`] | single-writer counters, the plain snapshots that cross cores, and the Prometheus text and `/health/deep` renderings; it knows nothing of the CT side (a log's snapshot is filled by its [`ct::poller::LogProgress`]) |
 //! | `fuzzing` (hidden) | one checked entry point per parser of outside bytes, driven by `loadtest/fuzz/` and by unit tests over seeds |
 //!
 //! # Data flow
@@ -68,14 +68,21 @@
 //!   (the most recent are listed in `/health/deep`). The cursor, the verified tree size and the
 //!   skips have one owner, the log's [`ct::poller::LogProgress`], and one writer, its poller:
 //!   the consume step advances the cursor only past a page the publisher took, never past the
-//!   verified tree size (a violation panics in debug builds and is refused in release).
-//!   Snapshots, the state file, `/health/deep` and `/metrics` only read it. For Static CT that includes the rest of a
-//!   data tile after an entry the log keeps serving broken (the same bytes for
-//!   [`limits::BROKEN_TILE_CONFIRM_AFTER`]): entries are length-prefixed, so nothing after the
-//!   break can be located. A log that leaves the list and comes back
-//!   resumes from the cursor its poller stopped at, on the same executor.
+//!   verified tree size (a violation panics in debug builds and is refused, logged and counted
+//!   in release). Snapshots, the state file, `/health/deep` and `/metrics` only read it. For
+//!   Static CT the skipped entries include the rest of a data tile after an entry the log keeps
+//!   serving broken (the same bytes for [`limits::BROKEN_TILE_CONFIRM_AFTER`]): entries are
+//!   length-prefixed, so nothing after the break can be located. A log that leaves the list and
+//!   comes back resumes from the cursor its poller stopped at, on the same executor.
 //! - A client's backlog is bounded ([`limits::CLIENT_QUEUE_FRAMES_MAX`]); past it the oldest
-//!   frames are dropped and counted, and a client that stays behind is closed (1008).
+//!   frames are dropped and counted, and a client that stays behind is closed (1008). A
+//!   session's cursor into its hub only moves forward and never passes the head, and every
+//!   published frame is one whole WebSocket frame: both are asserted where they are used.
+//! - Imports run one way: `cli` → `runtime` → (`ws`, `ct`, `cert`, `config`); `ct` → `metrics`
+//!   → `ws`'s snapshot type; everything → `limits`, `frame`. No two files import each other
+//!   (the coordinator reaches its executor through the narrow `runtime::coordinator::Host`
+//!   trait; the TLS codec and hashing the CT decoders share sit in `ct::tls_codec` and
+//!   `ct::hash`).
 
 pub mod cert;
 pub mod cli;
