@@ -33,6 +33,10 @@ pub const PUMP_FLUSH_FRAMES: usize = 1024;
 /// Messages kept for `/latest.json`.
 pub const LATEST_MESSAGES: usize = 25;
 
+/// Waiting-list length below which the hub does not sweep finished sessions' signals out of
+/// it: sweeping a short list costs more than the few dead entries it holds.
+pub const HUB_WAITING_COMPACT_MIN: usize = 64;
+
 // ---- WebSocket and HTTP serving ---------------------------------------------------------------
 
 /// Bytes of an HTTP request head accepted before answering 431.
@@ -88,6 +92,10 @@ pub const TLS_WRITE_CHUNK_BYTES: usize = 16 * 1024;
 pub const CONNECTION_IP_BUCKETS: usize = 1 << 16;
 
 // ---- CT fetching -------------------------------------------------------------------------------
+
+/// Bytes the CT HTTP client asks of the socket per read: a get-entries page (tens to hundreds of
+/// KB) arrives in a handful of reads, and the buffer stays small per connection.
+pub const HTTP_READ_CHUNK_BYTES: usize = 32 * 1024;
 
 /// Entries asked for per get-entries request; logs answer with fewer (32, 256, alignment) and the
 /// cursor advances by what came back.

@@ -258,7 +258,11 @@ fn every_setting_not_reloaded_on_sighup_is_named_when_it_changes() {
             assert!(reported.is_empty(), "{long} is reloaded, yet {reported:?}");
             live.push(long);
         } else {
-            assert_eq!(reported, std::slice::from_ref(&long), "{long} changed alone");
+            assert_eq!(
+                reported,
+                std::slice::from_ref(&long),
+                "{long} changed alone"
+            );
         }
     }
     live.sort();

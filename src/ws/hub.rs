@@ -31,7 +31,10 @@ use std::{
 
 use bytes::Bytes;
 
-use crate::frame::{self, Frames, StreamKind};
+use crate::{
+    frame::{self, Frames, StreamKind},
+    limits::HUB_WAITING_COMPACT_MIN as WAITING_COMPACT_MIN,
+};
 
 /// One entry of the history ring.
 #[derive(Debug, Clone)]
@@ -130,9 +133,6 @@ impl std::fmt::Debug for Hub {
             .finish_non_exhaustive()
     }
 }
-
-/// Waiting-list length below which no sweep is attempted.
-const WAITING_COMPACT_MIN: usize = 64;
 
 impl Hub {
     /// A hub keeping `history_frames` entries (at least `latest_messages`, so `/latest.json` can

@@ -19,8 +19,7 @@ use glommio::net::TcpStream;
 
 use super::body::{parse_head, BodyError, ChunkedDecoder, Framing, ResponseHead};
 
-/// Bytes asked of the socket per read.
-const READ_CHUNK_BYTES: usize = 32 * 1024;
+use crate::limits::HTTP_READ_CHUNK_BYTES as READ_CHUNK_BYTES;
 
 /// A TCP or TLS byte stream.
 pub(super) enum Stream {
