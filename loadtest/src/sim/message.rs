@@ -43,8 +43,6 @@ pub struct Response {
     pub last_modified: Option<i64>,
     /// A fault in how the response is sent (hang, reset, truncate, trickle, a transport shape).
     pub wire: Option<Action>,
-    /// Further headers, sent as given (e.g. a `Retry-After` date).
-    pub extra_headers: Vec<(&'static str, String)>,
     /// get-entries: the indices served (inclusive), for the request log.
     pub entries: Option<(u64, u64)>,
 }
@@ -62,7 +60,6 @@ impl Response {
             retry_after_date: None,
             last_modified: None,
             wire: None,
-            extra_headers: Vec::new(),
             entries: None,
         }
     }
@@ -137,9 +134,6 @@ pub(super) fn response_head(r: &Response, keep_alive: bool) -> String {
     }
     if let Some(secs) = r.last_modified {
         head.push_str(&format!("Last-Modified: {}\r\n", http_date_of(secs)));
-    }
-    for (name, value) in &r.extra_headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
     }
     if !keep_alive {
         head.push_str("Connection: close\r\n");

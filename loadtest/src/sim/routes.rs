@@ -168,11 +168,8 @@ fn poller_scenario_fault(
             head_response(log, req, &head, false)
         }
         Action::RateLimitDate { secs } => {
-            let mut r = Response::text(429, "injected fault\n");
-            let at = super::certgen::unix_now_secs().saturating_add(secs as i64);
-            r.extra_headers
-                .push(("Retry-After", super::message::http_date_of(at)));
-            r
+            let now = u64::try_from(super::certgen::unix_now_secs()).unwrap_or(0);
+            status_retry_at(429, now.saturating_add(secs))
         }
         Action::OversizedPage { extra } => oversized_page(sim, log, req, extra),
         Action::RawBody { rule } => {
