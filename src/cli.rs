@@ -42,20 +42,11 @@ pub fn main() {
     }
 }
 
-/// `--check-config`: also checks `--workers` against the CPUs, reads a log list given as a
-/// file and the TLS certificate and key, prints the settings, exits.
+/// `--check-config`: the checks a start makes before it creates anything ([`runtime::check`]:
+/// `--workers` against the CPUs, a log list file, the TLS certificate and key), then prints the
+/// settings and exits.
 fn check_config_and_exit(config: &Config) -> ! {
-    if let Err(e) = runtime::executor_cpus(config.workers) {
-        eprintln!("certstream: {e}");
-        std::process::exit(2);
-    }
-    if !runtime::coordinator::is_url(&config.log_list) {
-        if let Err(e) = runtime::coordinator::read_list_file(&config.log_list) {
-            eprintln!("certstream: {e}");
-            std::process::exit(2);
-        }
-    }
-    if let Err(e) = runtime::reload::access_settings(config) {
+    if let Err(e) = runtime::check(config) {
         eprintln!("certstream: {e}");
         std::process::exit(2);
     }

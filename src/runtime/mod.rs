@@ -306,17 +306,31 @@ struct Boot {
     test_start_delay: Duration,
 }
 
+/// What [`check`] found usable: the CPUs to pin executors to and the access settings.
+pub struct Checked {
+    pub cpus: Vec<usize>,
+    pub access: crate::ws::AccessSettings,
+}
+
+/// The checks a start makes before anything is created, and all that `--check-config` runs:
+/// the cross-field rules, `--workers` against the CPUs, a log list file, and the tokens, limits
+/// and TLS certificate and key.
+pub fn check(config: &Config) -> Result<Checked, BootError> {
+    config.validate().map_err(BootError::Config)?;
+    let cpus = executor_cpus(config.workers)?;
+    if !coordinator::is_url(&config.log_list) {
+        coordinator::read_list_file(&config.log_list)
+            .map_err(|e| BootError::Config(e.to_string()))?;
+    }
+    let access = reload::access_settings(config).map_err(BootError::Config)?;
+    Ok(Checked { cpus, access })
+}
+
 impl Boot {
     fn prepare(config: Config, control: &ServerControl) -> Result<Boot, BootError> {
-        config.validate().map_err(BootError::Config)?;
-        let cpus = executor_cpus(config.workers)?;
-        if !coordinator::is_url(&config.log_list) {
-            coordinator::read_list_file(&config.log_list)
-                .map_err(|e| BootError::Config(e.to_string()))?;
-        }
+        let Checked { cpus, access } = check(&config)?;
         let state = Arc::new(load_state(&config)?);
-        let settings = reload::access_settings(&config).map_err(BootError::Config)?;
-        let access = AccessSource::new(settings);
+        let access = AccessSource::new(access);
         control.install(reload::LiveSettings::new(access.clone(), config.clone()))?;
         Ok(Boot {
             config,
