@@ -12,7 +12,6 @@ use std::{
     time::{Duration, Instant},
 };
 
-use common::Server;
 use loadtest::sim::{self, SimConfig, SimHandle};
 
 const EXE: &str = env!("CARGO_BIN_EXE_certstream-server");
