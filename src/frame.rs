@@ -14,6 +14,23 @@ pub struct Frames {
     pub full: Bytes,
     /// `/domains-only`: `dns_entries`.
     pub domains: Bytes,
+    /// Where the certificate sits and what it is, for routing without reading the frames.
+    pub meta: EntryMeta,
+}
+
+/// What routes a certificate without reading its frames: its position in its log (resume
+/// cursors, the replay store and gap detection work on it) and its identity (lookup, dedup).
+/// Filled once, on the owning executor, when the frames are encoded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryMeta {
+    /// The log's id (SHA-256 of its key), as in the log list.
+    pub log_id: [u8; 32],
+    /// The entry's leaf index in that log.
+    pub index: u64,
+    /// When this server parsed it (`seen`), in microseconds since the epoch.
+    pub seen_us: u64,
+    /// SHA-256 of the leaf DER (the `sha256` the messages print).
+    pub leaf_sha256: [u8; 32],
 }
 
 /// Which stream a client subscribed to.
@@ -185,6 +202,7 @@ mod tests {
                 lite: frame("l", i),
                 full: frame("full", i),
                 domains: frame("d", i),
+                meta: EntryMeta::default(),
             })
             .collect();
         let mut packed = original.clone();

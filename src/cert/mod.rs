@@ -46,7 +46,7 @@ use sha1::Digest as _;
 
 use crate::{
     ct::entry::{EntrySource, LogEntry},
-    frame::{self, Frames, OPCODE_TEXT},
+    frame::{self, EntryMeta, Frames, OPCODE_TEXT},
     limits,
 };
 use parse::Parsed;
@@ -82,6 +82,7 @@ struct CertInfo<'a> {
     der: &'a [u8],
     sha1: String,
     sha256: String,
+    sha256_raw: [u8; 32],
     /// `None` when the DER could not be decoded (only possible for chain elements).
     parsed: Option<Parsed>,
 }
@@ -89,22 +90,23 @@ struct CertInfo<'a> {
 impl<'a> CertInfo<'a> {
     fn new(der: &'a [u8]) -> Result<Self, &'static str> {
         let parsed = parse::parse(der)?;
-        Ok(CertInfo {
-            der,
-            sha1: text::hex_colon(&sha1::Sha1::digest(der)),
-            sha256: text::hex_colon(&sha2::Sha256::digest(der)),
-            parsed: Some(parsed),
-        })
+        Ok(CertInfo::hashed(der, Some(parsed)))
     }
 
     /// A chain element: never fails, undecodable ones keep only their hashes and DER.
     fn lenient(der: &'a [u8]) -> Self {
-        CertInfo::new(der).unwrap_or_else(|_| CertInfo {
+        CertInfo::new(der).unwrap_or_else(|_| CertInfo::hashed(der, None))
+    }
+
+    fn hashed(der: &'a [u8], parsed: Option<Parsed>) -> Self {
+        let sha256_raw: [u8; 32] = sha2::Sha256::digest(der).into();
+        CertInfo {
             der,
             sha1: text::hex_colon(&sha1::Sha1::digest(der)),
-            sha256: text::hex_colon(&sha2::Sha256::digest(der)),
-            parsed: None,
-        })
+            sha256: text::hex_colon(&sha256_raw),
+            sha256_raw,
+            parsed,
+        }
     }
 
     fn domains(&self) -> &[String] {
@@ -127,7 +129,8 @@ pub fn encode_entry(
         .take(limits::CHAIN_CERTS_MAX)
         .map(|der| chain_cache::element_json(der))
         .collect::<Result<Vec<_>, _>>()?;
-    let (lite_buf, leaf_range) = write_lite(entry, source, micros(seen_unix_secs), &leaf)?;
+    let seen = micros(seen_unix_secs);
+    let (lite_buf, leaf_range) = write_lite(entry, source, seen, &leaf)?;
     let full = assemble_full(&lite_buf, leaf_range, leaf.der, &chain);
     let lite = finish_frame(lite_buf);
     let domains_msg = DomainsMessage {
@@ -135,10 +138,17 @@ pub fn encode_entry(
     };
     let domains_estimate = 48 + leaf.domains().iter().map(|d| d.len() + 3).sum::<usize>();
     let domains = write_frame(domains_estimate, "domains", &domains_msg)?;
+    let meta = EntryMeta {
+        log_id: source.log_id,
+        index: entry.index,
+        seen_us: (seen * 1e6).round() as u64,
+        leaf_sha256: leaf.sha256_raw,
+    };
     Ok(Frames {
         lite,
         full,
         domains,
+        meta,
     })
 }
 

@@ -113,6 +113,7 @@ fn entry_of(der: &[u8], kind: EntryKind, chain: Vec<Bytes>) -> LogEntry {
 }
 
 const SOURCE: EntrySource<'static> = EntrySource {
+    log_id: [7; 32],
     url: "https://ct.example.net/log/",
     name: "Example 'Log' \"quoted\" \\ log",
     cert_link: "https://ct.example.net/log/ct/v1/get-entries?start=42&end=42",
@@ -552,4 +553,27 @@ fn truncated_and_corrupted_der_never_panics() {
             }
         }
     }
+}
+
+#[test]
+fn the_meta_names_the_entry_the_frames_print() {
+    let entries = load_entries("rfc6962/navigli2025h2_get-entries_0-15.json");
+    let entry = entries.first().expect("a fixture entry");
+    let frames = encode_entry(entry, &SOURCE, 1_700_000_000.123_456).expect("encodes");
+    let lite = payload_json(&frames.lite);
+    assert_eq!(frames.meta.log_id, SOURCE.log_id);
+    assert_eq!(frames.meta.index, entry.index);
+    assert_eq!(lite["data"]["cert_index"], entry.index);
+    assert_eq!(frames.meta.seen_us, 1_700_000_000_123_456);
+    let printed = lite["data"]["leaf_cert"]["sha256"]
+        .as_str()
+        .unwrap()
+        .replace(':', "");
+    let raw: String = frames
+        .meta
+        .leaf_sha256
+        .iter()
+        .map(|b| format!("{b:02X}"))
+        .collect();
+    assert_eq!(raw, printed);
 }

@@ -39,6 +39,8 @@ pub struct LogEntry {
 /// Where an entry came from, as printed in `data.source` and `data.cert_link`.
 #[derive(Debug, Clone)]
 pub struct EntrySource<'a> {
+    /// The log's id (carried in the frames' [`crate::frame::EntryMeta`], never printed).
+    pub log_id: [u8; 32],
     /// The log's URL exactly as in the log list (`url`, or `monitoring_url` for tiled logs).
     pub url: &'a str,
     /// The log's description from the log list.

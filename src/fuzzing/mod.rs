@@ -539,6 +539,7 @@ pub fn cert_to_json(data: &[u8]) -> bool {
         chain: vec![der],
     };
     let source = EntrySource {
+        log_id: [7; 32],
         url: "https://ct.example.net/fuzz/",
         name: "Fuzz \"quoted\" log",
         cert_link: "https://ct.example.net/fuzz/ct/v1/get-entries?start=42&end=42",

@@ -85,6 +85,7 @@ impl Publisher {
             let seen = seen_now().unwrap_or(0.0);
             let link = log.cert_link(entry.index);
             let source = EntrySource {
+                log_id: log.info.log_id,
                 url: &log.info.url,
                 name: &log.info.description,
                 cert_link: &link,

@@ -393,6 +393,7 @@ mod tests {
             lite: encode(OPCODE_TEXT, format!("{{\"l\":{i}}}").as_bytes()),
             full: encode(OPCODE_TEXT, format!("{{\"f\":{i}}}").as_bytes()),
             domains: encode(OPCODE_TEXT, format!("{{\"d\":{i}}}").as_bytes()),
+            meta: Default::default(),
         })
     }
 

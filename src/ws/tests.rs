@@ -165,6 +165,7 @@ fn frames(i: usize, pad: usize) -> Arc<Frames> {
         lite: encode(OPCODE_TEXT, payload("lite", i, pad).as_bytes()),
         full: encode(OPCODE_TEXT, payload("full", i, pad).as_bytes()),
         domains: encode(OPCODE_TEXT, payload("domains", i, pad).as_bytes()),
+        meta: Default::default(),
     })
 }
 
@@ -774,6 +775,7 @@ fn a_client_that_never_reads_is_skipped_then_closed_while_others_get_everything(
         lite: encode(OPCODE_TEXT, b"{\"end\":true}"),
         full: encode(OPCODE_TEXT, b"{\"end\":true}"),
         domains: encode(OPCODE_TEXT, b"{\"end\":true}"),
+        meta: Default::default(),
     });
     srv.publish(vec![end]);
     let mut still_open = Vec::new();

@@ -347,6 +347,7 @@ fn a_wss_client_that_never_reads_is_closed_while_a_reading_one_gets_everything()
         lite: end.clone(),
         full: end.clone(),
         domains: end,
+        meta: Default::default(),
     })]);
     let (got, _still_open) = reader.join().unwrap();
     assert_eq!(got, published, "the reading client missed frames");

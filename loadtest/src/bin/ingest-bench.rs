@@ -37,6 +37,7 @@ fn main() -> Result<()> {
     let mut corpus = load_cert_files(&root.join("certs"))?;
     corpus.extend(load_get_entries(&root.join("rfc6962"))?);
     let source = EntrySource {
+        log_id: [7; 32],
         url: "https://ct.example.net/log/",
         name: "Example log",
         cert_link: "https://ct.example.net/log/ct/v1/get-entries?start=1&end=1",
