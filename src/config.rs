@@ -136,6 +136,40 @@ pub struct Config {
     #[arg(long, env = "CERTSTREAM_ON_BAD_STATE", value_enum, default_value_t = OnBadState::Refuse)]
     pub on_bad_state: OnBadState,
 
+    /// Directory of the replay store: every streamed entry is kept there (bounded by
+    /// `--replay-max-bytes` and `--replay-max-age`) so clients can resume with `?since=`.
+    /// Without it, `?resume` still sends cursors but nothing can be replayed.
+    #[arg(long, env = "CERTSTREAM_REPLAY_DIR")]
+    pub replay_dir: Option<PathBuf>,
+
+    /// Most bytes the replay store keeps on disk; the oldest segments go first.
+    #[arg(
+        long,
+        env = "CERTSTREAM_REPLAY_MAX_BYTES",
+        default_value_t = limits::REPLAY_MAX_BYTES_DEFAULT,
+        value_parser = clap::value_parser!(u64).range(limits::REPLAY_MAX_BYTES_MIN..)
+    )]
+    pub replay_max_bytes: u64,
+
+    /// Seconds the replay store keeps an entry (by when it was first seen).
+    #[arg(
+        long,
+        env = "CERTSTREAM_REPLAY_MAX_AGE_SECS",
+        default_value_t = limits::REPLAY_MAX_AGE_DEFAULT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=limits::SETTING_MILLIS_MAX / 1000)
+    )]
+    pub replay_max_age_secs: u64,
+
+    /// Clients replaying from the store at once (each executor takes its share); past it a
+    /// `?since=` request gets 503.
+    #[arg(
+        long,
+        env = "CERTSTREAM_REPLAY_MAX_CLIENTS",
+        default_value_t = limits::REPLAY_MAX_CLIENTS_DEFAULT,
+        value_parser = clap::value_parser!(u64).range(1..=100_000)
+    )]
+    pub replay_max_clients: u64,
+
     /// Most client connections the process holds (0 = no limit); past it new ones get 503.
     #[arg(long, env = "CERTSTREAM_MAX_CONNECTIONS", default_value_t = 0, help_heading = RELOADED_ON_SIGHUP)]
     pub max_connections: usize,

@@ -94,6 +94,7 @@ pub mod frame;
 pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
+pub mod replay;
 pub mod runtime;
 pub mod state;
 pub mod systemd;

@@ -52,6 +52,8 @@ const FILE: u8 = 1;
 /// Strings tried, in order (after an enum's own values), as a setting's two test values.
 const CANDIDATES: &[&str] = &[
     "1",
+    "300000000",
+    "400000000",
     "2",
     "all",
     "127.0.0.1:1",

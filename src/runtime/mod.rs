@@ -33,6 +33,7 @@ pub mod coordinator;
 pub mod mesh;
 pub mod reload;
 pub mod shard;
+pub mod store_feed;
 
 use std::{
     net::SocketAddr,

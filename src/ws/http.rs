@@ -78,6 +78,8 @@ pub(crate) struct RequestHead {
     pub(crate) duplicate_ws_header: bool,
     /// Tokens offered: `Authorization: Bearer T` and `?token=T`.
     pub(crate) tokens: Vec<String>,
+    /// The query string (after `?`), as sent.
+    pub(crate) query: String,
 }
 
 /// Why a complete head could not be used.
@@ -109,6 +111,7 @@ pub(crate) fn parse_head(head: &[u8], headers_max: usize) -> Result<RequestHead,
         ..RequestHead::default()
     };
     if let Some((_, query)) = target.split_once('?') {
+        out.query = query.to_owned();
         out.tokens.extend(
             query
                 .split('&')
