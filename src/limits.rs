@@ -325,6 +325,50 @@ pub const EXECUTOR_SPIN_BEFORE_PARK: Duration = Duration::ZERO;
 /// accepts (see [`crate::runtime`]).
 pub const TEST_EXECUTOR_START_DELAY_MAX: Duration = Duration::from_secs(10);
 
+// ---- Replay store ------------------------------------------------------------------------------
+
+/// Bytes one stored entry takes on disk, all three frames and the record's 72 bytes of head and
+/// fixed fields: 11 489 on average over the 26 real entries of
+/// `loadtest/fixtures/ctdata/rfc6962` encoded by `cert::encode_entry` (frames: lite 1 839,
+/// full 9 459, domains 118; measured by `replay::store::tests::real_entries_round_trip`, which
+/// fails when the mean leaves 0.5×–2× this figure). The full frame (leaf and chain DER in
+/// base64) is 82% of it; re-encoding the lite and domains forms from it at replay would save
+/// 17% at the cost of a parse per replayed entry, so all three are stored. Sizing only.
+pub const REPLAY_BYTES_PER_ENTRY: u64 = 11_500;
+
+/// Entries per second of the live firehose (all public logs, 2025-26), for sizing the store.
+pub const REPLAY_SIZING_ENTRIES_PER_SEC: u64 = 400;
+
+/// Default age bound of the replay store: an hour lets any client that was gone for a restart,
+/// a network cut or a deploy resume without a gap.
+pub const REPLAY_MAX_AGE_DEFAULT: Duration = Duration::from_secs(3600);
+
+/// Default byte bound of ONE log's store (each writer bounds its own log): an hour of the whole
+/// firehose, 400 entries/s × 3600 s × [`REPLAY_BYTES_PER_ENTRY`] ≈ 16.6 GB. No single log
+/// carries the whole firehose, so the age bound is what bites and the store holds about an
+/// hour of every log (≈ 16.6 GB in all); this bound only keeps a runaway log or a wrong clock
+/// from filling the disk.
+pub const REPLAY_MAX_BYTES_DEFAULT: u64 =
+    REPLAY_SIZING_ENTRIES_PER_SEC * 3600 * REPLAY_BYTES_PER_ENTRY;
+
+/// A new segment starts past this many bytes: retention deletes whole segments, so this is the
+/// granularity of the bounds (64 MiB ≈ 5800 entries, a few minutes of a busy log), and few
+/// enough files that listing a log's directory stays cheap.
+pub const REPLAY_SEGMENT_BYTES: u64 = 64 << 20;
+
+/// Bytes a store reader (or recovery) reads at once; the buffer a replay batch's frames are
+/// slices of. About 90 entries per read, small beside a session's write bound.
+pub const REPLAY_READ_CHUNK_BYTES: usize = 1 << 20;
+
+/// Bytes read to look at a segment's first entry only (the reader's first index, time
+/// search): one typical entry; a larger one is read whole.
+pub const REPLAY_PEEK_BYTES: usize = 16 * 1024;
+
+/// Largest record body: an entry's three frames with the longest chain ([`CHAIN_CERTS_MAX`]
+/// certificates) stay far below it. The writer refuses (and counts) a larger entry, and a
+/// reader takes a larger length field for damage.
+pub const REPLAY_RECORD_BYTES_MAX: usize = 16 << 20;
+
 const _: () = assert!(
     SHUTDOWN_PUBLISHERS_WAIT.as_millis()
         + SHUTDOWN_RING_DRAIN.as_millis()
@@ -335,3 +379,4 @@ const _: () = assert!(
 const _: () =
     assert!(EXECUTOR_BEAT_WINDOW.as_millis() >= 2 * METRICS_SNAPSHOT_INTERVAL.as_millis());
 const _: () = assert!(SNAPSHOT_RING_DEPTH >= 1 && RELOAD_REQUESTS_PENDING_MAX >= 1);
+const _: () = assert!(REPLAY_RECORD_BYTES_MAX as u64 <= REPLAY_SEGMENT_BYTES);
