@@ -87,21 +87,9 @@ impl LogReader {
             return Ok(out);
         };
         loop {
-            let mut ended_at = pos;
-            if let Some(file) = self.file(seg).await? {
-                let mut scanner = Scanner::new(pos);
-                while let Ok(entry) = scanner.next(file).await? {
-                    if entry.index < from {
-                        continue;
-                    }
-                    bytes += entry.lite.len() + entry.full.len() + entry.domains.len();
-                    out.push(entry);
-                    if bytes >= bytes_max {
-                        break;
-                    }
-                }
-                ended_at = scanner.pos;
-            }
+            let ended_at = self
+                .read_segment(seg, pos, from, bytes_max, &mut out, &mut bytes)
+                .await?;
             let full = !out.is_empty() && bytes >= bytes_max;
             // Past the good records of `seg`: a newer segment means `seg` is complete (any
             // rest is damage, skipped); otherwise this is the live end.
@@ -124,6 +112,43 @@ impl LogReader {
                 }
             }
         }
+    }
+
+    /// Appends the good entries `>= from` of segment `seg`, from `pos` on, to `out` until
+    /// `bytes` reaches `bytes_max`; returns the position after the last record it consumed.
+    async fn read_segment(
+        &mut self,
+        seg: u64,
+        pos: u64,
+        from: u64,
+        bytes_max: usize,
+        out: &mut Vec<StoredEntry>,
+        bytes: &mut usize,
+    ) -> io::Result<u64> {
+        let Some(file) = self.file(seg).await? else {
+            return Ok(pos);
+        };
+        let mut scanner = Scanner::new(pos);
+        let mut ended_at = pos;
+        let mut previous = None;
+        while let Ok(entry) = scanner.next(file).await? {
+            if previous.is_some_and(|p| entry.index <= p) {
+                // Indexes only increase: this is damage (as the writer's recovery judges it),
+                // and so is the rest of the segment.
+                break;
+            }
+            previous = Some(entry.index);
+            ended_at = scanner.pos;
+            if entry.index < from {
+                continue;
+            }
+            *bytes += entry.lite.len() + entry.full.len() + entry.domains.len();
+            out.push(entry);
+            if *bytes >= bytes_max {
+                break;
+            }
+        }
+        Ok(ended_at)
     }
 
     /// The first stored index whose `seen_us` is at least `seen_us`.

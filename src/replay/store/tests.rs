@@ -157,6 +157,17 @@ fn torn_tail_is_truncated_and_never_served() {
         let read = read_all(&cfg).await;
         assert_eq!(read.len(), 9);
         assert!(read.iter().zip(&all).all(|(s, f)| same(s, f)));
+        // A bad checksum in the last record is a torn tail too.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 3;
+        bytes[last] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        let mut w = LogWriter::open(&cfg, KEY, &about()).await.unwrap();
+        assert_eq!(w.next_index(), Some(8));
+        assert!(w.held().corrupt.is_empty());
+        assert_eq!(read_all(&cfg).await.len(), 8);
+        w.append(&all[8..9]).await.unwrap();
+        drop(w);
         // Garbage after the last whole record is cut off too.
         let truncated = std::fs::metadata(&path).unwrap().len();
         let mut bytes = std::fs::read(&path).unwrap();
@@ -198,6 +209,74 @@ fn flipped_byte_in_an_older_segment_is_reported_and_skipped() {
             .collect();
         assert_eq!(read.len(), expected.len());
         assert!(read.iter().zip(expected).all(|(s, f)| same(s, f)));
+    });
+}
+
+#[test]
+fn damage_inside_the_newest_segment_is_reported_and_writing_moves_on() {
+    run(async {
+        let cfg = config(temp_dir("newest-damage"), 1 << 20);
+        let all = entries(0..30);
+        let mut w = LogWriter::open(&cfg, KEY, &about()).await.unwrap();
+        append_pages(&mut w, &all[..20], 5).await;
+        drop(w);
+        let path = segment_paths(&cfg).pop().unwrap();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle] ^= 0x40;
+        std::fs::write(&path, bytes).unwrap();
+        let mut w = LogWriter::open(&cfg, KEY, &about()).await.unwrap();
+        let corrupt = w.held().corrupt;
+        assert_eq!(corrupt.len(), 1, "{corrupt:?}");
+        let lost = corrupt[0].clone();
+        assert_eq!(lost.end, 20, "what followed the damage is not stored again");
+        assert_eq!(w.next_index(), Some(20));
+        let report = w.append(&all[10..30]).await.unwrap();
+        assert_eq!((report.stored, report.duplicates), (10, 10));
+        assert_eq!(w.held().segments, 2, "writing went on in a new segment");
+        let read = read_all(&cfg).await;
+        let expected: Vec<&Arc<Frames>> = all
+            .iter()
+            .filter(|f| !lost.contains(&f.meta.index))
+            .collect();
+        assert_eq!(read.len(), expected.len());
+        assert!(read.iter().zip(expected).all(|(s, f)| same(s, f)));
+    });
+}
+
+#[test]
+fn readers_across_retention() {
+    run(async {
+        let mut cfg = config(temp_dir("retention-readers"), 2048);
+        cfg.max_bytes = 5000;
+        let all = entries(0..100);
+        let mut w = LogWriter::open(&cfg, KEY, &about()).await.unwrap();
+        append_pages(&mut w, &all[..10], 5).await;
+        let mut r = LogReader::open(&cfg, KEY).await.unwrap().unwrap();
+        let first = r.read_from(0, 1).await.unwrap();
+        assert_eq!(first.len(), 1);
+        // Retention deletes the segment this reader is in: its open file stays readable.
+        append_pages(&mut w, &all[10..], 5).await;
+        let held = w.held();
+        assert!(held.first_index.unwrap() > 10, "{held:?}");
+        let mut got = first;
+        loop {
+            let from = got.last().unwrap().index + 1;
+            let batch = r.read_from(from, 500).await.unwrap();
+            if batch.is_empty() {
+                break;
+            }
+            got.extend(batch);
+        }
+        assert_eq!(got.first().unwrap().index, 0);
+        assert_eq!(got.last().unwrap().index, 99);
+        assert!(got.windows(2).all(|p| p[0].index < p[1].index));
+        assert!(got.iter().all(|e| same(e, &all[e.index as usize])));
+        // A new reader starts at the oldest entry held.
+        let mut r = LogReader::open(&cfg, KEY).await.unwrap().unwrap();
+        assert_eq!(r.first_index(), held.first_index);
+        let batch = r.read_from(0, 1).await.unwrap();
+        assert_eq!(batch[0].index, held.first_index.unwrap());
     });
 }
 

@@ -165,14 +165,10 @@ impl LogWriter {
             return Ok(report);
         }
         let written = buf.len() as u64;
-        self.write_page(buf).await.inspect_err(|_| {
-            if self.segments.last().is_some_and(|s| s.bytes == 0) {
-                // A segment created for this page and never written: forget it (the next append
-                // recreates it with the same name).
-                self.segments.pop();
-                self.current = None;
-            }
-        })?;
+        if let Err(e) = self.write_page(buf).await {
+            self.forget_unwritten_segment().await;
+            return Err(e);
+        }
         let seg = self.segments.last_mut().expect("prepare_segment made one");
         seg.bytes += written;
         for &(index, seen_us) in &page {
@@ -209,6 +205,21 @@ impl LogWriter {
         self.segments.push(Segment::empty(first_index));
         buf.extend_from_slice(&segment::header());
         Ok(())
+    }
+
+    /// After a failed write: a segment created for that page holds nothing, so it goes (file
+    /// and all; the next append creates it again), leaving no empty segment behind.
+    async fn forget_unwritten_segment(&mut self) {
+        if self.segments.last().is_none_or(|s| s.bytes > 0) {
+            return;
+        }
+        if let (Some(seg), Some(file)) = (self.segments.pop(), self.current.take()) {
+            let path = self.dir.join(segment::file_name(seg.first_index));
+            if let Err(e) = file.remove().await {
+                tracing::warn!(path = %path.display(), error = %e, "replay store: an empty segment could not be removed");
+            }
+            let _ = file.close().await;
+        }
     }
 
     /// One write at the end of the newest segment; a partial write is cut back off.
@@ -288,10 +299,7 @@ impl LogWriter {
             self.note_segment(seg);
             return Ok(());
         };
-        let good_after = match at {
-            0 => None,
-            _ => segment::next_good_after(&file, at).await?,
-        };
+        let good_after = segment::next_good_after(&file, at).await?;
         match good_after {
             None if seg.last_index.is_none() => {
                 tracing::warn!(path = %path.display(), "replay store: newest segment holds no whole record, removed");
