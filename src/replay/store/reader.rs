@@ -102,7 +102,7 @@ impl LogReader {
                     pos = ended_at;
                 }
                 _ => {
-                    let next_index = out.last().map_or(from, |e| e.index + 1);
+                    let next_index = out.last().map_or(from, |e| e.index.saturating_add(1));
                     self.cursor = Some(Cursor {
                         segment: seg,
                         pos: ended_at,
@@ -169,10 +169,13 @@ impl LogReader {
             let Some(last) = batch.last() else {
                 return Ok(None);
             };
-            from = last.index + 1;
             if let Some(e) = batch.iter().find(|e| e.seen_us >= seen_us) {
                 return Ok(Some(e.index));
             }
+            let Some(next) = last.index.checked_add(1) else {
+                return Ok(None);
+            };
+            from = next;
         }
     }
 

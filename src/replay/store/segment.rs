@@ -216,7 +216,7 @@ impl Scanner {
 /// bad record is a torn tail (nothing good follows) or damage inside the segment.
 pub async fn next_good_after(file: &BufferedFile, from: u64) -> io::Result<Option<u64>> {
     let magic = RECORD_MAGIC.to_le_bytes();
-    let mut at = from + 1;
+    let mut at = from.saturating_add(1);
     loop {
         let chunk = file.read_at(at, limits::REPLAY_READ_CHUNK_BYTES).await?;
         if chunk.len() < RECORD_HEAD_BYTES {

@@ -65,7 +65,8 @@ impl Segment {
 
     /// The first index a damaged rest of this segment may have held.
     fn after_good(&self) -> u64 {
-        self.last_index.map_or(self.first_index, |i| i + 1)
+        self.last_index
+            .map_or(self.first_index, |i| i.saturating_add(1))
     }
 }
 
@@ -159,7 +160,7 @@ impl LogWriter {
             }
             segment::encode_record(frames, &mut buf);
             page.push((index, frames.meta.seen_us));
-            next = Some(index + 1);
+            next = Some(index.saturating_add(1));
         }
         if page.is_empty() {
             return Ok(report);
@@ -315,7 +316,7 @@ impl LogWriter {
             }
             Some(resume) => {
                 let highest = highest_index_from(&file, resume).await?;
-                let lost = seg.after_good()..(highest + 1).max(seg.after_good());
+                let lost = seg.after_good()..highest.saturating_add(1).max(seg.after_good());
                 tracing::warn!(path = %path.display(), ?lost, "replay store: damaged newest segment, its rest is skipped");
                 seg.bytes = file.file_size().await?;
                 seg.corrupt = Some(lost);
@@ -326,14 +327,12 @@ impl LogWriter {
         Ok(())
     }
 
+    /// Adds a recovered segment. `next_index` passes everything it held, damaged or not, and
+    /// its first index, so no later segment can take its name.
     fn note_segment(&mut self, seg: Segment) {
-        let after = seg
-            .corrupt
-            .as_ref()
-            .map_or(seg.last_index.map(|i| i + 1), |r| Some(r.end));
-        if let Some(after) = after {
-            self.next_index = Some(self.next_index.map_or(after, |n| n.max(after)));
-        }
+        let held_up_to = seg.corrupt.as_ref().map_or(seg.after_good(), |r| r.end);
+        let after = held_up_to.max(seg.first_index.saturating_add(1));
+        self.next_index = Some(self.next_index.map_or(after, |n| n.max(after)));
         self.segments.push(seg);
     }
 }
