@@ -16,6 +16,7 @@
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
 //! | [`ws`] | the client side: listener, TLS (rustls), HTTP endpoints, WebSocket handshake, sessions, per-core hub, reloadable access settings (tokens, limits, certificate) |
 //! | [`runtime`] | pinned executors (one per CPU at most), the cross-core rings, log ownership, and a server's life as messages: [`runtime::start`] → [`runtime::Server`] (`addr`, `stop`, `reload`, `wait`), several per process if wanted |
+//! | [`replay`] | resume and replay (issue #14); [`replay::store`]: the on-disk store of every streamed entry per log (segments, recovery, retention, readers on any executor) |
 //! | [`state`] | the saved per-log cursors (`--state-file`): resume after a restart |
 //! | [`systemd`] | sd_notify READY/STOPPING/WATCHDOG, no-op outside systemd |
 //! | [`metrics`] | single-writer counters, the plain snapshots that cross cores, and the Prometheus text and `/health/deep` renderings; it knows nothing of the CT side (a log's snapshot is filled by its [`ct::poller::LogProgress`]) |
@@ -78,6 +79,12 @@
 //!   frames are dropped and counted, and a client that stays behind is closed (1008). A
 //!   session's cursor into its hub only moves forward and never passes the head, and every
 //!   published frame is one whole WebSocket frame: both are asserted where they are used.
+//! - The replay store ([`replay::store`]) of a log has one writer, the log's executor, which
+//!   only appends (one write per page) and deletes whole oldest segments; readers on any
+//!   executor share no memory with it and go through the files: a segment is complete once a
+//!   newer one exists, and a short or bad record at the end of the newest is "not written
+//!   yet", never served. Stored indexes strictly increase per log, so a page re-fetched after
+//!   a crash is never stored twice.
 //! - Imports run one way: `cli` → `runtime` → (`ws`, `ct`, `cert`, `config`); `ct` → `metrics`
 //!   → `ws`'s snapshot type; everything → `limits`, `frame`. No two files import each other
 //!   (the coordinator reaches its executor through the narrow `runtime::coordinator::Host`
