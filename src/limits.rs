@@ -78,7 +78,7 @@ pub const RESUME_CURSOR_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Smallest `--replay-max-bytes`: a few segments, so retention never deletes the segment a
 /// writer is filling.
-pub const REPLAY_MAX_BYTES_MIN: u64 = 4 * (64 << 20);
+pub const REPLAY_MAX_BYTES_MIN: u64 = 4 * REPLAY_SEGMENT_BYTES;
 
 /// Clients replaying at once by default: each reads the store as fast as its socket takes it,
 /// and disk and CPU are shared; live clients are unaffected by the cap either way.
@@ -383,9 +383,12 @@ pub const REPLAY_MAX_BYTES_DEFAULT: u64 =
     REPLAY_SIZING_ENTRIES_PER_SEC * 3600 * REPLAY_BYTES_PER_ENTRY;
 
 /// A new segment starts past this many bytes: retention deletes whole segments, so this is the
-/// granularity of the bounds (64 MiB ≈ 5800 entries, a few minutes of a busy log), and few
-/// enough files that listing a log's directory stays cheap.
-pub const REPLAY_SEGMENT_BYTES: u64 = 64 << 20;
+/// granularity of the bounds, and a reader that resumes inside a segment scans it from its
+/// start to find its index (records have no fixed size): 8 MiB ≈ 730 entries, about 6 s of
+/// the busiest log at 400 entries/s over all logs, and a few hundred files per log per hour,
+/// which keeps listing a log's directory cheap. (64 MiB made every resume of the 50-client
+/// test scan tens of MB per log.)
+pub const REPLAY_SEGMENT_BYTES: u64 = 8 << 20;
 
 /// Bytes a store reader (or recovery) reads at once; the buffer a replay batch's frames are
 /// slices of. About 90 entries per read, small beside a session's write bound.
@@ -398,7 +401,7 @@ pub const REPLAY_PEEK_BYTES: usize = 16 * 1024;
 /// Largest record body: an entry's three frames with the longest chain ([`CHAIN_CERTS_MAX`]
 /// certificates) stay far below it. The writer refuses (and counts) a larger entry, and a
 /// reader takes a larger length field for damage.
-pub const REPLAY_RECORD_BYTES_MAX: usize = 16 << 20;
+pub const REPLAY_RECORD_BYTES_MAX: usize = 4 << 20;
 
 const _: () = assert!(
     SHUTDOWN_PUBLISHERS_WAIT.as_millis()

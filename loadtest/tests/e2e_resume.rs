@@ -36,8 +36,18 @@ struct Session {
     domains_committed: usize,
 }
 
+/// Connects, retrying as a real client would while the server answers 503 (its replay cap).
 fn connect(url: &str) -> WebSocket<MaybeTlsStream<TcpStream>> {
-    let (mut ws, _) = tungstenite::connect(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (mut ws, _) = loop {
+        match tungstenite::connect(url) {
+            Ok(ok) => break ok,
+            Err(tungstenite::Error::Http(r)) if r.status() == 503 && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            Err(e) => panic!("{url}: {e}"),
+        }
+    };
     if let MaybeTlsStream::Plain(s) = ws.get_mut() {
         s.set_read_timeout(Some(Duration::from_millis(100)))
             .unwrap();
@@ -378,4 +388,78 @@ fn upgrade_status(server: &Server, path: &str) -> (u16, String) {
         .unwrap_or(0);
     let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
     (code, body)
+}
+
+/// One client's life: connect, read a while, drop the connection, stay away, reconnect with
+/// the last cursor; until `until`, then once more until every log is caught up to `sizes`.
+fn flaky_client(
+    server_url: String,
+    seed: u64,
+    until: Instant,
+    sizes: std::sync::mpsc::Receiver<Vec<(String, u64)>>,
+) -> (ByLog, usize) {
+    let mut rng = seed;
+    let mut next = move |lo: u64, hi: u64| {
+        // xorshift: deterministic per client.
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        lo + rng % (hi - lo + 1)
+    };
+    let mut joined = ByLog::new();
+    let mut url = format!("{server_url}/?resume");
+    let mut gaps = 0;
+    while Instant::now() < until {
+        let s = read_session(&url, Duration::from_millis(next(500, 3000)), |_| false);
+        gaps += s.gaps.len();
+        join(&mut joined, &s);
+        if let Some(cursor) = s.cursor {
+            url = format!("{server_url}/?since={cursor}");
+        }
+        std::thread::sleep(Duration::from_millis(next(1000, 5000)));
+    }
+    let sizes = sizes.recv().expect("final sizes");
+    let s = read_session(&url, Duration::from_secs(60), |s| {
+        sizes.iter().all(|(log, size)| {
+            let last = |by: &ByLog| by.get(log).and_then(|v| v.last()).copied();
+            last(&s.committed)
+                .or(last(&joined))
+                .is_some_and(|i| i + 1 >= *size)
+        })
+    });
+    gaps += s.gaps.len();
+    join(&mut joined, &s);
+    (joined, gaps)
+}
+
+#[test]
+fn fifty_clients_dropping_and_resuming_at_random_each_get_every_entry_exactly_once() {
+    let sim = sim_with(76, 250.0);
+    let dir = temp_dir("fifty");
+    let server = start(&sim, &dir);
+    std::thread::sleep(Duration::from_secs(1));
+    let base = format!("ws://{}", server.addr);
+    let until = Instant::now() + Duration::from_secs(15);
+    let clients: Vec<_> = (0..50u64)
+        .map(|i| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let base = base.clone();
+            let handle =
+                std::thread::spawn(move || flaky_client(base, 0x9E37_79B9 + i * 7919, until, rx));
+            (tx, handle)
+        })
+        .collect();
+    std::thread::sleep(until.saturating_duration_since(Instant::now()));
+    let sizes = freeze(&sim);
+    let frozen = Instant::now();
+    for (_, (tx, _)) in clients.iter().enumerate() {
+        tx.send(sizes.clone()).unwrap();
+    }
+    for (i, (_, handle)) in clients.into_iter().enumerate() {
+        let (joined, gaps) = handle.join().expect("client thread");
+        eprintln!("client {i} done {:?} after the freeze", frozen.elapsed());
+        assert_eq!(gaps, 0, "client {i}: no gap within retention");
+        assert_exactly_once(&joined, &sizes);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
