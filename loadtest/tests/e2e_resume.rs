@@ -452,7 +452,7 @@ fn fifty_clients_dropping_and_resuming_at_random_each_get_every_entry_exactly_on
     std::thread::sleep(until.saturating_duration_since(Instant::now()));
     let sizes = freeze(&sim);
     let frozen = Instant::now();
-    for (_, (tx, _)) in clients.iter().enumerate() {
+    for (tx, _) in &clients {
         tx.send(sizes.clone()).unwrap();
     }
     for (i, (_, handle)) in clients.into_iter().enumerate() {
