@@ -101,8 +101,9 @@ pub struct LogInfo {
     /// Maximum merge delay in seconds; 0 when the list omits it.
     pub mmd_secs: u64,
     pub state: LogState,
-    /// The lists (`--log-list` sources) that list this log, in the order they were given:
-    /// empty from [`parse_log_list`], filled by [`super::log_lists::merge`].
+    /// The lists (`--log-list` sources) this log is followed for (those that have it usable,
+    /// qualified or readonly), in the order they were given: empty from [`parse_log_list`],
+    /// filled by [`super::log_lists::merge`].
     pub lists: Vec<Arc<str>>,
 }
 

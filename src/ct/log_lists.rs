@@ -4,8 +4,9 @@
 //! # Rules
 //!
 //! - **Identity.** A log is its `log_id` (SHA-256 of its key, checked by the parser): the same
-//!   log in two lists is followed once, and [`LogInfo::lists`] names every list that has it,
-//!   in the order the lists were given.
+//!   log in two lists is followed once. [`LogInfo::lists`] names the lists it is followed for
+//!   (those that have it usable, qualified or readonly), in the order the lists were given;
+//!   for a log no list polls, every list that has it.
 //! - **State.** A log is followed when any list has it usable, qualified or readonly: a log
 //!   trusted by one browser is part of "every trusted log". When lists give it different
 //!   states the merged state is the most live one (usable, then qualified, then readonly with
@@ -222,23 +223,35 @@ pub fn merge(lists: &[NamedList<'_>]) -> Merged {
     }
     let logs = entries
         .into_iter()
-        .map(|mut e| {
-            let merged = merged_state(&e.states);
-            if e.states.iter().any(|(_, s)| *s != e.states[0].1) {
-                disagreements.push(Disagreement::State {
-                    log: e.info.description.clone(),
-                    states: e.states,
-                    merged,
-                });
-            }
-            e.info.state = merged;
-            e.info
-        })
+        .map(|e| settle(e, &mut disagreements))
         .collect();
     Merged {
         logs,
         disagreements,
     }
+}
+
+/// A log as followed: its merged state, and the lists it is followed for. A difference of
+/// state between the lists is added to `disagreements`.
+fn settle(entry: Entry, disagreements: &mut Vec<Disagreement>) -> LogInfo {
+    let Entry { mut info, states } = entry;
+    info.state = merged_state(&states);
+    let polled_in: Vec<Arc<str>> = states
+        .iter()
+        .filter(|(_, s)| is_polled(*s))
+        .map(|(name, _)| name.clone())
+        .collect();
+    if !polled_in.is_empty() {
+        info.lists = polled_in;
+    }
+    if states.iter().any(|(_, s)| *s != states[0].1) {
+        disagreements.push(Disagreement::State {
+            log: info.description.clone(),
+            states,
+            merged: info.state,
+        });
+    }
+    info
 }
 
 #[cfg(test)]
@@ -363,6 +376,27 @@ mod tests {
     }
 
     #[test]
+    fn a_log_is_listed_for_the_lists_that_poll_it() {
+        let (g, a) = names();
+        let google = list(vec![
+            info(ARGON2020, "https://x/", LogState::Rejected),
+            info(ARGON2025H2, "https://y/", LogState::Retired),
+        ]);
+        let apple = list(vec![
+            info(ARGON2020, "https://x/", LogState::Usable),
+            info(ARGON2025H2, "https://y/", LogState::Rejected),
+        ]);
+        let merged = merge(&[(&g, &google), (&a, &apple)]);
+        assert_eq!(
+            lists_of(&merged),
+            [
+                ("https://x/", vec!["apple"], LogState::Usable),
+                ("https://y/", vec!["google", "apple"], LogState::Retired),
+            ]
+        );
+    }
+
+    #[test]
     fn a_disagreement_on_state_says_what_each_list_says_and_the_outcome() {
         let (g, a) = names();
         let google = list(vec![info(ARGON2020, "https://x/", LogState::Usable)]);
@@ -477,15 +511,14 @@ mod tests {
 
     /// The two embedded lists (Google 81.14 of 2026-01-20, Apple 511 of 2026-04-01; facts in
     /// the fixtures' SOURCES.md): 73 logs in both, no conflict, 20 state disagreements, and 75
-    /// polled logs in all, 4 of them (Cloudflare Raio) from Apple's list alone.
+    /// polled logs in all: 53 for both lists, 18 for Google's alone (Apple's rejects 17 and
+    /// has Luoshu2027 pending), 4 for Apple's alone (Cloudflare Raio).
     #[test]
     fn the_embedded_google_and_apple_lists_merge() {
         let (g, a) = names();
         let google = parse_log_list(EMBEDDED_LOG_LIST).unwrap();
         let apple = parse_log_list(EMBEDDED_APPLE_LOG_LIST).unwrap();
         let merged = merge(&[(&g, &google), (&a, &apple)]);
-        let in_both = merged.logs.iter().filter(|l| l.lists.len() == 2).count();
-        assert_eq!(in_both, 73);
         assert_eq!(merged.logs.len(), google.logs.len() + apple.logs.len() - 73);
         assert!(!merged
             .disagreements
@@ -494,6 +527,9 @@ mod tests {
         assert_eq!(merged.disagreements.len(), 20);
         let polled: Vec<&LogInfo> = merged.logs.iter().filter(|l| l.is_polled()).collect();
         assert_eq!(polled.len(), 75);
+        let for_both = polled.iter().filter(|l| l.lists == [g.clone(), a.clone()]);
+        assert_eq!(for_both.count(), 53);
+        assert_eq!(polled.iter().filter(|l| l.lists == [g.clone()]).count(), 18);
         let apple_only: Vec<&str> = polled
             .iter()
             .filter(|l| l.lists == [a.clone()])
