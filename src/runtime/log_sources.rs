@@ -8,7 +8,11 @@
 //! |---|---|---|
 //! | a list in force | any way | the list in force stays (a transient failure must not retire logs); logged as an error |
 //! | nothing yet, a copy in the binary | any way | the embedded copy ([`embedded_copy`]: the two default URLs); logged as a warning |
-//! | nothing yet, no copy | any way | skipped, logged as a warning, tried again within [`limits::LOG_LIST_RETRY`] |
+//! | nothing yet, no copy | any way | skipped, logged as a warning |
+//!
+//! A source with no list, or only its embedded copy, is tried again within
+//! [`limits::LOG_LIST_RETRY`] rather than at the next refresh: a list down at boot (or a network
+//! not up yet) should not cost an hour of its logs, or an hour on a months-old copy.
 //!
 //! The loads of one round run concurrently, so a list that hangs costs the others nothing
 //! beyond the request timeout of its own fetch.
@@ -64,6 +68,8 @@ struct Slot {
     /// The source as configured; it names the list in logs, `/health/deep` and `/metrics`.
     name: Arc<str>,
     in_force: Option<LogList>,
+    /// The list in force was loaded from the source (not the embedded copy).
+    loaded: bool,
 }
 
 /// Every configured source, in the order given (which decides merge conflicts).
@@ -78,6 +84,7 @@ impl LogSources {
             .map(|s| Slot {
                 name: s.as_str().into(),
                 in_force: None,
+                loaded: false,
             })
             .collect();
         LogSources { slots }
@@ -104,12 +111,13 @@ impl LogSources {
             .collect()
     }
 
-    /// Whether some source has no list in force yet (it is then tried again sooner).
+    /// Whether some source has not loaded yet: it has no list in force, or only its embedded
+    /// copy (it is then tried again sooner).
     pub fn incomplete(&self) -> bool {
-        self.slots.iter().any(|s| s.in_force.is_none())
+        self.slots.iter().any(|s| !s.loaded)
     }
 
-    /// When to load again: the configured period, or sooner while a source has no list.
+    /// When to load again: the configured period, or sooner while a source has not loaded.
     pub fn next_load_in(&self, period: Duration) -> Duration {
         if self.incomplete() {
             period.min(limits::LOG_LIST_RETRY)
@@ -129,6 +137,7 @@ impl Slot {
                 }
                 tracing::info!(list = %name, version = %list.version, listed = list.logs.len(), "log list loaded");
                 self.in_force = Some(list);
+                self.loaded = true;
             }
             Err(error) if self.in_force.is_some() => {
                 let error = ListLoadError::RefreshFailed {
@@ -151,7 +160,7 @@ fn first_load_failed(name: &str, error: &ListLoadError) -> Option<LogList> {
     };
     match parse_log_list(copy) {
         Ok(list) => {
-            tracing::warn!(list = %name, version = %list.version, "cannot load the log list ({error}); using the embedded copy");
+            tracing::warn!(list = %name, version = %list.version, "cannot load the log list ({error}); using the embedded copy, tried again within {retry} s");
             Some(list)
         }
         Err(e) => {
@@ -223,10 +232,22 @@ mod tests {
             versions,
             [(GOOGLE_LOG_LIST_URL, "81.14"), (APPLE_LOG_LIST_URL, "511")]
         );
-        assert!(s.incomplete(), "the third has nothing");
+        assert!(
+            s.incomplete(),
+            "two on their embedded copies, the third has nothing"
+        );
         let hour = Duration::from_secs(3600);
         assert_eq!(s.next_load_in(hour), limits::LOG_LIST_RETRY);
+        assert_eq!(
+            s.next_load_in(Duration::from_secs(2)),
+            Duration::from_secs(2)
+        );
         s.slots[2].settle(Ok(small_list()));
+        s.slots[0].settle(Ok(small_list()));
+        assert!(s.incomplete(), "Apple's still on its embedded copy");
+        s.slots[1].settle(Err(failed()));
+        assert_eq!(s.in_force()[1].1.version, "511", "the copy stays in force");
+        s.slots[1].settle(Ok(small_list()));
         assert!(!s.incomplete());
         assert_eq!(s.next_load_in(hour), hour);
     }
