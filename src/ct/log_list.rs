@@ -294,18 +294,11 @@ impl DecodeFailure for LogListError {
 
 #[derive(Deserialize)]
 struct RawList<'a> {
-    #[serde(default)]
-    version: Option<RawVersion>,
+    /// Only shown, so taken as it comes: a string in both schemas, anything else as its JSON.
+    #[serde(borrow, default)]
+    version: Option<LazyValue<'a>>,
     #[serde(borrow)]
     operators: Vec<RawOperator<'a>>,
-}
-
-/// The list's `version`: a string in both schemas, taken as a number too (it is only shown).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawVersion {
-    Text(String),
-    Number(u64),
 }
 
 /// Logs stay undecoded ([`LazyValue`]) here so that one malformed log is skipped on its own.
@@ -534,11 +527,10 @@ pub fn parse_log_list(body: &[u8]) -> Result<LogList, LogListError> {
     if c.logs.is_empty() {
         return Err(LogListError::NoLogs { skipped: c.skipped });
     }
-    let version = match raw.version {
-        Some(RawVersion::Text(v)) => v,
-        Some(RawVersion::Number(v)) => v.to_string(),
-        None => String::new(),
-    };
+    let version = raw.version.as_ref().map_or_else(String::new, |v| {
+        let raw = v.as_raw_str();
+        sonic_rs::from_str::<String>(raw).unwrap_or_else(|_| raw.to_owned())
+    });
     Ok(LogList {
         version,
         logs: c.logs,
@@ -722,6 +714,11 @@ mod tests {
         let list = parse_log_list(body.as_bytes()).unwrap();
         assert_eq!(list.version, "7");
         assert_eq!(list.logs[0].state, LogState::Usable);
+        let odd = body.replacen(r#""version":7"#, r#""version":{"major":1}"#, 1);
+        let list = parse_log_list(odd.as_bytes()).unwrap();
+        assert_eq!(list.version, r#"{"major":1}"#);
+        let escaped = body.replacen(r#""version":7"#, r#""version":"8\u0031""#, 1);
+        assert_eq!(parse_log_list(escaped.as_bytes()).unwrap().version, "81");
     }
 
     #[test]
