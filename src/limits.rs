@@ -189,6 +189,9 @@ pub const PACING_NARROW_AFTER: u32 = 4;
 pub const PACING_NARROW_DIVISOR: u32 = 16;
 /// How often the log list is fetched again.
 pub const LOG_LIST_REFRESH: Duration = Duration::from_secs(3600);
+/// How soon a log list that has never loaded (and has no embedded copy) is tried again, when
+/// that is sooner than the refresh: a list down at boot should not cost an hour of its logs.
+pub const LOG_LIST_RETRY: Duration = Duration::from_secs(60);
 /// Largest checkpoint accepted. A checkpoint is three short lines plus one signature line per
 /// signer (≈ 100 bytes each): real ones are a few hundred bytes; 64 KiB leaves room for
 /// hundreds of witness cosignatures while keeping a hostile one cheap to reject.

@@ -243,6 +243,7 @@ impl Shard {
                 (new_stats(&info), progress)
             }
         };
+        stats.set_lists(info.lists.clone());
         let stop = Rc::new(StopFlag::default());
         let log_id = info.log_id;
         tracing::info!(log = %info.description, url = %info.url, core = self.core, resumed = previous.is_some(), "following log");
@@ -284,6 +285,13 @@ impl Shard {
             retired.pop_front();
         }
         retired.push_back((*log_id, poller));
+    }
+
+    /// Records which lists have a followed log now (`/health/deep` and `/metrics` show them).
+    pub fn set_lists(&self, log_id: &[u8; 32], lists: Vec<Arc<str>>) {
+        if let Some(poller) = self.pollers.borrow().get(log_id) {
+            poller.stats.set_lists(lists);
+        }
     }
 
     fn take_retired(&self, log_id: &[u8; 32]) -> Option<Poller> {
@@ -652,6 +660,7 @@ pub fn apply_control(shard: &Shard, msg: Control) {
             slot,
         } => shard.add_log(*info, start_at, slot),
         Control::RetireLog { log_id } => shard.retire_log(&log_id),
+        Control::ListedIn { log_id, lists } => shard.set_lists(&log_id, lists),
     }
 }
 
