@@ -77,7 +77,8 @@ impl Writer<'_> {
                     Ok(entries) if !entries.is_empty() => {
                         source.next = entries.last().map_or(source.next, |e| e.index + 1);
                         let key = source.key;
-                        self.send_stored(key, &entries).await?;
+                        let url = replay.url_of(&key);
+                        self.send_stored(key, url.as_deref(), &entries).await?;
                         i += 1;
                     }
                     Ok(_) => {
@@ -93,8 +94,7 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Opens a reader per log to replay and says where each starts; a log whose position is
-    /// older than the store holds gets a `gap` message first.
+    /// Opens a reader per log to replay and says where each starts.
     async fn open_sources(&mut self, replay: &ReplayAccess, start: &Start) -> Vec<Source> {
         let resume = self
             .session
@@ -121,19 +121,8 @@ impl Writer<'_> {
                     }
                 }
             };
-            let first = reader.first_index();
-            let from = match first {
-                Some(first) if first > from => {
-                    if position.is_some() {
-                        self.session.ctx.metrics.resume_gap();
-                        let url = replay.url_of(&key);
-                        self.session
-                            .queue_control(&gap_frame(&key, url.as_deref(), from, first));
-                    }
-                    first
-                }
-                _ => from,
-            };
+            // A position older than the store holds: the first entry read is past it, and
+            // `send_stored` reports the gap before it.
             resume.follow_from(key, from);
             sources.push(Source {
                 key,
@@ -149,6 +138,7 @@ impl Writer<'_> {
     async fn send_stored(
         &mut self,
         key: LogKey,
+        url: Option<&str>,
         entries: &[StoredEntry],
     ) -> Result<(), CloseReason> {
         let resume = self
@@ -156,16 +146,30 @@ impl Writer<'_> {
             .resume
             .as_ref()
             .expect("replay is for resuming sessions");
-        for entry in entries {
+        // Entries the store skips over (damaged, never stored, deleted meanwhile) are reported
+        // where they would have been, before the entries after them.
+        let mut gaps: Vec<(usize, Vec<u8>)> = Vec::new();
+        for (i, entry) in entries.iter().enumerate() {
+            let next = resume.cursor().next.get(&key).copied();
+            if let Some(next) = next.filter(|&n| entry.index > n) {
+                gaps.push((i, gap_frame(&key, url, next, entry.index)));
+                self.session.ctx.metrics.resume_gap();
+            }
             resume.sent_from_store(key, entry.index);
         }
         let cursor_frame = resume.cursor_frame(Instant::now());
         self.buf.clear();
         self.session.take_control_into(&mut self.buf);
         let kind = self.session.kind;
-        let mut slices: Vec<&[u8]> = Vec::with_capacity(entries.len() + 2);
+        let mut slices: Vec<&[u8]> = Vec::with_capacity(entries.len() + gaps.len() + 2);
         slices.push(&self.buf);
-        slices.extend(entries.iter().map(|e| form_of(e, kind)));
+        let mut gaps_at = gaps.iter().peekable();
+        for (i, entry) in entries.iter().enumerate() {
+            while let Some((_, gap)) = gaps_at.next_if(|(at, _)| *at == i) {
+                slices.push(gap);
+            }
+            slices.push(form_of(entry, kind));
+        }
         slices.push(&cursor_frame);
         self.session.ctx.metrics.frames_sent(entries.len() as u64);
         self.session.ctx.metrics.replayed(entries.len() as u64);
