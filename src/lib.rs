@@ -13,6 +13,7 @@
 //! | [`config`] | the settings: each declared once in [`config::Config`] (flag, `CERTSTREAM_*` variable, file key, default, validation, help, whether SIGHUP reloads it), read from flags, environment and a TOML file (in that precedence) by one generic layer, validated once at boot |
 //! | [`ct`] | the CT side: log list, HTTP client, pacing, RFC 6962 and Static CT decoders, and the per-log pollers ([`ct::poller`]); every CT error says whose fault it is and whether retrying helps ([`ct::error`]) |
 //! | [`frame`] | pre-encoded WebSocket frames ([`frame::Frames`]): the only data that crosses cores |
+//! | [`filter`] | subscriptions: per-client filters (`?domain=&keyword=&regex=&issuer=&update_type=&log=`) parsed before the upgrade, compiled per core into shared automata and matched once per certificate; `dedup=` windows |
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
 //! | [`ws`] | the client side: listener, TLS (rustls), HTTP endpoints, WebSocket handshake, sessions, per-core hub, reloadable access settings (tokens, limits, certificate) |
 //! | [`runtime`] | pinned executors (one per CPU at most), the cross-core rings, log ownership, and a server's life as messages: [`runtime::start`] → [`runtime::Server`] (`addr`, `stop`, `reload`, `wait`), several per process if wanted |
@@ -88,6 +89,7 @@ pub mod cert;
 pub mod cli;
 pub mod config;
 pub mod ct;
+pub mod filter;
 pub mod frame;
 /// Fuzz targets of every parser of outside bytes (`loadtest/fuzz/`); not an API.
 #[doc(hidden)]

@@ -290,6 +290,8 @@ impl ServerContext {
         let mut snap = self.metrics.snapshot();
         snap.hub_published = self.hub.head_seq();
         snap.hub_history = self.hub.history_len() as u64;
+        let (cert, issuance) = self.hub.filters().suppressed();
+        snap.dedup_suppressed = [cert, issuance];
         snap
     }
 }
@@ -366,9 +368,19 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
     // session's is ~13 KB, which every connection still waiting for its head (a burst of
     // thousands, slowloris) would otherwise pay too.
     match route {
-        Route::Upgrade { kind, accept } => {
+        Route::Upgrade {
+            kind,
+            accept,
+            filter,
+        } => {
             let leftover = buf.split_off(head_len);
-            Box::pin(upgrade(conn, ctx, kind, &accept, leftover)).await;
+            Box::pin(upgrade(conn, ctx, kind, &accept, filter, leftover)).await;
+        }
+        Route::BadFilter(err) => {
+            ctx.metrics.handshake_failed(HandshakeFailure::BadFilter);
+            let body = format!("{err}\n").into_bytes();
+            let response = Response::new(400, http::TEXT_PLAIN, body);
+            Box::pin(respond(conn, &ctx, response)).await;
         }
         Route::Page(page) => {
             let response = render_page(page, &ctx);
@@ -454,6 +466,7 @@ async fn upgrade(
     ctx: Rc<ServerContext>,
     kind: StreamKind,
     accept: &str,
+    filter: Option<Arc<crate::filter::FilterSpec>>,
     leftover: Vec<u8>,
 ) {
     let reply = http::switching_protocols(accept);
@@ -463,7 +476,7 @@ async fn upgrade(
         return;
     }
     ctx.metrics.http_response(101);
-    session::run(stream, ctx, kind, leftover).await;
+    session::run(stream, ctx, kind, filter, leftover).await;
 }
 
 fn render_page(page: Page, ctx: &ServerContext) -> Response {

@@ -45,6 +45,7 @@ use std::{
     io::{self, Read, Write},
     pin::Pin,
     rc::Rc,
+    sync::Arc,
     task::{Context, Poll, Waker},
     time::Instant,
 };
@@ -63,7 +64,7 @@ use super::{
     tls::TlsStream,
     ServerContext,
 };
-use crate::{frame, frame::StreamKind, limits};
+use crate::{filter, frame, frame::StreamKind, limits};
 
 /// Opcode of a close frame (RFC 6455 §5.5.1).
 const OPCODE_CLOSE: u8 = 0x8;
@@ -98,6 +99,8 @@ struct Session {
     reader_waker: RefCell<Option<Waker>>,
     /// The TLS layer, when the client connected over TLS.
     tls: Option<TlsStream>,
+    /// The client's filter (`?domain=…`, `?dedup=…`), registered with this core's hub.
+    filter: Option<filter::Subscription>,
 }
 
 impl Session {
@@ -152,8 +155,16 @@ impl Session {
 
 /// Runs a session on `stream` until it ends; `leftover` is what the client sent after its
 /// request head. Returns once the socket may be closed.
-pub(crate) async fn run(stream: Conn, ctx: Rc<ServerContext>, kind: StreamKind, leftover: Vec<u8>) {
+pub(crate) async fn run(
+    stream: Conn,
+    ctx: Rc<ServerContext>,
+    kind: StreamKind,
+    filter: Option<Arc<filter::FilterSpec>>,
+    leftover: Vec<u8>,
+) {
     ctx.metrics.session_opened(kind);
+    // Registered before the writer takes its cursor: every entry it will read was matched.
+    let filter = filter.map(|spec| filter::subscribe(ctx.hub.filters(), spec));
     let session = Rc::new(Session {
         ctx: Rc::clone(&ctx),
         kind,
@@ -162,6 +173,7 @@ pub(crate) async fn run(stream: Conn, ctx: Rc<ServerContext>, kind: StreamKind, 
         closing: Cell::new(None),
         reader_waker: RefCell::new(None),
         tls: stream.tls().cloned(),
+        filter,
     });
     let reader = glommio::spawn_local(read_loop(Rc::clone(&session), stream.clone(), leftover));
     let reason = Writer::new(&session, stream.socket().clone()).run().await;
@@ -270,12 +282,15 @@ impl<'a> Writer<'a> {
             ..
         } = self;
         let config = &session.ctx.config;
+        let mut sent = 0;
         let (outcome, frames) = session.ctx.hub.with_frames_since(
             session.kind,
             *cursor,
             config.client_write_bytes_max,
             limits::CLIENT_WRITE_FRAMES_MAX,
-            |frames| {
+            session.filter.as_ref(),
+            |frames: &[&[u8]]| {
+                sent = frames.len() as u64;
                 let mut slices: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
                 if !buf.is_empty() {
                     slices.push(buf);
@@ -285,7 +300,7 @@ impl<'a> Writer<'a> {
             },
         );
         *cursor += frames;
-        session.ctx.metrics.frames_sent(frames);
+        session.ctx.metrics.frames_sent(sent);
         session.signal.set_cursor(*cursor);
         match outcome {
             Sent::All(n) => {
@@ -318,13 +333,16 @@ impl<'a> Writer<'a> {
             ..
         } = self;
         let config = &session.ctx.config;
+        let mut sent = 0;
         sealed.clear();
         let (outcome, frames) = session.ctx.hub.with_frames_since(
             session.kind,
             *cursor,
             config.client_write_bytes_max,
             limits::CLIENT_WRITE_FRAMES_MAX,
-            |frames| {
+            session.filter.as_ref(),
+            |frames: &[&[u8]]| {
+                sent = frames.len() as u64;
                 let mut parts: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
                 parts.push(buf.as_slice());
                 parts.extend_from_slice(frames);
@@ -332,7 +350,7 @@ impl<'a> Writer<'a> {
             },
         );
         *cursor += frames;
-        session.ctx.metrics.frames_sent(frames);
+        session.ctx.metrics.frames_sent(sent);
         session.signal.set_cursor(*cursor);
         // A connection rustls refuses to encrypt for is broken for good.
         outcome.map_err(|e| io_close_reason(&e))?;
