@@ -117,7 +117,7 @@ pub const DEDUP_WINDOW_DEFAULT: Duration = Duration::from_secs(3600);
 /// Longest `--dedup-window`: a day.
 pub const DEDUP_WINDOW_MAX_SECS: u64 = 86_400;
 /// Keys one core's dedup window holds at most (two per certificate: leaf and issuance); past
-/// it the oldest are forgotten early. At ≈ 33 bytes per key (an 8-byte key in a hash set at
+/// it the oldest are forgotten early. At ≈ 34 bytes per key (an 8-byte key in a hash set at
 /// its load factor plus 16 bytes in the expiry ring) 4 Mi keys are ≈ 140 MB per core, enough
 /// for an hour of a 500 certificates/s firehose. Allocated only on cores where a client asked
 /// for dedup.

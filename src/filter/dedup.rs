@@ -71,13 +71,15 @@ impl DedupWindow {
 
     /// Inserts `key`; false when it was already there.
     fn remember(&mut self, key: u64, seen_secs: u32) -> bool {
-        if !self.keys.insert(key) {
+        if self.keys.contains(&key) {
             return false;
         }
-        self.order.push_back((key, seen_secs));
-        while self.order.len() > self.keys_max {
+        // Make room first, so the ring never grows past the bound (it doubles when it grows).
+        while self.order.len() >= self.keys_max {
             self.forget_oldest();
         }
+        self.keys.insert(key);
+        self.order.push_back((key, seen_secs));
         true
     }
 

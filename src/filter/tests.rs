@@ -317,3 +317,18 @@ fn label_suffixes_cut_at_dots() {
     let got: Vec<_> = names::label_suffixes("a.").collect();
     assert_eq!(got, ["a."]);
 }
+
+#[test]
+fn dedup_memory_per_key_stays_near_the_documented_figure() {
+    // 2^17 keys: the set's table and the ring are at the same fill as at the 4 Mi bound.
+    let keys = 1 << 17;
+    let mut w = dedup::DedupWindow::new(3600, keys);
+    for i in 0..(keys as u64 + 1000) {
+        let mut hash = [0u8; 32];
+        hash[..8].copy_from_slice(&i.to_le_bytes());
+        w.observe(&hash, None, 0);
+    }
+    assert_eq!(w.len(), keys);
+    let per_key = w.heap_bytes() as f64 / keys as f64;
+    assert!((24.0..=40.0).contains(&per_key), "{per_key} bytes per key");
+}
