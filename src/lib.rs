@@ -30,6 +30,9 @@
 //!         ├─ hub_k.publish(frames); hub_k.flush()          (sessions on core k)
 //!         └─ ring k→j for every j ≠ k: one Arc'd batch per page (bounded SPSC; full ⇒ drop + count)
 //! core j: pump drains ring i→j → hub_j.publish → flush (every ≤ 1024 frames) → yield
+//!         hub_j.publish: when a client of core j filters (`?domain=…`) or dedups, the
+//!                certificate's EntryMeta facts are matched ONCE against core j's compiled
+//!                filters; the bitset of clients that want it sits beside the shared frames
 //!         hub_j: per-core history of frames; each session keeps a cursor into it, and the hub
 //!                releases what every session has sent (memory follows the slowest lag)
 //!         session writer, once per wake: ONE non-blocking vectored sendmsg of its control
@@ -54,6 +57,9 @@
 //! - Each CT log is owned by exactly one executor for its whole life; only that executor fetches
 //!   it and advances its cursor, so per-log order is the fetch order.
 //! - A certificate is parsed once and serialized once per stream form, on its owning executor.
+//!   Filters never re-encode: a filtered client gets the same shared frames, fewer of them; a
+//!   certificate is matched once per core whatever the number of filtered clients
+//!   ([`filter`]).
 //! - Only immutable reference-counted frames and plain control messages cross cores, through
 //!   bounded SPSC rings (lifecycle messages between threads go through bounded `flume`
 //!   channels). The server's code holds no Mutex or RwLock (settings a SIGHUP reloads are

@@ -115,6 +115,8 @@ pub struct Index {
     /// Registered name → (slot, subdomains only).
     domains: HashMap<Box<str>, Vec<(Slot, bool)>>,
     regexes: Vec<(RegexSet, Owners)>,
+    /// Reused per-search scratch of each regex set (no allocation per certificate).
+    regex_scratch: RefCell<Vec<regex_automata::PatternSet>>,
     issuers: Option<AhoCorasick>,
     issuer_owners: Owners,
     /// `log=` values with their owners; resolved per log URL once, then cached.
@@ -149,6 +151,8 @@ impl Index {
         index.issuer_owners = issuer_owners;
         let (regexes, regex_owners) = distinct(each(|s| &s.regexes));
         index.regexes = regex_sets(&regexes, regex_owners);
+        let scratch = index.regexes.iter().map(|(s, _)| s.scratch()).collect();
+        index.regex_scratch = RefCell::new(scratch);
         index
     }
 
@@ -182,7 +186,9 @@ impl Index {
             return Bits::default();
         }
         let mut out = self.name_matches(facts);
-        out.intersect_with(&self.issuer_matches(facts));
+        if self.issuers.is_some() {
+            out.intersect_with(&self.issuer_matches(facts));
+        }
         out.intersect_with(if facts.precert {
             &self.precert
         } else {
@@ -197,11 +203,7 @@ impl Index {
 
     fn name_matches(&self, facts: &EntryFacts) -> Bits {
         let mut out = self.no_names.clone();
-        let mut scratch = self
-            .regexes
-            .iter()
-            .map(|(set, _)| set.scratch())
-            .collect::<Vec<_>>();
+        let mut scratch = self.regex_scratch.borrow_mut();
         for name in facts.names.iter().chain(facts.alt_names.iter()) {
             self.domain_matches(name, &mut out);
             if let Some(ac) = &self.keywords {
@@ -209,7 +211,7 @@ impl Index {
                     out.set_all(&self.keyword_owners[m.pattern().as_usize()]);
                 }
             }
-            for ((set, owners), scratch) in self.regexes.iter().zip(&mut scratch) {
+            for ((set, owners), scratch) in self.regexes.iter().zip(scratch.iter_mut()) {
                 set.matches(name, scratch, |i| out.set_all(&owners[i]));
             }
         }

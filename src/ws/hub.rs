@@ -9,6 +9,10 @@
 //! write buffer whenever it runs. Publishing therefore costs O(1) whatever the number of
 //! sessions, and a session's backlog is simply `head - cursor`.
 //!
+//! When any client of the core filters or dedups, [`Hub::publish`] matches the certificate once
+//! against the core's [`CoreFilters`] and keeps the result ([`Routing`]) in the entry; a
+//! filtering writer passes over the entries whose routing does not name it.
+//!
 //! Writers with nothing to send register a [`WriterSignal`] and sleep. [`Hub::flush`], called by
 //! the producer after a batch of publishes, wakes each registered writer exactly once, so a batch
 //! of N frames costs one wake (and one write) per client, not N.

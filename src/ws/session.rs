@@ -3,7 +3,8 @@
 //! # Writer
 //!
 //! Holds a cursor into the hub. Each time it wakes it copies the pending control frames and
-//! every hub entry from its cursor to the head (its stream's form) into ONE reusable buffer,
+//! every hub entry from its cursor to the head (its stream's form; with a filter, only the
+//! entries the hub matched for it, see `crate::filter`) into ONE reusable buffer,
 //! bounded by `client_write_bytes_max`, and sends that buffer. Syscalls per client, not bytes,
 //! are the cost of fan-out, so a burst of N frames costs one send per client instead of N.
 //!
