@@ -267,6 +267,17 @@ pub struct Config {
         value_parser = clap::value_parser!(u64).range(1..=limits::SETTING_MILLIS_MAX)
     )]
     pub fetch_backoff_max_ms: u64,
+
+    /// Seconds a core remembers a certificate for clients that ask for `dedup=` (a duplicate
+    /// arriving later is sent again); memory is bounded by `limits::DEDUP_KEYS_MAX` keys per
+    /// core whatever the window.
+    #[arg(
+        long,
+        env = "CERTSTREAM_DEDUP_WINDOW",
+        default_value_t = limits::DEDUP_WINDOW_DEFAULT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=limits::DEDUP_WINDOW_MAX_SECS)
+    )]
+    pub dedup_window: u64,
 }
 
 /// Arguments that steer the command itself rather than the server: no file may set them.

@@ -3,6 +3,8 @@
 //! Server-to-client frames are unmasked (RFC 6455 §5.1), so the complete frame (header and
 //! payload) is built once per stream form and shared by every client of every core.
 
+use std::sync::Arc;
+
 use bytes::{Bytes, BytesMut};
 
 /// The three encoded forms of one certificate, each a complete WebSocket text frame.
@@ -34,6 +36,33 @@ pub struct EntryMeta {
     pub seen_us: u64,
     /// SHA-256 of the leaf DER (the `sha256` the messages print).
     pub leaf_sha256: [u8; 32],
+    /// What subscription filters and dedup match on (see [`EntryFacts`]).
+    pub facts: Arc<EntryFacts>,
+}
+
+/// The facts server-side filters and dedup match a certificate on, computed once on the owning
+/// executor (normalized there, so no core redoes it) and shared read-only by every core.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EntryFacts {
+    /// Every name of `all_domains` as the certificate has it, lowercased, without a trailing
+    /// dot.
+    pub names: Box<[Box<str>]>,
+    /// The other form of each IDN among them: the Unicode form of a name holding an A-label
+    /// (`xn--`), the A-label form of a Unicode name (a CN may be one); empty for certificates
+    /// without IDNs.
+    pub alt_names: Box<[Box<str>]>,
+    /// The issuer's CN and O, lowercased (empty when absent).
+    pub issuer_cn: Box<str>,
+    pub issuer_o: Box<str>,
+    /// A `PrecertLogEntry` (else an `X509LogEntry`).
+    pub precert: bool,
+    /// The log's name (description) lowercased, and its URL as in the log list.
+    pub log_name: Box<str>,
+    pub log_url: Box<str>,
+    /// SHA-256 of the TBSCertificate without its poison and SCT-list extensions (RFC 6962
+    /// §3.2): equal for a precertificate and its final certificate. `None` when the TBS could
+    /// not be walked.
+    pub issuance_key: Option<[u8; 32]>,
 }
 
 /// Which stream a client subscribed to.

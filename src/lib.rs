@@ -14,6 +14,7 @@
 //! | [`config`] | the settings: each declared once in [`config::Config`] (flag, `CERTSTREAM_*` variable, file key, default, validation, help, whether SIGHUP reloads it), read from flags, environment and a TOML file (in that precedence) by one generic layer, validated once at boot |
 //! | [`ct`] | the CT side: log lists (parsed, and merged by log ID), HTTP client, pacing, RFC 6962 and Static CT decoders, and the per-log pollers ([`ct::poller`]); every CT error says whose fault it is and whether retrying helps ([`ct::error`]) |
 //! | [`frame`] | pre-encoded WebSocket frames ([`frame::Frames`]): the only data that crosses cores |
+//! | [`filter`] | subscriptions: per-client filters (`?domain=&keyword=&regex=&issuer=&update_type=&log=`) parsed before the upgrade, compiled per core into shared automata and matched once per certificate; `dedup=` windows |
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
 //! | [`ws`] | the client side: listener, TLS (rustls), HTTP endpoints, WebSocket handshake, sessions, per-core hub, reloadable access settings (tokens, limits, certificate) |
 //! | [`runtime`] | pinned executors (one per CPU at most), the cross-core rings, the log list sources (each loaded and refreshed on its own: [`runtime::log_sources`]), log ownership, and a server's life as messages: [`runtime::start`] → [`runtime::Server`] (`addr`, `stop`, `reload`, `wait`), several per process if wanted |
@@ -32,6 +33,9 @@
 //!         ├─ hub_k.publish(frames); hub_k.flush()          (sessions on core k)
 //!         └─ ring k→j for every j ≠ k: one Arc'd batch per page (bounded SPSC; full ⇒ drop + count)
 //! core j: pump drains ring i→j → hub_j.publish → flush (every ≤ 1024 frames) → yield
+//!         hub_j.publish: when a client of core j filters (`?domain=…`) or dedups, the
+//!                certificate's EntryMeta facts are matched ONCE against core j's compiled
+//!                filters; the bitset of clients that want it sits beside the shared frames
 //!         hub_j: per-core history of frames; each session keeps a cursor into it, and the hub
 //!                releases what every session has sent (memory follows the slowest lag)
 //!         session writer, once per wake: ONE non-blocking vectored sendmsg of its control
@@ -56,6 +60,9 @@
 //! - Each CT log is owned by exactly one executor for its whole life; only that executor fetches
 //!   it and advances its cursor, so per-log order is the fetch order.
 //! - A certificate is parsed once and serialized once per stream form, on its owning executor.
+//!   Filters never re-encode: a filtered client gets the same shared frames, fewer of them; a
+//!   certificate is matched once per core whatever the number of filtered clients
+//!   ([`filter`]).
 //! - Only immutable reference-counted frames and plain control messages cross cores, through
 //!   bounded SPSC rings (lifecycle messages between threads go through bounded `flume`
 //!   channels). The server's code holds no Mutex or RwLock (settings a SIGHUP reloads are
@@ -97,6 +104,7 @@ pub mod cert;
 pub mod cli;
 pub mod config;
 pub mod ct;
+pub mod filter;
 pub mod frame;
 /// Fuzz targets of every parser of outside bytes (`loadtest/fuzz/`); not an API.
 #[doc(hidden)]

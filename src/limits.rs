@@ -121,6 +121,41 @@ pub const TLS_WRITE_CHUNK_BYTES: usize = 16 * 1024;
 /// counters (512 KiB); addresses sharing a bucket share its count (stricter, never looser).
 pub const CONNECTION_IP_BUCKETS: usize = 1 << 16;
 
+// ---- Subscription filters and dedup (`crate::filter`) ------------------------------------------
+
+/// Filter patterns one client may give (domains, keywords, regexes, issuers and logs
+/// together). Past it the request is refused with 400 before the upgrade.
+pub const FILTER_PATTERNS_MAX: usize = 256;
+/// Bytes of filter values (decoded) one client may give; the request head bound
+/// (`--request-head-bytes-max`) applies too.
+pub const FILTER_BYTES_MAX: usize = 8 * 1024;
+/// Longest single keyword.
+pub const FILTER_KEYWORD_BYTES_MAX: usize = 253;
+/// Regexes one client may give, ...
+pub const FILTER_REGEXES_MAX: usize = 8;
+/// ... the longest pattern text ...
+pub const FILTER_REGEX_BYTES_MAX: usize = 512;
+/// ... the most its compiled NFA may take (`\w{500}` or `(a{200}){200}` are refused), ...
+pub const FILTER_REGEX_NFA_BYTES_MAX: usize = 256 * 1024;
+/// ... and the deepest nesting of groups and repetitions.
+pub const FILTER_REGEX_NEST_MAX: u32 = 16;
+/// A core folds newly connected clients' filters into its main index in one batch at most
+/// this often (they are matched from a small index of their own meanwhile).
+pub const FILTER_REBUILD_DELAY: Duration = Duration::from_millis(200);
+/// How long dedup remembers a certificate by default (`--dedup-window`): an hour.
+pub const DEDUP_WINDOW_DEFAULT: Duration = Duration::from_secs(3600);
+/// Longest `--dedup-window`: a day.
+pub const DEDUP_WINDOW_MAX_SECS: u64 = 86_400;
+/// Keys one core's dedup window holds at most (two per certificate: leaf and issuance); past
+/// it the oldest are forgotten early. At ≈ 34 bytes per key (an 8-byte key in a hash set at
+/// its load factor plus 16 bytes in the expiry ring) 4 Mi keys are ≈ 140 MB per core, enough
+/// for an hour of a 500 certificates/s firehose. Allocated only on cores where a client asked
+/// for dedup.
+pub const DEDUP_KEYS_MAX: usize = 4 * 1024 * 1024;
+
+const _: () = assert!(FILTER_REGEXES_MAX <= FILTER_PATTERNS_MAX);
+const _: () = assert!(DEDUP_WINDOW_DEFAULT.as_secs() <= DEDUP_WINDOW_MAX_SECS);
+
 // ---- CT fetching -------------------------------------------------------------------------------
 
 /// Bytes the CT HTTP client asks of the socket per read: a get-entries page (tens to hundreds of

@@ -59,3 +59,29 @@ def test_three_streams_carry_their_forms(server_addr):
         assert isinstance(domains["data"], list)
 
     asyncio.run(main())
+
+
+def test_listen_for_events_on_a_filtered_url(server_addr):
+    """The unchanged client on a URL with server-side filters gets only matching updates."""
+    got = []
+    done = threading.Event()
+
+    def callback(message, context):
+        got.append(message)
+        if len(got) >= 5:
+            done.set()
+
+    url = f"ws://{server_addr}/?domain=example.com&keyword=paypal"
+    t = threading.Thread(
+        target=certstream.listen_for_events,
+        kwargs={"message_callback": callback, "url": url, "skip_heartbeats": True},
+        daemon=True,
+    )
+    t.start()
+    assert done.wait(60), f"only {len(got)} filtered messages in 60 s"
+    for m in got:
+        assert m["message_type"] == "certificate_update"
+        names = [n.lower() for n in m["data"]["leaf_cert"]["all_domains"]]
+        assert any(
+            n == "example.com" or n.endswith(".example.com") or "paypal" in n for n in names
+        ), names

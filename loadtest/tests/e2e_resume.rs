@@ -351,6 +351,7 @@ fn bad_since_values_and_replay_without_a_store_get_400_with_the_reason() {
         ("since=!!!", "invalid resume token"),
         ("since=2026-13-01T00:00:00Z", "RFC 3339"),
         ("since=AQ", "bad watermark"),
+        ("resume&keyword=bank", "cannot be combined with filters"),
     ] {
         let (code, body) = upgrade_status(&server, &format!("/?{query}"));
         assert_eq!(code, 400, "{query}: {body}");

@@ -144,12 +144,38 @@ pub fn encode_entry(
         index: entry.index,
         seen_us: (seen * 1e6).round() as u64,
         leaf_sha256: leaf.sha256_raw,
+        facts: facts_of(entry, source, &leaf),
     };
     Ok(Frames {
         lite,
         full,
         domains,
         meta,
+    })
+}
+
+/// The dedup key of an issuance: SHA-256 over the TBSCertificate without its poison and
+/// SCT-list extensions, equal for a precertificate and its final certificate (RFC 6962 §3.2).
+/// `None` when the DER's TBS cannot be walked.
+pub fn issuance_key(der: &[u8]) -> Option<[u8; 32]> {
+    parse::issuance_key(der)
+}
+
+/// What filters and dedup match the entry on (see [`crate::filter`]), computed once here.
+fn facts_of(
+    entry: &LogEntry,
+    source: &EntrySource<'_>,
+    leaf: &CertInfo<'_>,
+) -> std::sync::Arc<frame::EntryFacts> {
+    let issuer = leaf.parsed.as_ref().and_then(|p| p.issuer.as_ref());
+    crate::filter::names::facts(&crate::filter::names::FactsInput {
+        names: leaf.domains(),
+        issuer_cn: issuer.and_then(|i| i.cn.as_deref()),
+        issuer_o: issuer.and_then(|i| i.o.as_deref()),
+        precert: entry.kind == crate::ct::entry::EntryKind::Precert,
+        log_name: source.name,
+        log_url: source.url,
+        issuance_key: parse::issuance_key(leaf.der),
     })
 }
 

@@ -184,6 +184,33 @@ pub(crate) fn parse(der: &[u8]) -> Result<Parsed, &'static str> {
     }
 }
 
+/// SHA-256 of the TBSCertificate without its CT poison and SCT-list extensions (RFC 6962
+/// §3.2): a precertificate and the final certificate issued from it give the same key (unless
+/// a Precertificate Signing Certificate signed the precertificate: its issuer then differs).
+/// The hash runs over every TBS field's DER and every other extension's DER, in order, not
+/// over a re-encoded TBS (same equality, no re-encoding). `None` when the TBS cannot be walked.
+pub(crate) fn issuance_key(der: &[u8]) -> Option<[u8; 32]> {
+    use sha2::Digest as _;
+    let (cert, _) = der::read_tagged(der, tag::SEQUENCE)?;
+    let (tbs, _) = der::read_tagged(cert.value, tag::SEQUENCE)?;
+    let mut hash = sha2::Sha256::new();
+    for field in der::elements(tbs.value) {
+        if field.tag != tag::CONTEXT_3 {
+            hash.update(field.raw);
+            continue;
+        }
+        let (list, _) = der::read_tagged(field.value, tag::SEQUENCE)?;
+        hash.update([tag::CONTEXT_3]);
+        for ext in der::elements(list.value) {
+            let (oid_tlv, _) = der::read_tagged(ext.value, tag::OID)?;
+            if oid_tlv.value != oid::POISON && oid_tlv.value != oid::SCT_LIST {
+                hash.update(ext.raw);
+            }
+        }
+    }
+    Some(hash.finalize().into())
+}
+
 /// Like [`der::read_tagged`], but a value running past the end of `input` is cut at the end
 /// instead of failing, so truncated certificates still yield their leading fields.
 fn read_lenient(input: &[u8], expected: u8) -> Option<Tlv<'_>> {

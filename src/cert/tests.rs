@@ -581,3 +581,62 @@ fn the_meta_names_the_entry_the_frames_print() {
         .collect();
     assert_eq!(raw, printed);
 }
+
+#[test]
+fn a_precertificate_and_its_final_certificate_share_an_issuance_key() {
+    let pre = &load_ders("certs/gct_test-embedded-pre-cert.pem")[0];
+    let fin = &load_ders("certs/gct_test-embedded-cert.pem")[0];
+    let via_preca = &load_ders("certs/gct_test-embedded-with-preca-pre-cert.pem")[0];
+    let key = |der: &[u8]| issuance_key(der).expect("a walkable TBS");
+    assert_ne!(pre, fin);
+    assert_eq!(
+        key(pre),
+        key(fin),
+        "poison and SCT list set aside, the TBS is the same"
+    );
+    // Signed by a Precertificate Signing Certificate: the issuer in its TBS is the PreCA, so
+    // it is a different key (documented limit).
+    assert_ne!(key(via_preca), key(fin));
+    // Other certificates differ, and garbage has no key.
+    let other = &load_ders("certs/pyca_cryptography.io.precert.pem")[0];
+    assert_ne!(key(other), key(fin));
+    assert_eq!(issuance_key(b"\x30\x03\x02\x01"), None);
+}
+
+#[test]
+fn encoded_entries_carry_their_match_facts() {
+    let der = load_ders("certs/zlint_idnCorrectUnicode.pem").remove(0);
+    let entry = LogEntry {
+        index: 7,
+        timestamp_ms: 0,
+        kind: EntryKind::Precert,
+        leaf_der: Bytes::from(der.clone()),
+        chain: Vec::new(),
+    };
+    let source = EntrySource {
+        log_id: [1; 32],
+        url: "https://ct.example/log/",
+        name: "Example 'Log' 2026",
+        cert_link: "https://ct.example/log/ct/v1/get-entries?start=7&end=7",
+    };
+    let frames = encode_entry(&entry, &source, 1.0).unwrap();
+    let facts = &frames.meta.facts;
+    assert!(facts.precert);
+    assert_eq!(&*facts.log_name, "example 'log' 2026");
+    assert_eq!(&*facts.log_url, "https://ct.example/log/");
+    assert!(!facts.names.is_empty());
+    assert!(facts
+        .names
+        .iter()
+        .all(|n| !n.ends_with('.') && **n == n.to_lowercase()));
+    assert!(
+        facts.alt_names.iter().any(|n| n.contains("xn--")),
+        "the Unicode CN in A-label form"
+    );
+    assert!(
+        facts.alt_names.iter().any(|n| n.contains("москва")),
+        "{:?}",
+        facts.alt_names
+    );
+    assert_eq!(facts.issuance_key, issuance_key(&der));
+}

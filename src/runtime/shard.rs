@@ -425,6 +425,8 @@ async fn start(boot: ExecutorBoot) -> Result<Option<Running>, BootError> {
     let tls =
         tls_config(config.ca_file.as_deref()).map_err(|e| BootError::Config(e.to_string()))?;
     let hub = Rc::new(ws::Hub::with_default_limits());
+    hub.filters()
+        .set_dedup_window(Duration::from_secs(config.dedup_window));
     let stats = Rc::new(CoreStats::default());
     let ends = ends.connect().await;
     if stop.is_stopped() {

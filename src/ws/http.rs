@@ -8,8 +8,13 @@
 use base64::Engine as _;
 use futures_lite::AsyncReadExt;
 
+use std::sync::Arc;
+
 use super::{conn::Conn, metrics::HandshakeFailure};
-use crate::frame::StreamKind;
+use crate::{
+    filter::{FilterError, FilterSpec},
+    frame::StreamKind,
+};
 
 /// Why no usable request head was read.
 #[derive(Debug)]
@@ -66,6 +71,8 @@ pub(crate) struct RequestHead {
     pub(crate) is_get: bool,
     /// Path without the query string.
     pub(crate) path: String,
+    /// The query string (after `?`, may be empty), as sent: the stream filters, resume.
+    pub(crate) query: String,
     /// HTTP/1.1 (upgrades need it).
     pub(crate) http11: bool,
     /// `Upgrade` lists the `websocket` token.
@@ -78,8 +85,6 @@ pub(crate) struct RequestHead {
     pub(crate) duplicate_ws_header: bool,
     /// Tokens offered: `Authorization: Bearer T` and `?token=T`.
     pub(crate) tokens: Vec<String>,
-    /// The query string (after `?`), as sent.
-    pub(crate) query: String,
 }
 
 /// Why a complete head could not be used.
@@ -189,9 +194,13 @@ pub(crate) enum Route {
     Upgrade {
         kind: StreamKind,
         accept: String,
+        /// The client's filter, when its query string holds one.
+        filter: Option<Arc<FilterSpec>>,
     },
     Page(Page),
     Reject(Reject),
+    /// 400 naming the filter parameter and why (before any upgrade).
+    BadFilter(FilterError),
 }
 
 /// Whether the request may proceed: auth off, `/health`, or one offered token equals one
@@ -228,9 +237,17 @@ pub(crate) fn route(head: &RequestHead) -> Route {
         if !head.upgrade_websocket {
             return Route::Page(Page::Index);
         }
-        return match accept_key(head) {
-            Ok(accept) => Route::Upgrade { kind, accept },
-            Err(reject) => Route::Reject(reject),
+        let accept = match accept_key(head) {
+            Ok(accept) => accept,
+            Err(reject) => return Route::Reject(reject),
+        };
+        return match crate::filter::parse_query(&head.query) {
+            Ok(filter) => Route::Upgrade {
+                kind,
+                accept,
+                filter: filter.map(Arc::new),
+            },
+            Err(err) => Route::BadFilter(err),
         };
     }
     match path {
@@ -441,7 +458,8 @@ mod tests {
             route_of(&head),
             Route::Upgrade {
                 kind: StreamKind::Lite,
-                accept: want.into()
+                accept: want.into(),
+                filter: None,
             }
         );
     }
@@ -461,6 +479,30 @@ mod tests {
                 other => panic!("{path}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn stream_filters_ride_the_upgrade_or_are_refused_before_it() {
+        let extra = format!("Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Version: 13\r\n");
+        let path = "/domains-only/?domain=example.com&keyword=shop&token=t";
+        match route_of(&upgrade_head(path, &extra)) {
+            Route::Upgrade {
+                kind: StreamKind::Domains,
+                filter: Some(filter),
+                ..
+            } => {
+                assert_eq!(filter.domains[0].name, "example.com");
+                assert_eq!(filter.keywords, ["shop"]);
+            }
+            other => panic!("{other:?}"),
+        }
+        match route_of(&upgrade_head("/full-stream?regex=(a{200}){200}", &extra)) {
+            Route::BadFilter(err) => assert_eq!(err.param, "regex"),
+            other => panic!("{other:?}"),
+        }
+        // Without an upgrade the query changes nothing: the index page.
+        let plain = route_of(b"GET /?regex=( HTTP/1.1\r\n\r\n");
+        assert_eq!(plain, Route::Page(Page::Index));
     }
 
     #[test]

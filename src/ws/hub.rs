@@ -9,6 +9,10 @@
 //! write buffer whenever it runs. Publishing therefore costs O(1) whatever the number of
 //! sessions, and a session's backlog is simply `head - cursor`.
 //!
+//! When any client of the core filters or dedups, [`Hub::publish`] matches the certificate once
+//! against the core's [`CoreFilters`] and keeps the result ([`Routing`]) in the entry; a
+//! filtering writer passes over the entries whose routing does not name it.
+//!
 //! Writers with nothing to send register a [`WriterSignal`] and sleep. [`Hub::flush`], called by
 //! the producer after a batch of publishes, wakes each registered writer exactly once, so a batch
 //! of N frames costs one wake (and one write) per client, not N.
@@ -32,6 +36,7 @@ use std::{
 use bytes::Bytes;
 
 use crate::{
+    filter::{CoreFilters, Routing, Subscription},
     frame::{self, Frames, StreamKind},
     limits::HUB_WAITING_COMPACT_MIN as WAITING_COMPACT_MIN,
 };
@@ -39,8 +44,9 @@ use crate::{
 /// One entry of the history ring.
 #[derive(Debug, Clone)]
 enum Entry {
-    /// A certificate: each stream takes its own form.
-    Cert(Arc<Frames>),
+    /// A certificate: each stream takes its own form. With it, when any client of this core
+    /// filters or dedups, which of them want it (matched once, at publish).
+    Cert(Arc<Frames>, Option<Box<Routing>>),
     /// Bytes every stream receives unchanged (heartbeat JSON and ping).
     Broadcast(Bytes),
 }
@@ -48,8 +54,16 @@ enum Entry {
 impl Entry {
     fn bytes_for(&self, kind: StreamKind) -> &Bytes {
         match self {
-            Entry::Cert(frames) => frames.for_stream(kind),
+            Entry::Cert(frames, _) => frames.for_stream(kind),
             Entry::Broadcast(bytes) => bytes,
+        }
+    }
+
+    /// Whether a client with `sub` (if it filters) gets this entry; broadcasts go to all.
+    fn wanted_by(&self, sub: Option<&Subscription>) -> bool {
+        match (self, sub) {
+            (Entry::Cert(_, routing), Some(sub)) => sub.wants(routing.as_deref()),
+            _ => true,
         }
     }
 }
@@ -130,6 +144,8 @@ pub struct Hub {
     latest_messages: usize,
     /// Every live session's signal: their cursors say which entries are still needed.
     sessions: RefCell<Vec<Rc<WriterSignal>>>,
+    /// This core's client filters, matched once per published certificate.
+    filters: Rc<CoreFilters>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -158,6 +174,7 @@ impl Hub {
             compact_at: Cell::new(WAITING_COMPACT_MIN),
             latest_messages,
             sessions: RefCell::new(Vec::new()),
+            filters: Rc::default(),
         }
     }
 
@@ -179,7 +196,8 @@ impl Hub {
                 .all(|&k| frame::is_whole_frame(frames.for_stream(k))),
             "a published certificate frame is not one whole WebSocket frame"
         );
-        self.push(Entry::Cert(frames));
+        let routing = self.filters.route(&frames.meta);
+        self.push(Entry::Cert(frames, routing));
     }
 
     /// Appends bytes that every stream receives as they are: the JSON heartbeat frame followed
@@ -243,6 +261,11 @@ impl Hub {
         if history.capacity() > 2 * want {
             history.shrink_to(want);
         }
+    }
+
+    /// This core's client filters (register a client's with [`crate::filter::subscribe`]).
+    pub fn filters(&self) -> &Rc<CoreFilters> {
+        &self.filters
     }
 
     /// Sessions being tracked (dead ones included until the next trim).
@@ -316,7 +339,7 @@ impl Hub {
         bytes_max: usize,
     ) -> Copied {
         let room = bytes_max.saturating_sub(out.len());
-        let ((), n) = self.with_frames_since(kind, *cursor, room, usize::MAX, |frames| {
+        let ((), n) = self.with_frames_since(kind, *cursor, room, usize::MAX, None, |frames| {
             for f in frames {
                 out.extend_from_slice(f);
             }
@@ -329,13 +352,15 @@ impl Hub {
     /// the history (no reference count is touched: the frames are shared by every core, and
     /// bumping their counts from two cores per client per frame would bounce cache lines): at
     /// most `count_max` entries and about `bytes_max` bytes, but at least one entry when there
-    /// is one. Returns `f`'s result and how many entries it was given.
+    /// is one. Entries a filtering client (`sub`) does not want are passed over without being
+    /// given. Returns `f`'s result and how many entries the cursor moves past.
     pub(crate) fn with_frames_since<R>(
         &self,
         kind: StreamKind,
         cursor: u64,
         bytes_max: usize,
         count_max: usize,
+        sub: Option<&Subscription>,
         f: impl FnOnce(&[&[u8]]) -> R,
     ) -> (R, u64) {
         let history = self.history.borrow();
@@ -354,7 +379,15 @@ impl Hub {
             .unwrap_or(history.len());
         let mut slices: Vec<&[u8]> = Vec::new();
         let mut bytes = 0;
-        for entry in history.range(start..).take(count_max.max(1)) {
+        let mut passed = 0u64;
+        for entry in history.range(start..) {
+            if slices.len() >= count_max.max(1) {
+                break;
+            }
+            if !entry.wanted_by(sub) {
+                passed += 1;
+                continue;
+            }
             let frame = entry.bytes_for(kind);
             if !slices.is_empty() && bytes + frame.len() > bytes_max {
                 break;
@@ -362,7 +395,7 @@ impl Hub {
             bytes += frame.len();
             slices.push(frame);
         }
-        let n = slices.len() as u64;
+        let n = slices.len() as u64 + passed;
         (f(&slices), n)
     }
 
@@ -397,7 +430,7 @@ impl Hub {
                 break;
             }
             let frames = match entry {
-                Entry::Cert(frames) => Some(&**frames),
+                Entry::Cert(frames, _) => Some(&**frames),
                 Entry::Broadcast(_) => None,
             };
             match pick(frames) {
@@ -417,7 +450,7 @@ impl Hub {
     pub fn latest_payload(&self, kind: StreamKind) -> Option<Bytes> {
         let history = self.history.borrow();
         history.iter().rev().find_map(|entry| match entry {
-            Entry::Cert(frames) => Some(payload_of(frames.for_stream(kind))),
+            Entry::Cert(frames, _) => Some(payload_of(frames.for_stream(kind))),
             Entry::Broadcast(_) => None,
         })
     }
@@ -429,7 +462,7 @@ impl Hub {
             .iter()
             .rev()
             .filter_map(|entry| match entry {
-                Entry::Cert(frames) => Some(payload_of(&frames.lite)),
+                Entry::Cert(frames, _) => Some(payload_of(&frames.lite)),
                 Entry::Broadcast(_) => None,
             })
             .take(self.latest_messages)

@@ -99,10 +99,12 @@ pub enum HandshakeFailure {
     /// The TLS handshake failed: not TLS (a plain request on the TLS port), or no common
     /// version or cipher suite.
     Tls,
+    /// A stream request whose filter parameters were refused (400, before the upgrade).
+    BadFilter,
 }
 
 impl HandshakeFailure {
-    const ALL: [HandshakeFailure; 7] = [
+    const ALL: [HandshakeFailure; 8] = [
         HandshakeFailure::Timeout,
         HandshakeFailure::HeadTooLarge,
         HandshakeFailure::MalformedRequest,
@@ -110,6 +112,7 @@ impl HandshakeFailure {
         HandshakeFailure::UnsupportedVersion,
         HandshakeFailure::Io,
         HandshakeFailure::Tls,
+        HandshakeFailure::BadFilter,
     ];
 
     fn label(self) -> &'static str {
@@ -121,6 +124,7 @@ impl HandshakeFailure {
             HandshakeFailure::UnsupportedVersion => "unsupported_version",
             HandshakeFailure::Io => "io",
             HandshakeFailure::Tls => "tls",
+            HandshakeFailure::BadFilter => "bad_filter",
         }
     }
 }
@@ -288,6 +292,8 @@ pub struct WsMetricsSnapshot {
     pub hub_history: u64,
     /// Replays started, replays running, frames replayed, live holes met, gaps reported.
     pub resume: [u64; 5],
+    /// Frames not sent to clients that asked for `dedup=`: [same certificate, same issuance].
+    pub dedup_suppressed: [u64; 2],
 }
 
 impl WsMetricsSnapshot {
@@ -343,6 +349,7 @@ impl WsMetricsSnapshot {
         self.hub_published = self.hub_published.wrapping_add(other.hub_published);
         self.hub_history = self.hub_history.wrapping_add(other.hub_history);
         sum(&mut self.resume, &other.resume);
+        sum(&mut self.dedup_suppressed, &other.dedup_suppressed);
     }
 
     /// Appends the Prometheus text exposition (format 0.0.4) of these counters to `out`.
@@ -464,6 +471,16 @@ impl WsMetricsSnapshot {
             "Entries held in the per-core hub histories.",
         );
         let _ = writeln!(out, "{name} {}", self.hub_history);
+        let name = "certstream_dedup_suppressed_total";
+        family(
+            out,
+            name,
+            "counter",
+            "Duplicate certificates not sent to clients that asked for dedup, by reason.",
+        );
+        for (reason, v) in ["cert", "issuance"].iter().zip(self.dedup_suppressed) {
+            let _ = writeln!(out, "{name}{{reason=\"{reason}\"}} {v}");
+        }
         self.write_resume(out);
     }
 

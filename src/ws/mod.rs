@@ -305,6 +305,8 @@ impl ServerContext {
         let mut snap = self.metrics.snapshot();
         snap.hub_published = self.hub.head_seq();
         snap.hub_history = self.hub.history_len() as u64;
+        let (cert, issuance) = self.hub.filters().suppressed();
+        snap.dedup_suppressed = [cert, issuance];
         snap
     }
 }
@@ -382,14 +384,25 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
     // session's is ~13 KB, which every connection still waiting for its head (a burst of
     // thousands, slowloris) would otherwise pay too.
     match route {
-        Route::Upgrade { kind, accept } => {
+        Route::Upgrade {
+            kind,
+            accept,
+            filter,
+        } => {
             let query = head.as_ref().map_or("", |h| h.query.as_str());
-            let resume = match admit_resume(query, &ctx) {
+            let resume = match admit_resume(query, filter.is_some(), &ctx) {
                 Ok(resume) => resume,
                 Err(response) => return Box::pin(respond(conn, &ctx, response)).await,
             };
             let leftover = buf.split_off(head_len);
-            Box::pin(upgrade(conn, ctx, kind, &accept, leftover, resume)).await;
+            let subscription = session::Subscription { filter, resume };
+            Box::pin(upgrade(conn, ctx, kind, &accept, subscription, leftover)).await;
+        }
+        Route::BadFilter(err) => {
+            ctx.metrics.handshake_failed(HandshakeFailure::BadFilter);
+            let body = format!("{err}\n").into_bytes();
+            let response = Response::new(400, http::TEXT_PLAIN, body);
+            Box::pin(respond(conn, &ctx, response)).await;
         }
         Route::Page(page) => {
             let response = render_page(page, &ctx);
@@ -471,10 +484,12 @@ fn count_reject(reject: Reject, metrics: &WsMetrics) {
 }
 
 /// The resume request of an upgrade (`?resume`, `?since=`), or the response refusing it
-/// before the upgrade: 400 with the reason for a malformed one, or for `?since=` on a server
-/// without a replay store; 503 when this core already runs its share of replays.
+/// before the upgrade: 400 with the reason for a malformed one, for one combined with a filter,
+/// or for `?since=` on a server without a replay store; 503 when this core already runs its
+/// share of replays.
 fn admit_resume(
     query: &str,
+    filtered: bool,
     ctx: &ServerContext,
 ) -> Result<Option<session::ResumeRequest>, Response> {
     let text = |code, body: String| Response::new(code, http::TEXT_PLAIN, body.into_bytes());
@@ -483,6 +498,12 @@ fn admit_resume(
     let Some(request) = request else {
         return Ok(None);
     };
+    if filtered {
+        // A replay would have to match stored entries against the filter, which the store
+        // cannot do yet: refused rather than replayed unfiltered.
+        let why = "resume and since cannot be combined with filters (domain, keyword, regex, issuer, update_type, log, dedup) yet\n";
+        return Err(text(400, why.to_owned()));
+    }
     if request.since.is_some() {
         let Some(replay) = &ctx.replay else {
             let why = "since: this server keeps no replay store (it runs without --replay-dir)\n";
@@ -501,8 +522,8 @@ async fn upgrade(
     ctx: Rc<ServerContext>,
     kind: StreamKind,
     accept: &str,
+    subscription: session::Subscription,
     leftover: Vec<u8>,
-    resume: Option<session::ResumeRequest>,
 ) {
     let reply = http::switching_protocols(accept);
     let sent = with_deadline(ctx.config.request_head_timeout, stream.write_all(&reply)).await;
@@ -511,7 +532,7 @@ async fn upgrade(
         return;
     }
     ctx.metrics.http_response(101);
-    session::run(stream, ctx, kind, leftover, resume).await;
+    session::run(stream, ctx, kind, subscription, leftover).await;
 }
 
 fn render_page(page: Page, ctx: &ServerContext) -> Response {

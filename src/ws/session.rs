@@ -3,7 +3,8 @@
 //! # Writer
 //!
 //! Holds a cursor into the hub. Each time it wakes it copies the pending control frames and
-//! every hub entry from its cursor to the head (its stream's form) into ONE reusable buffer,
+//! every hub entry from its cursor to the head (its stream's form; with a filter, only the
+//! entries the hub matched for it, see `crate::filter`) into ONE reusable buffer,
 //! bounded by `client_write_bytes_max`, and sends that buffer. Syscalls per client, not bytes,
 //! are the cost of fan-out, so a burst of N frames costs one send per client instead of N.
 //!
@@ -45,6 +46,7 @@ use std::{
     io::{self, Read, Write},
     pin::Pin,
     rc::Rc,
+    sync::Arc,
     task::{Context, Poll, Waker},
     time::Instant,
 };
@@ -63,7 +65,7 @@ use super::{
     tls::TlsStream,
     ServerContext,
 };
-use crate::{frame, frame::StreamKind, limits, replay::token::Cursor};
+use crate::{filter, frame, frame::StreamKind, limits, replay::token::Cursor};
 
 mod replay;
 
@@ -85,6 +87,14 @@ fn now_us() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// What a client subscribed to beyond its stream form: a filter (`?domain=…`, `?dedup=…`) or
+/// a resume (`?resume`, `?since=`). The two are not combined (refused before the upgrade).
+#[derive(Debug, Default)]
+pub(crate) struct Subscription {
+    pub(crate) filter: Option<Arc<filter::FilterSpec>>,
+    pub(crate) resume: Option<ResumeRequest>,
 }
 
 /// Opcode of a close frame (RFC 6455 §5.5.1).
@@ -122,6 +132,8 @@ struct Session {
     tls: Option<TlsStream>,
     /// What a resuming client (`?resume`, `?since=`) was sent, per log.
     resume: Option<Resume>,
+    /// The client's filter (`?domain=…`, `?dedup=…`), registered with this core's hub.
+    filter: Option<filter::Subscription>,
 }
 
 impl Session {
@@ -129,29 +141,34 @@ impl Session {
     /// how many hub entries it consumed. A resuming session picks entry by entry (skipping
     /// what its client has, stopping at a hole) and ends the batch with a cursor message when
     /// one is due.
-    fn with_batch<R>(&self, cursor: u64, f: impl FnOnce(&[&[u8]]) -> R) -> (R, u64) {
+    fn with_batch<R>(&self, cursor: u64, f: impl FnOnce(&[&[u8]]) -> R) -> (R, u64, u64) {
         let hub = &self.ctx.hub;
         let bytes_max = self.ctx.config.client_write_bytes_max;
         let count_max = limits::CLIENT_WRITE_FRAMES_MAX;
+        let mut sent = 0;
         let Some(resume) = &self.resume else {
-            return hub.with_frames_since(self.kind, cursor, bytes_max, count_max, f);
+            let filter = self.filter.as_ref();
+            let (r, consumed) =
+                hub.with_frames_since(self.kind, cursor, bytes_max, count_max, filter, |frames| {
+                    sent = frames.len() as u64;
+                    f(frames)
+                });
+            return (r, consumed, sent);
         };
         let pick = |frames: Option<&frame::Frames>| resume.pick(frames);
-        hub.with_picked_since(
-            self.kind,
-            cursor,
-            bytes_max,
-            count_max,
-            pick,
-            |frames| match resume.cursor_frame_if_due(Instant::now()) {
-                Some(cursor_frame) => {
-                    let mut with_cursor = frames.to_vec();
-                    with_cursor.push(&cursor_frame);
-                    f(&with_cursor)
+        let (r, consumed) =
+            hub.with_picked_since(self.kind, cursor, bytes_max, count_max, pick, |frames| {
+                sent = frames.len() as u64;
+                match resume.cursor_frame_if_due(Instant::now()) {
+                    Some(cursor_frame) => {
+                        let mut with_cursor = frames.to_vec();
+                        with_cursor.push(&cursor_frame);
+                        f(&with_cursor)
+                    }
+                    None => f(frames),
                 }
-                None => f(frames),
-            },
-        )
+            });
+        (r, consumed, sent)
     }
 
     fn has_work(&self, cursor: u64) -> bool {
@@ -214,10 +231,13 @@ pub(crate) async fn run(
     stream: Conn,
     ctx: Rc<ServerContext>,
     kind: StreamKind,
+    subscription: Subscription,
     leftover: Vec<u8>,
-    resume: Option<ResumeRequest>,
 ) {
     ctx.metrics.session_opened(kind);
+    let Subscription { filter, resume } = subscription;
+    // Registered before the writer takes its cursor: every entry it will read was matched.
+    let filter = filter.map(|spec| filter::subscribe(ctx.hub.filters(), spec));
     let since = resume.as_ref().and_then(|r| r.since.clone());
     let resume = resume.map(|_| Resume::new(starting_cursor(since.as_ref()), since.is_some()));
     let session = Rc::new(Session {
@@ -229,6 +249,7 @@ pub(crate) async fn run(
         reader_waker: RefCell::new(None),
         tls: stream.tls().cloned(),
         resume,
+        filter,
     });
     let reader = glommio::spawn_local(read_loop(Rc::clone(&session), stream.clone(), leftover));
     let mut writer = Writer::new(&session, stream.socket().clone(), since.is_some());
@@ -391,7 +412,7 @@ impl<'a> Writer<'a> {
             cursor,
             ..
         } = self;
-        let (outcome, frames) = session.with_batch(*cursor, |frames| {
+        let (outcome, frames, sent) = session.with_batch(*cursor, |frames| {
             let mut slices: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
             if !buf.is_empty() {
                 slices.push(buf);
@@ -400,7 +421,7 @@ impl<'a> Writer<'a> {
             try_send_all(stream, &slices)
         });
         *cursor += frames;
-        session.ctx.metrics.frames_sent(frames);
+        session.ctx.metrics.frames_sent(sent);
         session.signal.set_cursor(*cursor);
         match outcome {
             Sent::All(n) => {
@@ -433,14 +454,14 @@ impl<'a> Writer<'a> {
             ..
         } = self;
         sealed.clear();
-        let (outcome, frames) = session.with_batch(*cursor, |frames| {
+        let (outcome, frames, sent) = session.with_batch(*cursor, |frames| {
             let mut parts: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
             parts.push(buf.as_slice());
             parts.extend_from_slice(frames);
             tls.seal(&parts, sealed)
         });
         *cursor += frames;
-        session.ctx.metrics.frames_sent(frames);
+        session.ctx.metrics.frames_sent(sent);
         session.signal.set_cursor(*cursor);
         // A connection rustls refuses to encrypt for is broken for good.
         outcome.map_err(|e| io_close_reason(&e))?;

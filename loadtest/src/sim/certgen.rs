@@ -465,8 +465,34 @@ fn dns_names(rng: &mut SplitMix, log: u32, index: u64) -> Vec<String> {
             names.push(format!("{}.{base}", rng.pick(WORDS)));
         }
     }
+    names.extend(lookalike_name(log, index));
     names.dedup();
     names
+}
+
+/// Names subscription filters must tell apart (label boundaries, wildcards, case, IDNs in both
+/// forms, look-alikes of a brand). One of them is added as an extra SAN to
+/// [`LOOKALIKE_SHARE`] of generated entries; the choice draws on its own generator, so every
+/// other byte of an entry is what it was before they existed.
+pub const LOOKALIKE_NAMES: &[&str] = &[
+    "example.com",
+    "shop.example.com",
+    "*.example.com",
+    "badexample.com",
+    "example.com.evil.test",
+    "Login.PayPal.com.verify-account.test",
+    "paypal-secure-login.test",
+    "xn--pypal-4ve.com",
+    "xn--bcher-kva.example",
+    "www.xn--bcher-kva.example",
+];
+/// Share of generated entries carrying one of [`LOOKALIKE_NAMES`].
+pub const LOOKALIKE_SHARE: f64 = 0.1;
+
+fn lookalike_name(log: u32, index: u64) -> Option<String> {
+    let mut rng = SplitMix::from_words(&[0x100c_a11e, u64::from(log), index]);
+    rng.chance(LOOKALIKE_SHARE)
+        .then(|| rng.pick(LOOKALIKE_NAMES).to_string())
 }
 
 /// Returns (subject DER, whether SAN must be critical, is OV).
