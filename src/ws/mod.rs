@@ -12,6 +12,7 @@
 //! | `metrics.rs` | per-core counters and their `Send` snapshot / Prometheus text |
 //! | `stream.rs` | one glommio socket shared by a session's reader and writer tasks; `Conn`: plain or TLS |
 //! | `tls.rs` | `--tls-cert`/`--tls-key`: PEM loading, handshake, the TLS layer of a connection |
+//! | `live.rs` | the live page for browsers (`GET /`, `live.html` compiled in) |
 //! | `access.rs` | [`AccessSettings`] (tokens, connection limits, TLS certificate): reloadable, per connection |
 //!
 //! # Data flow
@@ -42,6 +43,7 @@ mod conn;
 mod heartbeat;
 mod http;
 mod hub;
+mod live;
 mod metrics;
 mod session;
 mod stream;
@@ -469,6 +471,7 @@ async fn upgrade(
 fn render_page(page: Page, ctx: &ServerContext) -> Response {
     match page {
         Page::Index => Response::new(200, http::TEXT_HTML, http::INDEX_HTML.as_bytes().to_vec()),
+        Page::Live => live::response(),
         Page::Example(kind) => {
             let body = ctx
                 .hub
