@@ -270,6 +270,8 @@ fn every_setting_not_reloaded_on_sighup_is_named_when_it_changes() {
         live,
         [
             "auth-token",
+            "connection-burst-per-ip",
+            "connection-rate-per-ip",
             "max-connections",
             "max-connections-per-ip",
             "tls-cert",
