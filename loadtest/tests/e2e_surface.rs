@@ -72,8 +72,17 @@ fn connections_past_the_burst_get_429_until_the_rate_gives_another() {
     assert!(body.contains("too many new connections"), "{body}");
     // One interval after the last attempt a connection is admitted again.
     std::thread::sleep(Duration::from_millis(2100));
-    assert_eq!(server.http_get("/health").0, 200);
-    assert_eq!(server.http_get("/health").0, 429);
+    assert_eq!(server.http_get("/metrics").0, 200);
+    assert_eq!(server.http_get("/metrics").0, 429);
+    // The refusals are counted apart from the other 429s (one executor: its own counters).
+    std::thread::sleep(Duration::from_millis(2100));
+    let (_, metrics_now) = server.http_get("/metrics");
+    let refused = answers.iter().filter(|(c, _)| *c == 429).count() as u64 + 1;
+    assert_eq!(
+        common::metric(&metrics_now, "certstream_connections_rate_limited_total"),
+        refused,
+        "{metrics_now}"
+    );
 }
 
 const TOKEN_A: &str = "watch-token-aaaaaaaaaaaa";

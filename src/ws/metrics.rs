@@ -162,6 +162,7 @@ pub struct WsMetrics {
     writes: Cell<u64>,
     handshake_failures: [Cell<u64>; HandshakeFailure::ALL.len()],
     http_responses: [Cell<u64>; HTTP_CODES.len()],
+    rate_limited: Cell<u64>,
 }
 
 impl WsMetrics {
@@ -200,6 +201,11 @@ impl WsMetrics {
         }
     }
 
+    /// A connection refused for its address's connection rate (answered 429).
+    pub(crate) fn rate_limited(&self) {
+        add(&self.rate_limited, 1);
+    }
+
     /// Clients connected right now on this core.
     pub fn clients_connected(&self, kind: StreamKind) -> u64 {
         self.clients_connected[stream_index(kind)].get()
@@ -224,6 +230,7 @@ impl WsMetrics {
             .copy_from_slice(&get(&self.handshake_failures));
         snap.http_responses
             .copy_from_slice(&get(&self.http_responses));
+        snap.rate_limited = self.rate_limited.get();
         snap
     }
 }
@@ -241,6 +248,8 @@ pub struct WsMetricsSnapshot {
     pub writes: u64,
     pub handshake_failures: [u64; HandshakeFailure::ALL.len()],
     pub http_responses: [u64; HTTP_CODES.len()],
+    /// Connections refused for their address's connection rate (`--connection-rate-per-ip`).
+    pub rate_limited: u64,
     /// Entries ever published into the hub(s).
     pub hub_published: u64,
     /// Entries held in the hub history(ies) now.
@@ -297,6 +306,7 @@ impl WsMetricsSnapshot {
         self.writes = self.writes.wrapping_add(other.writes);
         sum(&mut self.handshake_failures, &other.handshake_failures);
         sum(&mut self.http_responses, &other.http_responses);
+        self.rate_limited = self.rate_limited.wrapping_add(other.rate_limited);
         self.hub_published = self.hub_published.wrapping_add(other.hub_published);
         self.hub_history = self.hub_history.wrapping_add(other.hub_history);
     }
@@ -404,6 +414,14 @@ impl WsMetricsSnapshot {
         for (code, v) in HTTP_CODES.iter().zip(self.http_responses) {
             let _ = writeln!(out, "{name}{{code=\"{code}\"}} {v}");
         }
+        let name = "certstream_connections_rate_limited_total";
+        family(
+            out,
+            name,
+            "counter",
+            "Connections refused (429) for their address's connection rate.",
+        );
+        let _ = writeln!(out, "{name} {}", self.rate_limited);
         let name = "certstream_hub_published_total";
         family(
             out,

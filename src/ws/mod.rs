@@ -396,6 +396,7 @@ fn admit(
     );
     if let Some(ip) = ip {
         if !ctx.rate.admit(ip, rate.0, rate.1) {
+            ctx.metrics.rate_limited();
             return Err(admission::Refusal::Rate);
         }
     }
