@@ -3,8 +3,9 @@
 //! scroll in and the per-log table lists every simulated log.
 //!
 //! Skipped (with a message saying so) only when chromium is missing and cannot be installed.
-//! With `CERTSTREAM_SCREENSHOT_DIR=docs` it also writes the README's screenshots
-//! (`live-page.png`, `live-page-phone.png`).
+//! With `CERTSTREAM_SCREENSHOT_DIR=docs` (relative to the repository root) it also writes the
+//! README's screenshots (`live-page.png`, `live-page-phone.png`), from a simulator with a
+//! longer history so that they show logs catching up.
 
 #[path = "common/browser.rs"]
 mod browser;
@@ -43,18 +44,20 @@ fn a_browser_sees_certificates_scroll_in_and_the_per_log_table_fill() {
             return;
         }
     };
+    // For the README's pictures, enough history that they show logs catching up.
+    let history: u64 = if screenshots_wanted() { 20_000 } else { 2_000 };
     let sim = sim::start(SimConfig {
         rfc6962_logs: 2,
         static_logs: 2,
         rate_per_sec: 40.0,
-        initial_entries: 20_000,
+        initial_entries: history,
         seed: 16,
         ..SimConfig::default()
     })
     .expect("simulator starts");
     let server = Server::following(
         &sim.log_list_url,
-        &["--auth-token", TOKEN, "--backfill", "20000"],
+        &["--auth-token", TOKEN, "--backfill", &history.to_string()],
     );
     let mut browser = Browser::start(&chromium, 1280, 900);
 
@@ -70,7 +73,7 @@ fn a_browser_sees_certificates_scroll_in_and_the_per_log_table_fill() {
     );
 
     browser.navigate(&format!("http://{}/?token={TOKEN}", server.addr));
-    let state = browser.wait_for(PAGE_STATE, Duration::from_secs(30), |v| {
+    let state = browser.wait_for(PAGE_STATE, Duration::from_secs(60), |v| {
         let s: Value = serde_json::from_str(v.as_str().unwrap_or("{}")).unwrap_or_default();
         s["certs"].as_array().is_some_and(|c| c.len() >= 10)
             && s["logs"].as_array().is_some_and(|l| l.len() == LOGS)
@@ -112,12 +115,19 @@ fn a_browser_sees_certificates_scroll_in_and_the_per_log_table_fill() {
     save_screenshots(&mut browser);
 }
 
+fn screenshots_wanted() -> bool {
+    std::env::var_os("CERTSTREAM_SCREENSHOT_DIR").is_some()
+}
+
 /// Writes the README's screenshots when `CERTSTREAM_SCREENSHOT_DIR` names a directory.
 fn save_screenshots(browser: &mut Browser) {
     let Some(dir) = std::env::var_os("CERTSTREAM_SCREENSHOT_DIR") else {
         return;
     };
-    let dir = std::path::PathBuf::from(dir);
+    // Relative to the repository root (tests run in loadtest/).
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(dir);
     std::fs::create_dir_all(&dir).unwrap();
     browser.set_viewport(1280, 900, 1.0, false);
     std::thread::sleep(Duration::from_secs(2));

@@ -212,23 +212,50 @@ fn devtools_port(profile: &std::path::Path) -> u16 {
     }
 }
 
-/// The DevTools WebSocket of the browser's page target (`/json/list`).
+/// The DevTools WebSocket of the browser's page target (`/json/list`), once chromium lists it.
 fn page_websocket_url(port: u16) -> String {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("DevTools HTTP");
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(url) = list_page_target(port) {
+            return url;
+        }
+        assert!(Instant::now() < deadline, "chromium lists no page target");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn list_page_target(port: u16) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     write!(
         s,
         "GET /json/list HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n"
     )
-    .unwrap();
-    let mut text = String::new();
-    let _ = s.read_to_string(&mut text);
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b);
-    let targets: Vec<Value> = serde_json::from_str(body).expect("/json/list is JSON");
+    .ok()?;
+    // Chromium keeps the connection open whatever the request says: read Content-Length.
+    let mut raw = Vec::new();
+    let mut chunk = [0u8; 4096];
+    let (head_len, body_len) = loop {
+        let n = s.read(&mut chunk).ok().filter(|&n| n > 0)?;
+        raw.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&raw);
+        if let Some((head, _)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())?
+            })?;
+            break (head.len() + 4, length);
+        }
+    };
+    while raw.len() < head_len + body_len {
+        let n = s.read(&mut chunk).ok().filter(|&n| n > 0)?;
+        raw.extend_from_slice(&chunk[..n]);
+    }
+    let targets: Vec<Value> = serde_json::from_slice(&raw[head_len..head_len + body_len]).ok()?;
     targets
         .iter()
         .find(|t| t["type"] == "page")
         .and_then(|t| t["webSocketDebuggerUrl"].as_str())
-        .expect("a page target")
-        .to_owned()
+        .map(str::to_owned)
 }
