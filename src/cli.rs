@@ -47,7 +47,7 @@ pub fn main() {
 }
 
 /// `--check-config`: the checks a start makes before it creates anything ([`runtime::check`]:
-/// `--workers` against the CPUs, a log list file, the TLS certificate and key), then prints the
+/// `--workers` against the CPUs, each log list file, the TLS certificate and key), then prints the
 /// settings and exits.
 fn check_config_and_exit(config: &Config) -> ! {
     if let Err(e) = runtime::check(config) {

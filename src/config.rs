@@ -44,6 +44,7 @@ use clap::{
 use crate::{
     ct::{
         http::Timeouts,
+        log_list::{APPLE_LOG_LIST_URL, GOOGLE_LOG_LIST_URL},
         poller::{Backfill, PollerTiming},
     },
     limits,
@@ -54,8 +55,8 @@ use crate::{
 /// [`Config::restart_only_changes`] names those that changed.
 pub const RELOADED_ON_SIGHUP: &str = "Reloaded on SIGHUP";
 
-/// Google's live v3 log list: the default `--log-list`.
-pub const DEFAULT_LOG_LIST_URL: &str = "https://www.gstatic.com/ct/log_list/v3/log_list.json";
+/// The default `--log-list`: Google's v3 list and Apple's, merged (see [`crate::ct::log_lists`]).
+pub const DEFAULT_LOG_LISTS: [&str; 2] = [GOOGLE_LOG_LIST_URL, APPLE_LOG_LIST_URL];
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -108,15 +109,19 @@ pub struct Config {
     )]
     pub workers: usize,
 
-    /// CT log list v3: an http(s):// URL or a file path. When a URL cannot be fetched the copy
-    /// compiled into the binary is used instead (and the log says so).
+    /// CT log list v3 (Google's or Apple's schema): an http(s):// URL or a file path; repeat
+    /// the flag (or comma-separate in the environment) to follow several, merged by log ID.
+    /// Each is loaded on its own; a URL that cannot be fetched at start falls back to the copy
+    /// compiled into the binary when it has one (the two defaults), else is skipped until it
+    /// can be (and the log says so).
     #[arg(
         long,
         env = "CERTSTREAM_LOG_LIST",
-        default_value = DEFAULT_LOG_LIST_URL,
+        default_values = DEFAULT_LOG_LISTS,
+        value_delimiter = ',',
         value_parser = url_or_path
     )]
-    pub log_list: String,
+    pub log_list: Vec<String>,
 
     /// Extra PEM CA certificates trusted for https CT logs (besides webpki-roots).
     #[arg(long, env = "CERTSTREAM_CA_FILE")]
@@ -135,6 +140,40 @@ pub struct Config {
     /// What to do when the state file exists but is unreadable or corrupt.
     #[arg(long, env = "CERTSTREAM_ON_BAD_STATE", value_enum, default_value_t = OnBadState::Refuse)]
     pub on_bad_state: OnBadState,
+
+    /// Directory of the replay store: every streamed entry is kept there (bounded by
+    /// `--replay-max-bytes` and `--replay-max-age`) so clients can resume with `?since=`.
+    /// Without it, `?resume` still sends cursors but nothing can be replayed.
+    #[arg(long, env = "CERTSTREAM_REPLAY_DIR")]
+    pub replay_dir: Option<PathBuf>,
+
+    /// Most bytes the replay store keeps on disk; the oldest segments go first.
+    #[arg(
+        long,
+        env = "CERTSTREAM_REPLAY_MAX_BYTES",
+        default_value_t = limits::REPLAY_MAX_BYTES_DEFAULT,
+        value_parser = clap::value_parser!(u64).range(limits::REPLAY_MAX_BYTES_MIN..)
+    )]
+    pub replay_max_bytes: u64,
+
+    /// Seconds the replay store keeps an entry (by when it was first seen).
+    #[arg(
+        long,
+        env = "CERTSTREAM_REPLAY_MAX_AGE_SECS",
+        default_value_t = limits::REPLAY_MAX_AGE_DEFAULT.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..=limits::SETTING_MILLIS_MAX / 1000)
+    )]
+    pub replay_max_age_secs: u64,
+
+    /// Clients replaying from the store at once (each executor takes its share); past it a
+    /// `?since=` request gets 503.
+    #[arg(
+        long,
+        env = "CERTSTREAM_REPLAY_MAX_CLIENTS",
+        default_value_t = limits::REPLAY_MAX_CLIENTS_DEFAULT,
+        value_parser = clap::value_parser!(u64).range(1..=100_000)
+    )]
+    pub replay_max_clients: u64,
 
     /// Most client connections the process holds (0 = no limit); past it new ones get 503.
     #[arg(long, env = "CERTSTREAM_MAX_CONNECTIONS", default_value_t = 0, help_heading = RELOADED_ON_SIGHUP)]
@@ -345,6 +384,9 @@ impl Config {
         if self.tls_cert.is_some() != self.tls_key.is_some() {
             return Err("tls-cert and tls-key must be given together (or neither)".into());
         }
+        if let Some(twice) = given_twice(&self.log_list) {
+            return Err(format!("log-list {twice} is given twice"));
+        }
         if self.http_request_timeout_ms < self.http_connect_timeout_ms {
             return Err(format!(
                 "http-request-timeout-ms ({}) must be at least http-connect-timeout-ms ({})",
@@ -500,6 +542,15 @@ fn unknown_key(cmd: &clap::Command, key: &str) -> String {
         "unknown key `{key}`{hint}; the keys are {}",
         keys.join(", ")
     )
+}
+
+/// The first value given more than once.
+fn given_twice(values: &[String]) -> Option<&str> {
+    values
+        .iter()
+        .enumerate()
+        .find(|(i, v)| values[..*i].contains(v))
+        .map(|(_, v)| v.as_str())
 }
 
 /// `--log-list`: anything but a blank string (a URL or a path is told apart later).

@@ -25,6 +25,9 @@ pub struct Frames {
 pub struct EntryMeta {
     /// The log's id (SHA-256 of its key), as in the log list.
     pub log_id: [u8; 32],
+    /// The log's key in resume tokens and the replay store (from `source.url`, see
+    /// [`crate::replay::token::log_key`]).
+    pub log_key: [u8; 8],
     /// The entry's leaf index in that log.
     pub index: u64,
     /// When this server parsed it (`seen`), in microseconds since the epoch.

@@ -1,8 +1,9 @@
 //! # certstream: a thread-per-core Certificate Transparency streaming server
 //!
-//! The server polls every usable public CT log (RFC 6962 and Static CT API), parses each new
-//! entry once, serializes it once per stream form into a complete WebSocket text frame, and fans
-//! those immutable frames out to every connected client in the CaliDog certstream format.
+//! The server polls every usable public CT log (RFC 6962 and Static CT API) of Google's and
+//! Apple's log lists, parses each new entry once, serializes it once per stream form into a
+//! complete WebSocket text frame, and fans those immutable frames out to every connected client
+//! in the CaliDog certstream format.
 //!
 //! # Layout
 //!
@@ -11,11 +12,12 @@
 //! | [`limits`] | every bound and default (queue depths, page sizes, timeouts); nothing else sets one |
 //! | [`cli`] | the `certstream` command: flags, logging, signals |
 //! | [`config`] | the settings: each declared once in [`config::Config`] (flag, `CERTSTREAM_*` variable, file key, default, validation, help, whether SIGHUP reloads it), read from flags, environment and a TOML file (in that precedence) by one generic layer, validated once at boot; [`config::watch`] reloads when the `--config` file's content changes (inotify, a thread of its own) |
-//! | [`ct`] | the CT side: log list, HTTP client, pacing, RFC 6962 and Static CT decoders, and the per-log pollers ([`ct::poller`]); every CT error says whose fault it is and whether retrying helps ([`ct::error`]) |
+//! | [`ct`] | the CT side: log lists (parsed, and merged by log ID), HTTP client, pacing, RFC 6962 and Static CT decoders, and the per-log pollers ([`ct::poller`]); every CT error says whose fault it is and whether retrying helps ([`ct::error`]) |
 //! | [`frame`] | pre-encoded WebSocket frames ([`frame::Frames`]): the only data that crosses cores |
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
 //! | [`ws`] | the client side: listener, TLS (rustls), HTTP endpoints and the live page for browsers, WebSocket handshake, sessions, per-core hub, reloadable access settings (tokens, limits, certificate), per-core connection-rate buckets |
-//! | [`runtime`] | pinned executors (one per CPU at most), the cross-core rings, log ownership, and a server's life as messages: [`runtime::start`] → [`runtime::Server`] (`addr`, `stop`, `reload`, `wait`), several per process if wanted |
+//! | [`runtime`] | pinned executors (one per CPU at most), the cross-core rings, the log list sources (each loaded and refreshed on its own: [`runtime::log_sources`]), log ownership, and a server's life as messages: [`runtime::start`] → [`runtime::Server`] (`addr`, `stop`, `reload`, `wait`), several per process if wanted |
+//! | [`replay`] | resume and replay (issue #14); [`replay::store`]: the on-disk store of every streamed entry per log (segments, recovery, retention, readers on any executor) |
 //! | [`state`] | the saved per-log cursors (`--state-file`): resume after a restart |
 //! | [`systemd`] | sd_notify READY/STOPPING/WATCHDOG, no-op outside systemd |
 //! | [`metrics`] | single-writer counters, the plain snapshots that cross cores, and the Prometheus text and `/health/deep` renderings; it knows nothing of the CT side (a log's snapshot is filled by its [`ct::poller::LogProgress`]) |
@@ -24,7 +26,8 @@
 //! # Data flow
 //!
 //! ```text
-//! core 0: coordinator: log list (fetched, or embedded fallback) → assigns each log to a core
+//! core 0: coordinator: log lists, each fetched on its own (or its embedded fallback), merged by
+//!         log ID (Google's and Apple's by default) → assigns each log to a core
 //! core k: poller per owned log → ct decode → cert::encode_entry (ONCE per form) → Arc<Frames>
 //!         ├─ hub_k.publish(frames); hub_k.flush()          (sessions on core k)
 //!         └─ ring k→j for every j ≠ k: one Arc'd batch per page (bounded SPSC; full ⇒ drop + count)
@@ -79,6 +82,12 @@
 //!   frames are dropped and counted, and a client that stays behind is closed (1008). A
 //!   session's cursor into its hub only moves forward and never passes the head, and every
 //!   published frame is one whole WebSocket frame: both are asserted where they are used.
+//! - The replay store ([`replay::store`]) of a log has one writer, the log's executor, which
+//!   only appends (one write per page) and deletes whole oldest segments; readers on any
+//!   executor share no memory with it and go through the files: a segment is complete once a
+//!   newer one exists, and a short or bad record at the end of the newest is "not written
+//!   yet", never served. Stored indexes strictly increase per log, so a page re-fetched after
+//!   a crash is never stored twice.
 //! - Imports run one way: `cli` → `runtime` → (`ws`, `ct`, `cert`, `config`); `ct` → `metrics`
 //!   → `ws`'s snapshot type; everything → `limits`, `frame`. No two files import each other
 //!   (the coordinator reaches its executor through the narrow `runtime::coordinator::Host`
@@ -95,6 +104,7 @@ pub mod frame;
 pub mod fuzzing;
 pub mod limits;
 pub mod metrics;
+pub mod replay;
 pub mod runtime;
 pub mod state;
 pub mod systemd;

@@ -63,6 +63,36 @@ pub const CLIENT_WRITE_BUFFER_RETAIN_BYTES: usize = 4 * 1024;
 /// frames).
 pub const CLIENT_WRITE_FRAMES_MAX: usize = 1023;
 
+/// Logs one resume token may list. Google's and Apple's lists together hold about 150 logs,
+/// usable or not; at the widest (10-byte indexes) 256 logs still fit a request head.
+pub const RESUME_TOKEN_LOGS_MAX: usize = 256;
+
+/// Longest resume token accepted (base64url of [`RESUME_TOKEN_LOGS_MAX`] logs at their widest:
+/// 8-byte key and a 10-byte index each), so a request line stays far under the head bound.
+pub const RESUME_TOKEN_CHARS_MAX: usize = (2 + 10 + 10 + RESUME_TOKEN_LOGS_MAX * 18) * 4 / 3 + 4;
+
+/// A resuming client gets a `cursor` message after a batch only when this long has passed
+/// since its last one (and at the latest this long after its last certificate): at most a
+/// few hundred bytes of token per client per interval, whatever the batch rate.
+pub const RESUME_CURSOR_INTERVAL: Duration = Duration::from_millis(200);
+
+/// Smallest `--replay-max-bytes`: a few segments, so retention never deletes the segment a
+/// writer is filling.
+pub const REPLAY_MAX_BYTES_MIN: u64 = 4 * REPLAY_SEGMENT_BYTES;
+
+/// Clients replaying at once by default: each reads the store as fast as its socket takes it,
+/// and disk and CPU are shared; live clients are unaffected by the cap either way.
+pub const REPLAY_MAX_CLIENTS_DEFAULT: u64 = 64;
+
+/// CPU shares of an executor's replay task queue against the default queue's 1000 (live
+/// fan-out, pollers): a replay runs on what live work leaves, at least about 1 % of the core.
+pub const REPLAY_TASK_QUEUE_SHARES: usize = 10;
+
+/// Pages queued per executor towards its replay-store writer (about a minute of one core's
+/// logs). Full: the page is streamed but not stored, counted and logged with its range; a
+/// resuming client that needs it gets a `gap` message.
+pub const REPLAY_WRITE_QUEUE_PAGES: usize = 256;
+
 /// Control replies (pongs, close) a session may have queued before its reader stops reading
 /// the socket: a client flooding pings without reading our replies is slowed by TCP, not by
 /// our memory.
@@ -176,6 +206,9 @@ pub const PACING_NARROW_AFTER: u32 = 4;
 pub const PACING_NARROW_DIVISOR: u32 = 16;
 /// How often the log list is fetched again.
 pub const LOG_LIST_REFRESH: Duration = Duration::from_secs(3600);
+/// How soon a log list that has never loaded (and has no embedded copy) is tried again, when
+/// that is sooner than the refresh: a list down at boot should not cost an hour of its logs.
+pub const LOG_LIST_RETRY: Duration = Duration::from_secs(60);
 /// Largest checkpoint accepted. A checkpoint is three short lines plus one signature line per
 /// signer (≈ 100 bytes each): real ones are a few hundred bytes; 64 KiB leaves room for
 /// hundreds of witness cosignatures while keeping a hostile one cheap to reject.
@@ -244,6 +277,7 @@ const _: () = assert!(CLIENT_CONTROL_BYTES_MAX >= 2 * 127);
 const _: () = assert!(CLIENT_MESSAGE_BYTES_MAX <= 1 << 20);
 const _: () = assert!(LAG_HEADS_MAX >= 2);
 const _: () = assert!(REQUEST_HEAD_BYTES_MAX >= 1024);
+const _: () = assert!(RESUME_TOKEN_CHARS_MAX + 1024 <= REQUEST_HEAD_BYTES_MAX);
 const _: () = assert!(GET_ENTRIES_BATCH >= 32 && GET_ENTRIES_BATCH <= 1000);
 const _: () = assert!(REQUEST_TIMEOUT.as_secs() > CONNECT_TIMEOUT.as_secs());
 const _: () =
@@ -352,6 +386,53 @@ pub const EXECUTOR_SPIN_BEFORE_PARK: Duration = Duration::ZERO;
 /// accepts (see [`crate::runtime`]).
 pub const TEST_EXECUTOR_START_DELAY_MAX: Duration = Duration::from_secs(10);
 
+// ---- Replay store ------------------------------------------------------------------------------
+
+/// Bytes one stored entry takes on disk, all three frames and the record's 72 bytes of head and
+/// fixed fields: 11 489 on average over the 26 real entries of
+/// `loadtest/fixtures/ctdata/rfc6962` encoded by `cert::encode_entry` (frames: lite 1 839,
+/// full 9 459, domains 118; measured by `replay::store::tests::real_entries_round_trip`, which
+/// fails when the mean leaves 0.5×–2× this figure). The full frame (leaf and chain DER in
+/// base64) is 82% of it; re-encoding the lite and domains forms from it at replay would save
+/// 17% at the cost of a parse per replayed entry, so all three are stored. Sizing only.
+pub const REPLAY_BYTES_PER_ENTRY: u64 = 11_500;
+
+/// Entries per second of the live firehose (all public logs, 2025-26), for sizing the store.
+pub const REPLAY_SIZING_ENTRIES_PER_SEC: u64 = 400;
+
+/// Default age bound of the replay store: an hour lets any client that was gone for a restart,
+/// a network cut or a deploy resume without a gap.
+pub const REPLAY_MAX_AGE_DEFAULT: Duration = Duration::from_secs(3600);
+
+/// Default byte bound of ONE log's store (each writer bounds its own log): an hour of the whole
+/// firehose, 400 entries/s × 3600 s × [`REPLAY_BYTES_PER_ENTRY`] ≈ 16.6 GB. No single log
+/// carries the whole firehose, so the age bound is what bites and the store holds about an
+/// hour of every log (≈ 16.6 GB in all); this bound only keeps a runaway log or a wrong clock
+/// from filling the disk.
+pub const REPLAY_MAX_BYTES_DEFAULT: u64 =
+    REPLAY_SIZING_ENTRIES_PER_SEC * 3600 * REPLAY_BYTES_PER_ENTRY;
+
+/// A new segment starts past this many bytes: retention deletes whole segments, so this is the
+/// granularity of the bounds, and a reader that resumes inside a segment scans it from its
+/// start to find its index (records have no fixed size): 8 MiB ≈ 730 entries, about 6 s of
+/// the busiest log at 400 entries/s over all logs, and a few hundred files per log per hour,
+/// which keeps listing a log's directory cheap. (64 MiB made every resume of the 50-client
+/// test scan tens of MB per log.)
+pub const REPLAY_SEGMENT_BYTES: u64 = 8 << 20;
+
+/// Bytes a store reader (or recovery) reads at once; the buffer a replay batch's frames are
+/// slices of. About 90 entries per read, small beside a session's write bound.
+pub const REPLAY_READ_CHUNK_BYTES: usize = 1 << 20;
+
+/// Bytes read to look at a segment's first entry only (the reader's first index, time
+/// search): one typical entry; a larger one is read whole.
+pub const REPLAY_PEEK_BYTES: usize = 16 * 1024;
+
+/// Largest record body: an entry's three frames with the longest chain ([`CHAIN_CERTS_MAX`]
+/// certificates) stay far below it. The writer refuses (and counts) a larger entry, and a
+/// reader takes a larger length field for damage.
+pub const REPLAY_RECORD_BYTES_MAX: usize = 4 << 20;
+
 const _: () = assert!(
     SHUTDOWN_PUBLISHERS_WAIT.as_millis()
         + SHUTDOWN_RING_DRAIN.as_millis()
@@ -363,3 +444,4 @@ const _: () =
     assert!(EXECUTOR_BEAT_WINDOW.as_millis() >= 2 * METRICS_SNAPSHOT_INTERVAL.as_millis());
 const _: () = assert!(SNAPSHOT_RING_DEPTH >= 1 && RELOAD_REQUESTS_PENDING_MAX >= 1);
 const _: () = assert!(CONFIG_WATCH_SETTLE.as_millis() < CONFIG_WATCH_SETTLE_MAX.as_millis());
+const _: () = assert!(REPLAY_RECORD_BYTES_MAX as u64 <= REPLAY_SEGMENT_BYTES);

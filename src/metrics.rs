@@ -9,7 +9,12 @@
 //! [`CoreSnapshot`] (plain `Send` data) and sends it to every other executor over a bounded SPSC
 //! ring, so `/metrics` and `/health/deep` on any core render the whole process without a lock.
 
-use std::{cell::Cell, fmt::Write as _, rc::Rc};
+use std::{
+    cell::{Cell, RefCell},
+    fmt::Write as _,
+    rc::Rc,
+    sync::Arc,
+};
 
 use crate::limits;
 
@@ -62,6 +67,9 @@ pub struct LogStats {
     pub entries: Cell<u64>,
     /// Current minimum interval between requests chosen by the adaptive pacer.
     pub pacing_ms: Cell<u64>,
+    /// The log lists (`--log-list` sources) the log is followed for, as the coordinator last
+    /// said.
+    pub lists: RefCell<Vec<Arc<str>>>,
 }
 
 impl LogStats {
@@ -77,6 +85,10 @@ impl LogStats {
 
     pub fn count_error(&self, kind: FetchErrorKind) {
         bump(&self.errors[kind as usize]);
+    }
+
+    pub fn set_lists(&self, lists: Vec<Arc<str>>) {
+        *self.lists.borrow_mut() = lists;
     }
 }
 
@@ -144,6 +156,8 @@ pub struct LogSnapshot {
     /// Timestamp of the first verified head holding the oldest entry not yet streamed (0 =
     /// none).
     pub pending_since_ms: u64,
+    /// The log lists (`--log-list` sources) the log is followed for.
+    pub lists: Vec<Arc<str>>,
 }
 
 impl LogSnapshot {
@@ -243,6 +257,7 @@ struct HealthLog<'a> {
     errors: u64,
     entries_skipped: u64,
     skipped_recent: &'a [SkippedEntry],
+    lists: &'a [Arc<str>],
 }
 
 #[derive(serde::Serialize)]
@@ -253,8 +268,8 @@ struct Health<'a> {
     logs: Vec<HealthLog<'a>>,
 }
 
-/// `/health/deep`: per-log state and lag, clients and uptime, and the entries it had to skip
-/// (count, and the most recent with index and reason). A log is `waiting_for_head` until its
+/// `/health/deep`: per-log state and lag, clients and uptime, the entries it had to skip
+/// (count, and the most recent with index and reason), and the log lists it came from. A log is `waiting_for_head` until its
 /// first verified tree head, then `caught_up` or `catching_up`.
 pub fn health_json(snaps: &[CoreSnapshot], facts: ProcessFacts) -> String {
     let logs = snaps
@@ -282,6 +297,7 @@ pub fn health_json(snaps: &[CoreSnapshot], facts: ProcessFacts) -> String {
                 errors: l.errors.iter().sum(),
                 entries_skipped: l.entries_skipped,
                 skipped_recent: &l.skipped_recent,
+                lists: &l.lists,
             }
         })
         .collect();
@@ -455,13 +471,19 @@ fn render_logs(out: &mut String, snaps: &[CoreSnapshot], facts: ProcessFacts) {
             let _ = writeln!(out, "{name}{{{}}} {}", log_labels(l), field(l));
         }
     }
+    render_log_lists(out, &logs);
+    render_log_errors(out, &logs);
+}
+
+/// `certstream_log_errors_total`: one series per log and error kind.
+fn render_log_errors(out: &mut String, logs: &[&LogSnapshot]) {
     header(
         out,
         "certstream_log_errors_total",
         "counter",
         "Failed fetches by kind.",
     );
-    for l in &logs {
+    for l in logs {
         for kind in FetchErrorKind::ALL {
             let _ = writeln!(
                 out,
@@ -469,6 +491,26 @@ fn render_logs(out: &mut String, snaps: &[CoreSnapshot], facts: ProcessFacts) {
                 log_labels(l),
                 kind.label(),
                 l.errors[kind as usize]
+            );
+        }
+    }
+}
+
+/// One `certstream_log_list_info` series per (log, list it is followed for).
+fn render_log_lists(out: &mut String, logs: &[&LogSnapshot]) {
+    header(
+        out,
+        "certstream_log_list_info",
+        "gauge",
+        "1 for each log list (--log-list source) the log is followed for (usable, qualified or readonly in it).",
+    );
+    for l in logs {
+        for list in &l.lists {
+            let _ = writeln!(
+                out,
+                "certstream_log_list_info{{{},list=\"{}\"}} 1",
+                log_labels(l),
+                label(list)
             );
         }
     }

@@ -39,6 +39,7 @@ fn metrics_pass_promtool_and_cover_logs_and_clients() {
         "certstream_log_lag_entries{",
         "certstream_log_lag_seconds{",
         "certstream_log_errors_total{",
+        "certstream_log_list_info{",
         "certstream_ws_clients{stream=\"lite\"} 1",
         "certstream_ws_frames_sent_total",
         "certstream_ring_drops_total{core=\"1\"}",

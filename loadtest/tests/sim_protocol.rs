@@ -647,6 +647,82 @@ fn partial_tile_disappears_once_full_and_growth_pauses() {
     assert!(state["logs"][0]["tree_size"].as_u64().unwrap() >= 256);
 }
 
+/// (description, state key) of every log of a list, in list order.
+fn listed(list: &serde_json::Value) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for op in list["operators"].as_array().unwrap() {
+        let logs = op["logs"].as_array().unwrap();
+        for l in logs.iter().chain(op["tiled_logs"].as_array().unwrap()) {
+            let state = l["state"].as_object().unwrap();
+            assert_eq!(state.len(), 1, "one state: {l}");
+            let key = state.keys().next().unwrap().clone();
+            out.push((l["description"].as_str().unwrap().to_owned(), key));
+        }
+    }
+    out
+}
+
+/// The Apple-shaped list: the v3 schema plus `assetVersion`, `assetVersionV2` and a `version`
+/// in each state; what each list has is set at run time, and a list can be made to fail.
+#[test]
+fn the_apple_shaped_list_and_what_each_list_has() {
+    use sim::{ListContent, ListKind, ListedState};
+    let sim = start(SimConfig {
+        rfc6962_logs: 2,
+        static_logs: 1,
+        ..quiet(0)
+    });
+    let apple = get(&sim.apple_list_url).json();
+    assert!(apple["assetVersion"].is_u64() && apple["assetVersionV2"].is_u64());
+    assert!(apple["version"].is_string());
+    let tiled = &apple["operators"][1]["tiled_logs"][0];
+    assert!(tiled["state"]["usable"]["version"].is_string());
+    assert!(tiled["submission_url"].is_string() && tiled["tls_only"].is_boolean());
+    assert_eq!(listed(&apple).len(), 3, "every log, usable, by default");
+    let google = get(&sim.log_list_url);
+    assert!(google.json().get("assetVersion").is_none());
+    assert!(google.header("last-modified").is_some());
+    sim.set_list(
+        ListKind::Apple,
+        ListContent::Only(vec![
+            (2, ListedState::Qualified),
+            (1, ListedState::Rejected),
+        ]),
+    );
+    sim.set_list(
+        ListKind::Google,
+        ListContent::Only(vec![(0, ListedState::Usable)]),
+    );
+    let names = sim.logs();
+    let want = |i: usize, state: &str| {
+        (
+            format!(
+                "ctlog-sim '{}' {} log",
+                names[i].name,
+                names[i].kind.as_str()
+            ),
+            state.to_owned(),
+        )
+    };
+    assert_eq!(
+        listed(&get(&sim.apple_list_url).json()),
+        [want(1, "rejected"), want(2, "qualified")]
+    );
+    let google = get(&sim.log_list_url);
+    assert_eq!(listed(&google.json()), [want(0, "usable")]);
+    assert!(
+        google.header("last-modified").is_none(),
+        "a list set at run time changes: never cached"
+    );
+    sim.set_list(ListKind::Apple, ListContent::Unavailable);
+    assert_eq!(get(&sim.apple_list_url).status, 503);
+    assert_eq!(
+        get(&sim.log_list_url).status,
+        200,
+        "the other list still answers"
+    );
+}
+
 #[test]
 fn log_list_schema_and_ids() {
     let sim = start(SimConfig {

@@ -140,6 +140,7 @@ pub fn encode_entry(
     let domains = write_frame(domains_estimate, "domains", &domains_msg)?;
     let meta = EntryMeta {
         log_id: source.log_id,
+        log_key: crate::replay::token::log_key(source.url),
         index: entry.index,
         seen_us: (seen * 1e6).round() as u64,
         leaf_sha256: leaf.sha256_raw,

@@ -563,6 +563,10 @@ fn the_meta_names_the_entry_the_frames_print() {
     let lite = payload_json(&frames.lite);
     assert_eq!(frames.meta.log_id, SOURCE.log_id);
     assert_eq!(frames.meta.index, entry.index);
+    assert_eq!(
+        frames.meta.log_key,
+        crate::replay::token::log_key(lite["data"]["source"]["url"].as_str().unwrap())
+    );
     assert_eq!(lite["data"]["cert_index"], entry.index);
     assert_eq!(frames.meta.seen_us, 1_700_000_000_123_456);
     let printed = lite["data"]["leaf_cert"]["sha256"]

@@ -52,6 +52,8 @@ const FILE: u8 = 1;
 /// Strings tried, in order (after an enum's own values), as a setting's two test values.
 const CANDIDATES: &[&str] = &[
     "1",
+    "300000000",
+    "400000000",
     "2",
     "all",
     "127.0.0.1:1",
@@ -566,6 +568,37 @@ fn a_connection_rate_is_off_or_within_its_range() {
     let burst = |v: &str| Config::try_parse_from(["certstream", "--connection-burst-per-ip", v]);
     assert!(burst("0").is_err() && burst("100001").is_err());
     assert_eq!(burst("1").unwrap().connection_burst_per_ip, 1);
+}
+
+#[test]
+fn log_lists_default_to_google_and_apple_and_take_a_list_from_any_layer() {
+    let d = Config::try_parse_from(["certstream"]).unwrap();
+    assert_eq!(d.log_list, DEFAULT_LOG_LISTS);
+    assert_eq!(
+        d.log_list,
+        [
+            "https://www.gstatic.com/ct/log_list/v3/log_list.json",
+            "https://valid.apple.com/ct/log_list/current_log_list.json"
+        ]
+    );
+    let c = Config::try_parse_from(["certstream", "--log-list", "/a.json", "--log-list", "/b"]);
+    assert_eq!(
+        c.unwrap().log_list,
+        ["/a.json", "/b"],
+        "given values replace the defaults"
+    );
+    let c = Config::try_parse_from(["certstream", "--log-list", "/a.json,https://x.example/l"]);
+    assert_eq!(
+        c.unwrap().log_list,
+        ["/a.json", "https://x.example/l"],
+        "comma-separated, as the environment gives them"
+    );
+    let (c, _) = load_with_file("log_list = [\"/a.json\", \"/b.json\"]\n", &[]);
+    assert_eq!(c.unwrap().log_list, ["/a.json", "/b.json"]);
+    let (c, _) = load_with_file("log_list = \"/only.json\"\n", &[]);
+    assert_eq!(c.unwrap().log_list, ["/only.json"], "one value for a list");
+    let twice = Config::load_from(["certstream", "--log-list", "/a", "--log-list", "/a"]).unwrap();
+    assert_eq!(twice.validate().unwrap_err(), "log-list /a is given twice");
 }
 
 #[test]

@@ -1,11 +1,14 @@
-//! The Google CT log list v3 (`log_list.json`): which logs exist, their keys, URLs and states.
+//! The CT log lists v3 (`log_list.json`): which logs exist, their keys, URLs and states.
+//! Google's list and Apple's (`current_log_list.json`) share the schema; Apple's adds
+//! `assetVersion`, `assetVersionV2` and a `version` in each state, which are ignored. Several
+//! lists are merged by [`super::log_lists`].
 //!
 //! ```text
 //! { "version", "operators": [ { "name", "logs": [Log], "tiled_logs": [TiledLog] } ] }
 //! Log:      description, log_id, key, url,                            mmd, state
 //! TiledLog: description, log_id, key, submission_url, monitoring_url, mmd, state
 //! state:    exactly one of pending | qualified | usable | readonly{final_tree_head} |
-//!           retired | rejected, each with a timestamp
+//!           retired | rejected, each with a timestamp (Apple's: and a version)
 //! ```
 //!
 //! # Invariants worth naming
@@ -14,12 +17,14 @@
 //!   cannot be used (bad key, `log_id` ≠ SHA-256(key), missing URL, duplicate) is left out with
 //!   a reason in [`LogList::skipped`]. Only a body that is not a log list at all, or one that
 //!   yields no log, is an error: replacing a working list with an empty one must not happen.
+//! - Unknown fields are ignored, everywhere: a publisher adding one must not cost the list.
+//!   What is used (key, `log_id`, URLs, state, `final_tree_head`) is checked.
 //! - Operators without `logs` or `tiled_logs` (older lists, CaliDog's crash of 2025-05) are
 //!   fine; logs without `state` (test logs in `all_logs_list.json`) are [`LogState::Unknown`]
 //!   and not polled.
 //! - Every listed log appears once: logs are deduplicated by `log_id`, first listing wins.
 
-use std::{borrow::Cow, collections::HashSet, fmt};
+use std::{borrow::Cow, collections::HashSet, fmt, sync::Arc};
 
 use base64::Engine as _;
 use serde::{de::IgnoredAny, Deserialize};
@@ -29,9 +34,29 @@ use super::error::{CtError, DecodeFailure, DecodeKind, ErrorSide, Retry};
 use super::http::HttpError;
 use super::sig::{KeyError, LogKey};
 
-/// The log list compiled into the binary: Chrome's v3 list, version 81.14 (2026-01-20). Used
-/// when no fresher list can be fetched.
+/// Google's live v3 log list (Chrome's): one of the default `--log-list` sources.
+pub const GOOGLE_LOG_LIST_URL: &str = "https://www.gstatic.com/ct/log_list/v3/log_list.json";
+
+/// Apple's live log list (Safari's): the other default `--log-list` source.
+pub const APPLE_LOG_LIST_URL: &str = "https://valid.apple.com/ct/log_list/current_log_list.json";
+
+/// Google's list compiled into the binary: Chrome's v3 list, version 81.14 (2026-01-20). Used
+/// when [`GOOGLE_LOG_LIST_URL`] cannot be fetched at start.
 pub const EMBEDDED_LOG_LIST: &[u8] = include_bytes!("log_list_v3.json");
+
+/// Apple's list compiled into the binary: version 511, assetVersion 32 (2026-04-01). Used when
+/// [`APPLE_LOG_LIST_URL`] cannot be fetched at start.
+pub const EMBEDDED_APPLE_LOG_LIST: &[u8] = include_bytes!("apple_log_list.json");
+
+/// The copy compiled into the binary of the list published at `source`, if there is one: only
+/// the two default URLs have one (a copy of one list is no stand-in for another).
+pub fn embedded_copy(source: &str) -> Option<&'static [u8]> {
+    match source {
+        GOOGLE_LOG_LIST_URL => Some(EMBEDDED_LOG_LIST),
+        APPLE_LOG_LIST_URL => Some(EMBEDDED_APPLE_LOG_LIST),
+        _ => None,
+    }
+}
 
 /// Which read API a log speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +101,10 @@ pub struct LogInfo {
     /// Maximum merge delay in seconds; 0 when the list omits it.
     pub mmd_secs: u64,
     pub state: LogState,
+    /// The lists (`--log-list` sources) this log is followed for (those that have it usable,
+    /// qualified or readonly), in the order they were given: empty from [`parse_log_list`],
+    /// filled by [`super::log_lists::merge`].
+    pub lists: Vec<Arc<str>>,
 }
 
 impl LogInfo {
@@ -265,8 +294,9 @@ impl DecodeFailure for LogListError {
 
 #[derive(Deserialize)]
 struct RawList<'a> {
+    /// Only shown, so taken as it comes: a string in both schemas, anything else as its JSON.
     #[serde(borrow, default)]
-    version: Option<Cow<'a, str>>,
+    version: Option<LazyValue<'a>>,
     #[serde(borrow)]
     operators: Vec<RawOperator<'a>>,
 }
@@ -422,6 +452,7 @@ fn log_info(raw: &RawLog<'_>, kind: LogKind, operator: &str) -> Result<LogInfo, 
         submission_url,
         mmd_secs: raw.mmd.unwrap_or(0),
         state: log_state(raw.state.as_ref())?,
+        lists: Vec::new(),
     })
 }
 
@@ -496,7 +527,10 @@ pub fn parse_log_list(body: &[u8]) -> Result<LogList, LogListError> {
     if c.logs.is_empty() {
         return Err(LogListError::NoLogs { skipped: c.skipped });
     }
-    let version = raw.version.as_deref().unwrap_or("").to_string();
+    let version = raw.version.as_ref().map_or_else(String::new, |v| {
+        let raw = v.as_raw_str();
+        sonic_rs::from_str::<String>(raw).unwrap_or_else(|_| raw.to_owned())
+    });
     Ok(LogList {
         version,
         logs: c.logs,
@@ -617,6 +651,74 @@ mod tests {
                 final_tree_size: 1_958_525_022
             }
         );
+    }
+
+    /// Apple's list (schema v5): the v3 schema plus `assetVersion`, `assetVersionV2` and a
+    /// `version` in each state; counts as in the fixtures' SOURCES.md.
+    #[test]
+    fn apple_511_parses_with_its_extra_fields_ignored() {
+        assert_eq!(
+            EMBEDDED_APPLE_LOG_LIST,
+            fixture("apple_current_log_list_511_2026-04-01.json").as_slice()
+        );
+        let list = parse_log_list(EMBEDDED_APPLE_LOG_LIST).unwrap();
+        assert_eq!(list.version, "511");
+        assert!(list.skipped.is_empty(), "{:?}", list.skipped);
+        assert_eq!(count(&list, LogKind::Rfc6962, |_| true), 135);
+        assert_eq!(count(&list, LogKind::StaticCt, |_| true), 31);
+        assert_eq!(
+            count(&list, LogKind::Rfc6962, |s| *s == LogState::Rejected),
+            102
+        );
+        assert_eq!(
+            count(&list, LogKind::Rfc6962, |s| matches!(
+                s,
+                LogState::Readonly { .. }
+            )),
+            6
+        );
+        assert_eq!(
+            count(&list, LogKind::StaticCt, |s| *s == LogState::Pending),
+            1
+        );
+        assert_eq!(
+            list.logs.iter().filter(|l| l.is_polled()).count(),
+            27 + 6 + 24
+        );
+        assert!(list.logs.iter().all(|l| l.lists.is_empty()));
+    }
+
+    #[test]
+    fn only_the_default_urls_have_an_embedded_copy() {
+        assert_eq!(embedded_copy(GOOGLE_LOG_LIST_URL), Some(EMBEDDED_LOG_LIST));
+        assert_eq!(
+            embedded_copy(APPLE_LOG_LIST_URL),
+            Some(EMBEDDED_APPLE_LOG_LIST)
+        );
+        assert_eq!(embedded_copy("https://mirror.example/log_list.json"), None);
+        assert_eq!(embedded_copy("/etc/certstream/log_list.json"), None);
+    }
+
+    #[test]
+    fn a_numeric_version_and_unknown_fields_are_taken() {
+        let body = format!(
+            r#"{{"version":7,"assetVersion":3,"extra":{{"x":[1]}},"operators":[{{"name":"A",
+                "new_field":true,"logs":[{}]}}]}}"#,
+            log(
+                "v",
+                KEY,
+                LOG_ID,
+                r#","state":{"usable":{"timestamp":"t","version":"9"}},"tls_only":true"#
+            )
+        );
+        let list = parse_log_list(body.as_bytes()).unwrap();
+        assert_eq!(list.version, "7");
+        assert_eq!(list.logs[0].state, LogState::Usable);
+        let odd = body.replacen(r#""version":7"#, r#""version":{"major":1}"#, 1);
+        let list = parse_log_list(odd.as_bytes()).unwrap();
+        assert_eq!(list.version, r#"{"major":1}"#);
+        let escaped = body.replacen(r#""version":7"#, r#""version":"8\u0031""#, 1);
+        assert_eq!(parse_log_list(escaped.as_bytes()).unwrap().version, "81");
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //! bytes, built on three small modules that import no decoder: [`tls_codec`] (the TLS
 //! presentation-language reader), [`hash`] (SHA-256 over parts) and [`error`] (how every
 //! CT-side error says whose fault it is and whether retrying helps). [`http`] is the only I/O;
-//! [`poller`] runs one task per followed log.
+//! [`poller`] runs one task per followed log. [`log_lists`] merges several parsed lists (Google's
+//! and Apple's) into the logs to follow.
 
 pub mod entry;
 pub mod error;
@@ -13,6 +14,7 @@ pub mod hash;
 pub mod http;
 pub mod leaf;
 pub mod log_list;
+pub mod log_lists;
 pub mod pacing;
 pub mod poller;
 pub mod rfc6962;

@@ -1,5 +1,5 @@
-//! The coordinator (on executor 0): loads the log list, decides which logs to follow and which
-//! executor owns each, and refreshes the list hourly (or at once on a reload request), adding
+//! The coordinator (on executor 0): loads the log lists, decides which logs to follow and which
+//! executor owns each, and refreshes the lists hourly (or at once on a reload request), adding
 //! and retiring logs without a restart. Ownership never moves: a log keeps its executor until
 //! it leaves the list, and a log that comes back goes to the executor it left, which kept its
 //! cursor (see [`super::shard::Shard::retire_log`]).
@@ -8,20 +8,22 @@
 //! does not depend on the shard (the shard starts the coordinator, not the other way round).
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     rc::Rc,
+    sync::Arc,
     time::Duration,
 };
 
 use futures_lite::future;
 use glommio::{channels::shared_channel::ConnectedSender, timer::sleep};
 
-use super::{control::StopSignal, mesh::Control};
+use super::{control::StopSignal, log_sources::LogSources, mesh::Control};
 use crate::{
     config::{Config, LogKinds},
     ct::{
         http::HttpClient,
-        log_list::{parse_log_list, ListLoadError, LogInfo, LogKind, LogList, EMBEDDED_LOG_LIST},
+        log_list::{LogInfo, LogKind},
+        log_lists::{self, Disagreement},
         poller::PollSlot,
     },
     limits,
@@ -34,7 +36,7 @@ pub trait Host {
     /// How many executors there are.
     fn cores(&self) -> usize;
     fn config(&self) -> &Config;
-    /// Fetches the log list.
+    /// Fetches the log lists.
     fn http(&self) -> &HttpClient;
     /// The cursor the state file holds for a log.
     fn saved_cursor(&self, log_id: &[u8; 32]) -> Option<u64>;
@@ -97,10 +99,10 @@ impl Assignment {
     }
 }
 
-/// The logs to follow from a list: polled states and the configured kinds, in a stable order.
-pub fn select_logs(list: &LogList, kinds: LogKinds) -> Vec<LogInfo> {
-    let mut logs: Vec<LogInfo> = list
-        .logs
+/// The logs to follow from the merged lists: polled states and the configured kinds, in a
+/// stable order.
+pub fn select_logs(logs: &[LogInfo], kinds: LogKinds) -> Vec<LogInfo> {
+    let mut logs: Vec<LogInfo> = logs
         .iter()
         .filter(|l| l.is_polled())
         .filter(|l| {
@@ -117,81 +119,61 @@ pub fn select_logs(list: &LogList, kinds: LogKinds) -> Vec<LogInfo> {
     logs
 }
 
-/// Whether the configured log list is fetched over HTTP(S) rather than read from a file.
-pub fn is_url(source: &str) -> bool {
-    source.starts_with("http://") || source.starts_with("https://")
-}
-
-/// Reads and parses a log list file (also used at boot, where a bad path is fatal).
-pub fn read_list_file(path: &str) -> Result<LogList, ListLoadError> {
-    let read_error = |error| ListLoadError::Read {
-        path: path.to_string(),
-        error,
-    };
-    let body = std::fs::read(path).map_err(read_error)?;
-    parse_log_list(&body).map_err(|error| ListLoadError::File {
-        path: path.to_string(),
-        error,
-    })
-}
-
-/// Loads the configured list. A URL that cannot be fetched falls back to the embedded copy at
-/// start (`initial`), and on a refresh keeps the list in force: a transient failure must not
-/// swap the live list for an older one and retire logs.
-pub async fn load_list(host: &impl Host, initial: bool) -> Result<LogList, ListLoadError> {
-    let source = &host.config().log_list;
-    if !is_url(source) {
-        return read_list_file(source);
-    }
-    match fetch_list(host, source).await {
-        Ok(list) => Ok(list),
-        Err(e) if initial => {
-            tracing::warn!(url = %source, "cannot fetch the log list ({e}); using the embedded copy");
-            parse_log_list(EMBEDDED_LOG_LIST).map_err(ListLoadError::Embedded)
-        }
-        Err(e) => Err(ListLoadError::RefreshFailed {
-            source: source.clone(),
-            error: Box::new(e),
-        }),
-    }
-}
-
-async fn fetch_list(host: &impl Host, url: &str) -> Result<LogList, ListLoadError> {
-    let resp = host.http().get(url).await.map_err(ListLoadError::Fetch)?;
-    if resp.status != 200 {
-        return Err(ListLoadError::Status(resp.status));
-    }
-    parse_log_list(&resp.body).map_err(ListLoadError::Body)
-}
-
 /// Runs on executor 0 until the stop: initial load, then a refresh every
-/// `--log-list-refresh-secs` or on a reload request (SIGHUP).
+/// `--log-list-refresh-secs` (sooner while a list has never loaded) or on a reload request
+/// (SIGHUP). Each list is loaded on its own ([`LogSources`]); the lists in force are merged
+/// ([`log_lists::merge`]) and the executors told what changed.
 pub async fn run(
     host: Rc<impl Host>,
     outs: Vec<Option<ConnectedSender<Control>>>,
     reload: flume::Receiver<()>,
     stop: StopSignal,
 ) {
-    let mut assignment = Assignment::new(host.cores());
-    let mut initial = true;
+    let mut followed = Followed::new(host.cores());
+    let mut sources = LogSources::new(&host.config().log_list);
+    let mut reported = HashSet::new();
     loop {
-        match load_list(&*host, initial).await {
-            Ok(list) => {
-                for reason in &list.skipped {
-                    tracing::warn!("log list entry skipped: {reason}");
-                }
-                let logs = select_logs(&list, host.config().log_kinds);
-                tracing::info!(version = %list.version, listed = list.logs.len(), followed = logs.len(), "log list loaded");
-                apply_list(&*host, &outs, &mut assignment, logs);
-                initial = false;
-            }
-            Err(e) => tracing::error!("log list not loaded: {e}"),
+        sources.load(host.http()).await;
+        let lists = sources.in_force();
+        if lists.is_empty() {
+            tracing::error!("no log list loaded; nothing to follow until one is");
+        } else {
+            let merged = log_lists::merge(&lists);
+            report_new(&merged.disagreements, &mut reported);
+            let logs = select_logs(&merged.logs, host.config().log_kinds);
+            tracing::info!(
+                lists = lists.len(),
+                listed = merged.logs.len(),
+                followed = logs.len(),
+                "log lists merged"
+            );
+            apply_list(&*host, &outs, &mut followed, logs);
         }
         let period = Duration::from_secs(host.config().log_list_refresh_secs);
-        if !wait_for_refresh(period, &reload, &stop).await {
+        if !wait_for_refresh(sources.next_load_in(period), &reload, &stop).await {
             return;
         }
     }
+}
+
+/// Logs each disagreement between the lists the first time it is seen (the lists are merged
+/// again at every refresh; the same difference is not repeated hourly). A conflict is a
+/// warning, a difference of state is information.
+fn report_new(disagreements: &[Disagreement], reported: &mut HashSet<String>) {
+    let now: HashSet<String> = disagreements.iter().map(ToString::to_string).collect();
+    for d in disagreements {
+        let text = d.to_string();
+        if reported.contains(&text) {
+            continue;
+        }
+        match d {
+            Disagreement::State { .. } => tracing::info!("{text}"),
+            Disagreement::Conflict { .. } | Disagreement::UrlTaken { .. } => {
+                tracing::warn!("{text}")
+            }
+        }
+    }
+    *reported = now;
 }
 
 /// Why the coordinator woke.
@@ -225,27 +207,47 @@ async fn wait_for_refresh(
     match future::or(stopped, future::or(reloaded, refresh)).await {
         Wake::Refresh => true,
         Wake::Reload => {
-            tracing::info!("reload requested; loading the log list now");
+            tracing::info!("reload requested; loading the log lists now");
             true
         }
         Wake::Stop => false,
     }
 }
 
-/// Sends AddLog for new logs and RetireLog for logs that left the list.
+/// What the executors have been told: each followed log's owner, and the lists it is
+/// followed for.
+struct Followed {
+    assignment: Assignment,
+    lists: HashMap<[u8; 32], Vec<Arc<str>>>,
+}
+
+impl Followed {
+    fn new(cores: usize) -> Followed {
+        Followed {
+            assignment: Assignment::new(cores),
+            lists: HashMap::new(),
+        }
+    }
+}
+
+/// Sends AddLog for new logs, RetireLog for logs no list has any more (in a followed state),
+/// and ListedIn for followed logs whose lists changed (another list now polls it as well, or
+/// no longer does).
 fn apply_list(
     host: &impl Host,
     outs: &[Option<ConnectedSender<Control>>],
-    assignment: &mut Assignment,
+    followed: &mut Followed,
     logs: Vec<LogInfo>,
 ) {
-    let listed: std::collections::HashSet<[u8; 32]> = logs.iter().map(|l| l.log_id).collect();
+    let assignment = &mut followed.assignment;
+    let listed: HashSet<[u8; 32]> = logs.iter().map(|l| l.log_id).collect();
     let gone: Vec<[u8; 32]> = assignment
         .followed()
         .filter(|id| !listed.contains(*id))
         .copied()
         .collect();
     for log_id in gone {
+        followed.lists.remove(&log_id);
         if let Some(core) = assignment.retire(&log_id) {
             send(host, outs, core, Control::RetireLog { log_id });
         }
@@ -256,11 +258,17 @@ fn apply_list(
     // beyond what the list change itself adds.
     let listed_count = logs.len();
     for (position, info) in logs.into_iter().enumerate() {
-        if assignment.owner.contains_key(&info.log_id) {
+        let log_id = info.log_id;
+        let told = followed.lists.insert(log_id, info.lists.clone());
+        if let Some(&core) = assignment.owner.get(&log_id) {
+            if told.as_ref() != Some(&info.lists) {
+                let lists = info.lists;
+                send(host, outs, core, Control::ListedIn { log_id, lists });
+            }
             continue;
         }
-        let core = assignment.assign(info.log_id);
-        let start_at = host.saved_cursor(&info.log_id);
+        let core = assignment.assign(log_id);
+        let start_at = host.saved_cursor(&log_id);
         send(
             host,
             outs,
@@ -291,7 +299,106 @@ fn send(host: &impl Host, outs: &[Option<ConnectedSender<Control>>], core: usize
 
 #[cfg(test)]
 mod tests {
+    use std::cell::RefCell;
+
     use super::*;
+    use crate::ct::{
+        http::tls_config,
+        log_list::{parse_log_list, EMBEDDED_APPLE_LOG_LIST, EMBEDDED_LOG_LIST},
+    };
+
+    /// One executor: every message the coordinator sends is applied here and recorded.
+    struct OneCore {
+        config: Config,
+        http: HttpClient,
+        applied: RefCell<Vec<Control>>,
+    }
+
+    impl Host for OneCore {
+        fn core(&self) -> usize {
+            0
+        }
+        fn cores(&self) -> usize {
+            1
+        }
+        fn config(&self) -> &Config {
+            &self.config
+        }
+        fn http(&self) -> &HttpClient {
+            &self.http
+        }
+        fn saved_cursor(&self, _: &[u8; 32]) -> Option<u64> {
+            None
+        }
+        fn apply(&self, msg: Control) {
+            self.applied.borrow_mut().push(msg);
+        }
+    }
+
+    fn one_core() -> OneCore {
+        OneCore {
+            config: Config::load_from(["certstream"]).unwrap(),
+            http: HttpClient::new(tls_config(None).unwrap()),
+            applied: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// (adds, retires, lists changes) among the messages applied since the last call.
+    fn drain(host: &OneCore) -> (usize, usize, Vec<Vec<Arc<str>>>) {
+        let (mut adds, mut retires, mut relisted) = (0, 0, Vec::new());
+        for msg in host.applied.borrow_mut().drain(..) {
+            match msg {
+                Control::AddLog { .. } => adds += 1,
+                Control::RetireLog { .. } => retires += 1,
+                Control::ListedIn { lists, .. } => relisted.push(lists),
+            }
+        }
+        (adds, retires, relisted)
+    }
+
+    /// The embedded lists: Google's alone (71 followed), then with Apple's (the 4 Raio logs
+    /// only Apple's has are added; the 53 both poll are now followed for both; the 18 Apple's
+    /// rejects or has pending stay, for Google's), then Apple's alone (those 18 retired).
+    #[test]
+    fn a_refresh_with_another_list_adds_its_logs_and_relists_the_shared_ones() {
+        let host = one_core();
+        let (g, a): (Arc<str>, Arc<str>) = ("google".into(), "apple".into());
+        let google = parse_log_list(EMBEDDED_LOG_LIST).unwrap();
+        let apple = parse_log_list(EMBEDDED_APPLE_LOG_LIST).unwrap();
+        let mut followed = Followed::new(1);
+        let outs = vec![None];
+        let mut apply = |lists: &[log_lists::NamedList<'_>]| {
+            let merged = log_lists::merge(lists);
+            apply_list(
+                &host,
+                &outs,
+                &mut followed,
+                select_logs(&merged.logs, LogKinds::Both),
+            );
+            drain(&host)
+        };
+        let (adds, retires, relisted) = apply(&[(&g, &google)]);
+        assert_eq!((adds, retires, relisted.len()), (71, 0, 0));
+        let (adds, retires, relisted) = apply(&[(&g, &google), (&a, &apple)]);
+        assert_eq!(
+            (adds, retires),
+            (4, 0),
+            "the Raio logs, only in Apple's list"
+        );
+        assert_eq!(
+            relisted.len(),
+            71 - 18,
+            "followed logs Apple's list also polls"
+        );
+        assert_eq!(
+            apply(&[(&g, &google), (&a, &apple)]).2.len(),
+            0,
+            "nothing changed"
+        );
+        let (adds, retires, relisted) = apply(&[(&a, &apple)]);
+        assert_eq!((adds, retires), (0, 18));
+        assert!(relisted.iter().all(|l| *l == [a.clone()]));
+    }
 
     #[test]
     fn assignment_is_balanced_stable_and_deterministic() {

@@ -41,6 +41,11 @@ pub enum Control {
     },
     /// The log left the list: stop following it.
     RetireLog { log_id: [u8; 32] },
+    /// The lists (`--log-list` sources) that have a followed log changed: these have it now.
+    ListedIn {
+        log_id: [u8; 32],
+        lists: Vec<Arc<str>>,
+    },
 }
 
 /// The ring ends one executor owns (`None` at its own index).

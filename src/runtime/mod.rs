@@ -4,7 +4,7 @@
 //! early, connect them as soon as the executors start, keep them alive), then starts one
 //! executor per CPU of the affinity mask, each pinned with `Placement::Fixed`, and returns a
 //! [`Server`] once every executor accepts connections. Executor 0 also runs the coordinator,
-//! which loads the log list and assigns each log to exactly one executor.
+//! which loads the log lists ([`log_sources`]) and assigns each log to exactly one executor.
 //!
 //! Start, stop, reload and liveness are messages of one server ([`control`]), never
 //! process-wide flags, so two servers can run in one process and every wait wakes when its
@@ -30,9 +30,11 @@
 
 pub mod control;
 pub mod coordinator;
+pub mod log_sources;
 pub mod mesh;
 pub mod reload;
 pub mod shard;
+pub mod store_feed;
 
 use std::{
     net::SocketAddr,
@@ -313,14 +315,13 @@ pub struct Checked {
 }
 
 /// The checks a start makes before anything is created, and all that `--check-config` runs:
-/// the cross-field rules, `--workers` against the CPUs, a log list file, and the tokens, limits
+/// the cross-field rules, `--workers` against the CPUs, each log list file, and the tokens, limits
 /// and TLS certificate and key.
 pub fn check(config: &Config) -> Result<Checked, BootError> {
     config.validate().map_err(BootError::Config)?;
     let cpus = executor_cpus(config.workers)?;
-    if !coordinator::is_url(&config.log_list) {
-        coordinator::read_list_file(&config.log_list)
-            .map_err(|e| BootError::Config(e.to_string()))?;
+    for source in config.log_list.iter().filter(|s| !log_sources::is_url(s)) {
+        log_sources::read_list_file(source).map_err(|e| BootError::Config(e.to_string()))?;
     }
     let access = reload::access_settings(config).map_err(BootError::Config)?;
     Ok(Checked { cpus, access })

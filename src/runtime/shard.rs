@@ -22,6 +22,7 @@ use super::{
     control::{Event, StopSignal},
     coordinator,
     mesh::{Control, FrameBatch, PublisherBarrier},
+    store_feed::StoreFeed,
     BootError, ExecutorBoot,
 };
 use crate::{
@@ -39,6 +40,7 @@ use crate::{
     frame::Frames,
     limits,
     metrics::{self, add, bump, CoreSnapshot, CoreStats, LogStats},
+    replay::store::{LogAbout, StoreConfig},
     state::{Position, State},
     ws,
 };
@@ -54,6 +56,10 @@ pub struct Publisher {
     hub: Rc<ws::Hub>,
     peers: Vec<ConnectedSender<FrameBatch>>,
     stats: Rc<CoreStats>,
+    /// The replay store's writer, when `--replay-dir` is set.
+    store: Option<Rc<StoreFeed>>,
+    /// What the store records about each log (its URL above all), made once per log.
+    store_about: RefCell<HashMap<[u8; 32], Rc<LogAbout>>>,
 }
 
 impl EntrySink for Publisher {
@@ -64,6 +70,7 @@ impl EntrySink for Publisher {
         let mut unencodable = Vec::new();
         let batch = self.encode_page(log, &entries, &mut unencodable);
         if !batch.is_empty() {
+            self.offer_to_store(log, &batch);
             self.publish(&batch);
         }
         Emitted::Taken { unencodable }
@@ -100,6 +107,22 @@ impl Publisher {
         }
         crate::frame::pack_contiguous(&mut out);
         out.into_iter().map(Arc::new).collect::<Vec<_>>().into()
+    }
+
+    fn offer_to_store(&self, log: &LogCtx, batch: &FrameBatch) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let info = &log.info;
+        let about = Rc::clone(
+            self.store_about
+                .borrow_mut()
+                .entry(info.log_id)
+                .or_insert_with(|| {
+                    Rc::new(LogAbout::new(&info.url, &info.description, &info.log_id))
+                }),
+        );
+        store.offer(info.log_id, &about, batch);
     }
 
     /// To this core's sessions, and to every other core (a full ring drops and counts).
@@ -196,6 +219,9 @@ pub struct Shard {
     pub ws_ctx: RefCell<Option<Rc<ws::ServerContext>>>,
     /// The state loaded at start: saved cursors new logs resume from.
     pub state: Arc<State>,
+    /// The replay store's writer, when `--replay-dir` is set: saved cursors never pass what
+    /// it holds.
+    store: Option<Rc<StoreFeed>>,
 }
 
 impl Shard {
@@ -217,6 +243,7 @@ impl Shard {
                 (new_stats(&info), progress)
             }
         };
+        stats.set_lists(info.lists.clone());
         let stop = Rc::new(StopFlag::default());
         let log_id = info.log_id;
         tracing::info!(log = %info.description, url = %info.url, core = self.core, resumed = previous.is_some(), "following log");
@@ -260,6 +287,13 @@ impl Shard {
         retired.push_back((*log_id, poller));
     }
 
+    /// Records which lists have a followed log now (`/health/deep` and `/metrics` show them).
+    pub fn set_lists(&self, log_id: &[u8; 32], lists: Vec<Arc<str>>) {
+        if let Some(poller) = self.pollers.borrow().get(log_id) {
+            poller.stats.set_lists(lists);
+        }
+    }
+
     fn take_retired(&self, log_id: &[u8; 32]) -> Option<Poller> {
         let mut retired = self.retired.borrow_mut();
         let i = retired.iter().position(|(id, _)| id == log_id)?;
@@ -283,6 +317,17 @@ impl Shard {
             .values()
             .chain(retired.iter().map(|(_, p)| p))
             .filter_map(Poller::position)
+            .map(|mut position| {
+                // Pages not yet in the replay store are fetched again after a crash.
+                let unwritten = self
+                    .store
+                    .as_ref()
+                    .and_then(|s| s.unwritten_from(&position.log_id));
+                if let Some(first) = unwritten {
+                    position.cursor = position.cursor.min(first);
+                }
+                position
+            })
             .collect()
     }
 
@@ -385,11 +430,15 @@ async fn start(boot: ExecutorBoot) -> Result<Option<Running>, BootError> {
     if stop.is_stopped() {
         return Ok(None);
     }
+    let store_config = replay_store_config(&config);
+    let store = store_config.clone().map(StoreFeed::start);
     let publisher = Rc::new(Publisher {
         closed: std::cell::Cell::new(false),
         hub: hub.clone(),
         peers: ends.frames_out,
         stats: stats.clone(),
+        store: store.clone(),
+        store_about: RefCell::default(),
     });
     let env = Rc::new(PollerEnv {
         http: Rc::new(HttpClient::with_timeouts(tls, config.http_timeouts())),
@@ -412,6 +461,7 @@ async fn start(boot: ExecutorBoot) -> Result<Option<Running>, BootError> {
         peer_snapshots: RefCell::new(vec![None; ends.cores]),
         ws_ctx: RefCell::new(None),
         state,
+        store,
     });
     for rx in ends.frames_in {
         spawn_local(pump(rx, shard.clone())).detach();
@@ -420,7 +470,7 @@ async fn start(boot: ExecutorBoot) -> Result<Option<Running>, BootError> {
     let listener = TcpListener::bind(listen)
         .map_err(|e| BootError::Listen(listen, std::io::Error::other(e.to_string())))?;
     let _ = events.try_send(Event::Bound { core });
-    let ws_ctx = Rc::new(ws_context(&shard, access));
+    let ws_ctx = Rc::new(ws_context(&shard, access, store_config));
     *shard.ws_ctx.borrow_mut() = Some(ws_ctx.clone());
     let server = spawn_local(ws::serve(listener, ws_ctx.clone())).detach();
     if let Some(rx) = ends.control_in {
@@ -516,11 +566,32 @@ fn saved_position(position: LogPosition, url: &str) -> Option<Position> {
     })
 }
 
-fn ws_context(shard: &Rc<Shard>, access: Arc<ws::AccessSource>) -> ws::ServerContext {
+/// The replay store's settings, when `--replay-dir` is set.
+fn replay_store_config(config: &Config) -> Option<Rc<StoreConfig>> {
+    let dir = config.replay_dir.clone()?;
+    let mut store = StoreConfig::with_defaults(dir);
+    store.max_bytes = config.replay_max_bytes;
+    store.max_age = Duration::from_secs(config.replay_max_age_secs);
+    Some(Rc::new(store))
+}
+
+fn ws_context(
+    shard: &Rc<Shard>,
+    access: Arc<ws::AccessSource>,
+    store: Option<Rc<StoreConfig>>,
+) -> ws::ServerContext {
     let weak = Rc::downgrade(shard);
     let weak_deep = weak.clone();
-    ws::ServerContext::new(shard.hub.clone(), ws::WsConfig::default())
-        .with_access(access)
+    let ctx = ws::ServerContext::new(shard.hub.clone(), ws::WsConfig::default());
+    let ctx = match store {
+        // Each executor takes its share of the cap (rounded up: at least one each).
+        Some(store) => {
+            let cores = shard.cores.max(1) as u64;
+            ctx.with_replay(store, shard.config.replay_max_clients.div_ceil(cores))
+        }
+        None => ctx,
+    };
+    ctx.with_access(access)
         .with_metrics_text(move |_| weak.upgrade().map(|s| s.metrics_text()).unwrap_or_default())
         .with_health_deep(move || {
             weak_deep
@@ -589,6 +660,7 @@ pub fn apply_control(shard: &Shard, msg: Control) {
             slot,
         } => shard.add_log(*info, start_at, slot),
         Control::RetireLog { log_id } => shard.retire_log(&log_id),
+        Control::ListedIn { log_id, lists } => shard.set_lists(&log_id, lists),
     }
 }
 

@@ -80,6 +80,8 @@ pub(crate) struct RequestHead {
     pub(crate) tokens: Vec<String>,
     /// `Accept` lists `text/html`: a browser asking for a page.
     pub(crate) accepts_html: bool,
+    /// The query string (after `?`), as sent.
+    pub(crate) query: String,
 }
 
 /// Why a complete head could not be used.
@@ -111,6 +113,7 @@ pub(crate) fn parse_head(head: &[u8], headers_max: usize) -> Result<RequestHead,
         ..RequestHead::default()
     };
     if let Some((_, query)) = target.split_once('?') {
+        out.query = query.to_owned();
         out.tokens.extend(
             query
                 .split('&')

@@ -54,6 +54,16 @@ impl Entry {
     }
 }
 
+/// A choosing session's verdict on one entry (see [`Hub::with_picked_since`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pick {
+    Send,
+    /// Consumed without sending (the client already has it).
+    Skip,
+    /// Not consumed: the session must do something else first.
+    Stop,
+}
+
 /// What a sleeping session writer leaves in the hub so a flush (or its own reader) can wake it.
 #[derive(Debug, Default)]
 pub(crate) struct WriterSignal {
@@ -199,9 +209,13 @@ impl Hub {
         );
     }
 
-    /// Starts tracking a new session whose writer begins at the head.
-    pub(crate) fn attach(&self, signal: &Rc<WriterSignal>) {
-        signal.set_cursor(self.head_seq());
+    /// Starts tracking a new session whose writer begins at `seq` (the head for a new client:
+    /// it gets what is published after it connects; a resuming session starts
+    /// at the oldest entry held: it filters what it was already sent by log index, and an
+    /// entry published just before it connected may not be in the replay store yet).
+    pub(crate) fn attach_at(&self, signal: &Rc<WriterSignal>, seq: u64) {
+        let seq = seq.clamp(self.oldest_seq(), self.head_seq());
+        signal.set_cursor(seq);
         self.sessions.borrow_mut().push(Rc::clone(signal));
     }
 
@@ -352,6 +366,53 @@ impl Hub {
         (f(&slices), n)
     }
 
+    /// [`Hub::with_frames_since`] for a session that chooses entry by entry: `pick` sees each
+    /// certificate's frames (`None` for broadcasts) and says whether to send it, skip it, or
+    /// stop before it. Returns `f`'s result and how many entries were consumed (sent or
+    /// skipped). Borrowed as in `with_frames_since`.
+    pub(crate) fn with_picked_since<R>(
+        &self,
+        kind: StreamKind,
+        cursor: u64,
+        bytes_max: usize,
+        count_max: usize,
+        mut pick: impl FnMut(Option<&Frames>) -> Pick,
+        f: impl FnOnce(&[&[u8]]) -> R,
+    ) -> (R, u64) {
+        let history = self.history.borrow();
+        let oldest = self.head_seq.get() - history.len() as u64;
+        assert!(
+            cursor <= self.head_seq.get(),
+            "session cursor {cursor} is past the hub head {}",
+            self.head_seq.get()
+        );
+        let start = usize::try_from(cursor.saturating_sub(oldest))
+            .unwrap_or(usize::MAX)
+            .min(history.len());
+        let mut slices: Vec<&[u8]> = Vec::new();
+        let (mut bytes, mut consumed) = (0, 0u64);
+        for entry in history.range(start..).take(count_max.max(1)) {
+            let frame = entry.bytes_for(kind);
+            if !slices.is_empty() && bytes + frame.len() > bytes_max {
+                break;
+            }
+            let frames = match entry {
+                Entry::Cert(frames) => Some(&**frames),
+                Entry::Broadcast(_) => None,
+            };
+            match pick(frames) {
+                Pick::Send => {
+                    bytes += frame.len();
+                    slices.push(frame);
+                }
+                Pick::Skip => {}
+                Pick::Stop => break,
+            }
+            consumed += 1;
+        }
+        (f(&slices), consumed)
+    }
+
     /// Payload of the newest certificate frame of `kind`, for the `example.json` endpoints.
     pub fn latest_payload(&self, kind: StreamKind) -> Option<Bytes> {
         let history = self.history.borrow();
@@ -409,8 +470,8 @@ mod tests {
         let hub = Hub::new(4096, 25);
         let slow = Rc::new(WriterSignal::default());
         let gone = Rc::new(WriterSignal::default());
-        hub.attach(&slow);
-        hub.attach(&gone);
+        hub.attach_at(&slow, hub.head_seq());
+        hub.attach_at(&gone, hub.head_seq());
         drop(gone);
         for i in 0..1000 {
             hub.publish(frames(i));

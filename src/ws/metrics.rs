@@ -163,6 +163,13 @@ pub struct WsMetrics {
     handshake_failures: [Cell<u64>; HandshakeFailure::ALL.len()],
     http_responses: [Cell<u64>; HTTP_CODES.len()],
     rate_limited: Cell<u64>,
+    /// Resuming sessions: replays started, running, frames they sent from the store, live
+    /// holes they filled, and gaps they reported.
+    replays_started: Cell<u64>,
+    replays_active: Cell<u64>,
+    replayed_frames: Cell<u64>,
+    resume_holes: Cell<u64>,
+    resume_gaps: Cell<u64>,
 }
 
 impl WsMetrics {
@@ -206,6 +213,33 @@ impl WsMetrics {
         add(&self.rate_limited, 1);
     }
 
+    pub(crate) fn replay_started(&self) {
+        add(&self.replays_started, 1);
+        add(&self.replays_active, 1);
+    }
+
+    pub(crate) fn replay_ended(&self) {
+        self.replays_active
+            .set(self.replays_active.get().saturating_sub(1));
+    }
+
+    /// Replays running on this core (capped by `--replay-max-clients`).
+    pub(crate) fn replays_active(&self) -> u64 {
+        self.replays_active.get()
+    }
+
+    pub(crate) fn replayed(&self, frames: u64) {
+        add(&self.replayed_frames, frames);
+    }
+
+    pub(crate) fn resume_hole(&self) {
+        add(&self.resume_holes, 1);
+    }
+
+    pub(crate) fn resume_gap(&self) {
+        add(&self.resume_gaps, 1);
+    }
+
     /// Clients connected right now on this core.
     pub fn clients_connected(&self, kind: StreamKind) -> u64 {
         self.clients_connected[stream_index(kind)].get()
@@ -231,6 +265,13 @@ impl WsMetrics {
         snap.http_responses
             .copy_from_slice(&get(&self.http_responses));
         snap.rate_limited = self.rate_limited.get();
+        snap.resume = [
+            self.replays_started.get(),
+            self.replays_active.get(),
+            self.replayed_frames.get(),
+            self.resume_holes.get(),
+            self.resume_gaps.get(),
+        ];
         snap
     }
 }
@@ -254,6 +295,8 @@ pub struct WsMetricsSnapshot {
     pub hub_published: u64,
     /// Entries held in the hub history(ies) now.
     pub hub_history: u64,
+    /// Replays started, replays running, frames replayed, live holes met, gaps reported.
+    pub resume: [u64; 5],
 }
 
 impl WsMetricsSnapshot {
@@ -309,6 +352,7 @@ impl WsMetricsSnapshot {
         self.rate_limited = self.rate_limited.wrapping_add(other.rate_limited);
         self.hub_published = self.hub_published.wrapping_add(other.hub_published);
         self.hub_history = self.hub_history.wrapping_add(other.hub_history);
+        sum(&mut self.resume, &other.resume);
     }
 
     /// Appends the Prometheus text exposition (format 0.0.4) of these counters to `out`.
@@ -438,6 +482,21 @@ impl WsMetricsSnapshot {
             "Entries held in the per-core hub histories.",
         );
         let _ = writeln!(out, "{name} {}", self.hub_history);
+        self.write_resume(out);
+    }
+
+    fn write_resume(&self, out: &mut String) {
+        let [started, active, frames, holes, gaps] = self.resume;
+        for (name, kind, help, v) in [
+            ("certstream_replays_total", "counter", "Replays from the store started by resuming clients.", started),
+            ("certstream_replays_active", "gauge", "Replays running now.", active),
+            ("certstream_replayed_frames_total", "counter", "Frames sent from the replay store.", frames),
+            ("certstream_resume_holes_total", "counter", "Holes in the live stream a resuming client filled from the store.", holes),
+            ("certstream_resume_gaps_total", "counter", "Gap messages sent: entries a resuming client asked for that the store no longer holds.", gaps),
+        ] {
+            family(out, name, kind, help);
+            let _ = writeln!(out, "{name} {v}");
+        }
     }
 }
 

@@ -47,6 +47,7 @@ mod hub;
 mod live;
 mod metrics;
 mod rate;
+mod resume;
 mod session;
 mod stream;
 #[cfg(test)]
@@ -215,6 +216,8 @@ pub struct ServerContext {
     health: HealthCheck,
     /// Renders `/health/deep` (JSON).
     health_deep: Box<dyn Fn() -> String>,
+    /// The replay store, when `--replay-dir` is set: what resuming clients replay from.
+    replay: Option<Rc<resume::ReplayAccess>>,
 }
 
 impl std::fmt::Debug for ServerContext {
@@ -245,7 +248,19 @@ impl ServerContext {
             }),
             health: Box::new(|| Ok(())),
             health_deep: Box::new(|| "{\"status\":\"ok\"}".to_owned()),
+            replay: None,
         }
+    }
+
+    /// Serves `?since=` from the replay store in `config`; this core runs at most
+    /// `max_active` replays at once. Call on the executor that runs this context.
+    pub fn with_replay(
+        mut self,
+        config: Rc<crate::replay::store::StoreConfig>,
+        max_active: u64,
+    ) -> Self {
+        self.replay = Some(Rc::new(resume::ReplayAccess::new(config, max_active)));
+        self
     }
 
     /// Takes tokens, limits and TLS from `source`, following its reloads.
@@ -353,11 +368,12 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
         Some(Err(err)) => return Box::pin(reject_head(err, conn, &ctx)).await,
         None => return Box::pin(reject_head(HeadError::Timeout, conn, &ctx)).await,
     };
-    let route = match http::parse_head(&buf[..head_len], config.request_headers_max) {
-        Ok(head) if !http::authorized(&head, &access.auth_tokens) => {
+    let head = http::parse_head(&buf[..head_len], config.request_headers_max);
+    let route = match &head {
+        Ok(head) if !http::authorized(head, &access.auth_tokens) => {
             Route::Reject(Reject::Unauthorized)
         }
-        Ok(head) => http::route(&head),
+        Ok(head) => http::route(head),
         Err(ParseError::TooManyHeaders) => Route::Reject(Reject::HeadTooLarge),
         Err(ParseError::Malformed) => {
             Route::Reject(Reject::BadRequest(HandshakeFailure::MalformedRequest))
@@ -369,8 +385,13 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
     // thousands, slowloris) would otherwise pay too.
     match route {
         Route::Upgrade { kind, accept } => {
+            let query = head.as_ref().map_or("", |h| h.query.as_str());
+            let resume = match admit_resume(query, &ctx) {
+                Ok(resume) => resume,
+                Err(response) => return Box::pin(respond(conn, &ctx, response)).await,
+            };
             let leftover = buf.split_off(head_len);
-            Box::pin(upgrade(conn, ctx, kind, &accept, leftover)).await;
+            Box::pin(upgrade(conn, ctx, kind, &accept, leftover, resume)).await;
         }
         Route::Page(page) => {
             let response = render_page(page, &ctx);
@@ -480,12 +501,39 @@ fn count_reject(reject: Reject, metrics: &WsMetrics) {
     }
 }
 
+/// The resume request of an upgrade (`?resume`, `?since=`), or the response refusing it
+/// before the upgrade: 400 with the reason for a malformed one, or for `?since=` on a server
+/// without a replay store; 503 when this core already runs its share of replays.
+fn admit_resume(
+    query: &str,
+    ctx: &ServerContext,
+) -> Result<Option<session::ResumeRequest>, Response> {
+    let text = |code, body: String| Response::new(code, http::TEXT_PLAIN, body.into_bytes());
+    let request =
+        session::ResumeRequest::from_query(query).map_err(|e| text(400, format!("{e}\n")))?;
+    let Some(request) = request else {
+        return Ok(None);
+    };
+    if request.since.is_some() {
+        let Some(replay) = &ctx.replay else {
+            let why = "since: this server keeps no replay store (it runs without --replay-dir)\n";
+            return Err(text(400, why.to_owned()));
+        };
+        if !replay.admits(ctx.metrics.replays_active()) {
+            let why = "too many clients replaying; retry later (--replay-max-clients)\n";
+            return Err(text(503, why.to_owned()));
+        }
+    }
+    Ok(Some(request))
+}
+
 async fn upgrade(
     mut stream: Conn,
     ctx: Rc<ServerContext>,
     kind: StreamKind,
     accept: &str,
     leftover: Vec<u8>,
+    resume: Option<session::ResumeRequest>,
 ) {
     let reply = http::switching_protocols(accept);
     let sent = with_deadline(ctx.config.request_head_timeout, stream.write_all(&reply)).await;
@@ -494,7 +542,7 @@ async fn upgrade(
         return;
     }
     ctx.metrics.http_response(101);
-    session::run(stream, ctx, kind, leftover).await;
+    session::run(stream, ctx, kind, leftover, resume).await;
 }
 
 fn render_page(page: Page, ctx: &ServerContext) -> Response {

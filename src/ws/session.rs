@@ -63,7 +63,29 @@ use super::{
     tls::TlsStream,
     ServerContext,
 };
-use crate::{frame, frame::StreamKind, limits};
+use crate::{frame, frame::StreamKind, limits, replay::token::Cursor};
+
+mod replay;
+
+use super::resume::Resume;
+pub(crate) use super::resume::ResumeRequest;
+
+/// Where a resuming client's cursor starts: at its token, or (a time, or `?resume` alone) with
+/// nothing sent and nothing owed before that time (now for `?resume`).
+fn starting_cursor(since: Option<&crate::replay::token::Since>) -> Cursor {
+    use crate::replay::token::Since;
+    match since {
+        Some(Since::Token(cursor)) => cursor.clone(),
+        Some(Since::Time(us)) => Cursor::starting_at(*us),
+        None => Cursor::starting_at(now_us()),
+    }
+}
+
+fn now_us() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
 
 /// Opcode of a close frame (RFC 6455 §5.5.1).
 const OPCODE_CLOSE: u8 = 0x8;
@@ -98,14 +120,50 @@ struct Session {
     reader_waker: RefCell<Option<Waker>>,
     /// The TLS layer, when the client connected over TLS.
     tls: Option<TlsStream>,
+    /// What a resuming client (`?resume`, `?since=`) was sent, per log.
+    resume: Option<Resume>,
 }
 
 impl Session {
+    /// Calls `f` with the next batch of frames from `cursor` (borrowed from the hub) and says
+    /// how many hub entries it consumed. A resuming session picks entry by entry (skipping
+    /// what its client has, stopping at a hole) and ends the batch with a cursor message when
+    /// one is due.
+    fn with_batch<R>(&self, cursor: u64, f: impl FnOnce(&[&[u8]]) -> R) -> (R, u64) {
+        let hub = &self.ctx.hub;
+        let bytes_max = self.ctx.config.client_write_bytes_max;
+        let count_max = limits::CLIENT_WRITE_FRAMES_MAX;
+        let Some(resume) = &self.resume else {
+            return hub.with_frames_since(self.kind, cursor, bytes_max, count_max, f);
+        };
+        let pick = |frames: Option<&frame::Frames>| resume.pick(frames);
+        hub.with_picked_since(
+            self.kind,
+            cursor,
+            bytes_max,
+            count_max,
+            pick,
+            |frames| match resume.cursor_frame_if_due(Instant::now()) {
+                Some(cursor_frame) => {
+                    let mut with_cursor = frames.to_vec();
+                    with_cursor.push(&cursor_frame);
+                    f(&with_cursor)
+                }
+                None => f(frames),
+            },
+        )
+    }
+
     fn has_work(&self, cursor: u64) -> bool {
         self.closing.get().is_some()
             || !self.control.borrow().is_empty()
             || self.ctx.hub.head_seq() > cursor
             || self.tls_records_queued()
+            || self
+                .resume
+                .as_ref()
+                .and_then(Resume::cursor_due_at)
+                .is_some_and(|due| due <= Instant::now())
     }
 
     /// Whether rustls queued records of its own (a KeyUpdate reply) for the writer to send.
@@ -152,8 +210,16 @@ impl Session {
 
 /// Runs a session on `stream` until it ends; `leftover` is what the client sent after its
 /// request head. Returns once the socket may be closed.
-pub(crate) async fn run(stream: Conn, ctx: Rc<ServerContext>, kind: StreamKind, leftover: Vec<u8>) {
+pub(crate) async fn run(
+    stream: Conn,
+    ctx: Rc<ServerContext>,
+    kind: StreamKind,
+    leftover: Vec<u8>,
+    resume: Option<ResumeRequest>,
+) {
     ctx.metrics.session_opened(kind);
+    let since = resume.as_ref().and_then(|r| r.since.clone());
+    let resume = resume.map(|_| Resume::new(starting_cursor(since.as_ref()), since.is_some()));
     let session = Rc::new(Session {
         ctx: Rc::clone(&ctx),
         kind,
@@ -162,9 +228,17 @@ pub(crate) async fn run(stream: Conn, ctx: Rc<ServerContext>, kind: StreamKind, 
         closing: Cell::new(None),
         reader_waker: RefCell::new(None),
         tls: stream.tls().cloned(),
+        resume,
     });
     let reader = glommio::spawn_local(read_loop(Rc::clone(&session), stream.clone(), leftover));
-    let reason = Writer::new(&session, stream.socket().clone()).run().await;
+    let mut writer = Writer::new(&session, stream.socket().clone(), since.is_some());
+    let reason = match since {
+        Some(_) => match writer.replay(replay::Start::Since).await {
+            Ok(()) => writer.run().await,
+            Err(reason) => reason,
+        },
+        None => writer.run().await,
+    };
     reader.cancel().await;
     ctx.metrics.session_closed(kind, reason);
     tracing::debug!(stream = ?kind, reason = reason.label(), "session ended");
@@ -212,13 +286,24 @@ struct Writer<'a> {
     buf: Vec<u8>,
     /// Over TLS, the buffer the next batch is sealed into (swapped with `buf`).
     sealed: Vec<u8>,
+    /// Replaying from the store: the live backlog is not lag (it is skipped, and refilled
+    /// from the store by log index, when the replay ends).
+    replaying: bool,
 }
 
 impl<'a> Writer<'a> {
-    fn new(session: &'a Session, stream: SharedStream) -> Self {
+    /// `replaying`: the client resumes from a position, and the live stream must be held from
+    /// before it connected (see [`Hub::attach_at`](super::hub::Hub::attach_at)).
+    fn new(session: &'a Session, stream: SharedStream, replaying: bool) -> Self {
         // New clients start at the head: they get what is published after they connect.
-        let cursor = session.ctx.hub.head_seq();
-        session.ctx.hub.attach(&session.signal);
+        let hub = &session.ctx.hub;
+        let from = if replaying {
+            hub.oldest_seq()
+        } else {
+            hub.head_seq()
+        };
+        hub.attach_at(&session.signal, from);
+        let cursor = from.clamp(hub.oldest_seq(), hub.head_seq());
         Self {
             session,
             stream,
@@ -226,16 +311,16 @@ impl<'a> Writer<'a> {
             lagging_since: None,
             buf: Vec::new(),
             sealed: Vec::new(),
+            replaying: false,
         }
     }
 
     async fn run(mut self) -> CloseReason {
         loop {
-            WaitForWork {
-                session: self.session,
-                cursor: self.cursor,
+            if let Err(reason) = self.fill_hole().await {
+                return reason;
             }
-            .await;
+            self.wait_for_work().await;
             if let Some(reason) = self.session.closing.get() {
                 return self.send_last(reason).await;
             }
@@ -251,6 +336,43 @@ impl<'a> Writer<'a> {
             }
             self.shrink_buffer();
         }
+    }
+
+    /// Waits until there is something to send; a resuming session also wakes when a cursor
+    /// message comes due.
+    async fn wait_for_work(&self) {
+        let wait = WaitForWork {
+            session: self.session,
+            cursor: self.cursor,
+        };
+        let due = self.session.resume.as_ref().and_then(Resume::cursor_due_at);
+        match due {
+            None => wait.await,
+            Some(due) => {
+                let until_due = due.saturating_duration_since(Instant::now());
+                future::or(wait, glommio::timer::sleep(until_due)).await;
+            }
+        }
+    }
+
+    /// A resuming session that met a hole in the live stream fills it from the replay store
+    /// (or reports it with a `gap` message) before it goes on.
+    async fn fill_hole(&mut self) -> Result<(), CloseReason> {
+        let Some(hole) = self.session.resume.as_ref().and_then(Resume::take_hole) else {
+            return Ok(());
+        };
+        self.replay(replay::Start::Hole(hole)).await?;
+        let resume = self
+            .session
+            .resume
+            .as_ref()
+            .expect("a hole means a resuming session");
+        self.session.ctx.metrics.resume_hole();
+        if let Some(gap) = resume.settle(hole) {
+            self.session.ctx.metrics.resume_gap();
+            self.session.queue_control(&gap);
+        }
+        Ok(())
     }
 
     /// Sends the pending control bytes (`buf`) and every hub frame from the cursor: first with
@@ -269,21 +391,14 @@ impl<'a> Writer<'a> {
             cursor,
             ..
         } = self;
-        let config = &session.ctx.config;
-        let (outcome, frames) = session.ctx.hub.with_frames_since(
-            session.kind,
-            *cursor,
-            config.client_write_bytes_max,
-            limits::CLIENT_WRITE_FRAMES_MAX,
-            |frames| {
-                let mut slices: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
-                if !buf.is_empty() {
-                    slices.push(buf);
-                }
-                slices.extend_from_slice(frames);
-                try_send_all(stream, &slices)
-            },
-        );
+        let (outcome, frames) = session.with_batch(*cursor, |frames| {
+            let mut slices: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
+            if !buf.is_empty() {
+                slices.push(buf);
+            }
+            slices.extend_from_slice(frames);
+            try_send_all(stream, &slices)
+        });
         *cursor += frames;
         session.ctx.metrics.frames_sent(frames);
         session.signal.set_cursor(*cursor);
@@ -317,20 +432,13 @@ impl<'a> Writer<'a> {
             cursor,
             ..
         } = self;
-        let config = &session.ctx.config;
         sealed.clear();
-        let (outcome, frames) = session.ctx.hub.with_frames_since(
-            session.kind,
-            *cursor,
-            config.client_write_bytes_max,
-            limits::CLIENT_WRITE_FRAMES_MAX,
-            |frames| {
-                let mut parts: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
-                parts.push(buf.as_slice());
-                parts.extend_from_slice(frames);
-                tls.seal(&parts, sealed)
-            },
-        );
+        let (outcome, frames) = session.with_batch(*cursor, |frames| {
+            let mut parts: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
+            parts.push(buf.as_slice());
+            parts.extend_from_slice(frames);
+            tls.seal(&parts, sealed)
+        });
         *cursor += frames;
         session.ctx.metrics.frames_sent(frames);
         session.signal.set_cursor(*cursor);
@@ -390,7 +498,7 @@ impl<'a> Writer<'a> {
         let hub = &self.session.ctx.hub;
         let config = &self.session.ctx.config;
         let oldest = hub.oldest_seq();
-        if self.cursor < oldest && send_blocked {
+        if self.cursor < oldest && send_blocked && !self.replaying {
             // Stuck on a full socket while a whole history went by. A writer that was merely
             // asleep when one producer burst overran the history only skips below: the burst
             // is the producer's doing, not the client's.
@@ -400,6 +508,13 @@ impl<'a> Writer<'a> {
             .head_seq()
             .saturating_sub(config.client_queue_frames_max as u64)
             .max(oldest);
+        if self.replaying {
+            // Nothing of the live stream is lost to a replaying client: what it skips here it
+            // reads from the store (the live stream then has a hole, which sends it there).
+            self.cursor = self.cursor.max(keep_from);
+            self.session.signal.set_cursor(self.cursor);
+            return Ok(());
+        }
         if self.cursor >= keep_from {
             self.lagging_since = None;
             return Ok(());

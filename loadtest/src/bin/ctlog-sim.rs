@@ -124,6 +124,7 @@ fn ready_line(handle: &sim::SimHandle) -> String {
     serde_json::json!({
         "http_base": handle.http_base,
         "log_list_url": handle.log_list_url,
+        "apple_list_url": handle.apple_list_url,
         "https_log_list_url": handle.https_log_list_url,
         "ca_file": handle.ca_file,
         "logs": logs,

@@ -1,15 +1,84 @@
-//! Log list v3 (same schema as Chrome's `log_list.json`): RFC 6962 logs under
-//! `operators[].logs[]`, static-ct-api logs under `operators[].tiled_logs[]`.
+//! Log lists v3 the simulator serves: Google-shaped (Chrome's `log_list.json`) at
+//! `/log_list.json` and Apple-shaped (`current_log_list.json`: the same schema plus
+//! `assetVersion`, `assetVersionV2` and a `version` in each state) at
+//! `/apple/current_log_list.json`. RFC 6962 logs go under `operators[].logs[]`, static-ct-api
+//! logs under `operators[].tiled_logs[]`. Which logs each list has, and in which state, is
+//! [`ListContent`] (every log, usable, unless a test says otherwise with
+//! [`super::SimHandle::set_list`]).
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 use serde_json::{json, Value};
 
 use super::{log::Log, log_type::LogType};
 
-/// Builds the list of `logs`, each under the base URL `base` gives it (`http://127.0.0.1:P`
-/// or `https://127.0.0.1:Q`).
+/// Which of the two lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListKind {
+    /// Google-shaped, `/log_list.json`.
+    Google,
+    /// Apple-shaped, `/apple/current_log_list.json`.
+    Apple,
+}
+
+/// A log's state in a served list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListedState {
+    Pending,
+    Qualified,
+    Usable,
+    Retired,
+    Rejected,
+}
+
+impl ListedState {
+    fn key(self) -> &'static str {
+        match self {
+            ListedState::Pending => "pending",
+            ListedState::Qualified => "qualified",
+            ListedState::Usable => "usable",
+            ListedState::Retired => "retired",
+            ListedState::Rejected => "rejected",
+        }
+    }
+}
+
+/// What a list serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ListContent {
+    /// Every log, usable (minus what a `vanish` rule hides).
+    Every,
+    /// These logs (by index) in these states (minus what a `vanish` rule hides).
+    Only(Vec<(usize, ListedState)>),
+    /// The list answers 503.
+    Unavailable,
+}
+
+impl ListContent {
+    /// The state `log` is listed in, or `None` when the list leaves it out.
+    pub fn state_of(&self, log: usize) -> Option<ListedState> {
+        match self {
+            ListContent::Every => Some(ListedState::Usable),
+            ListContent::Only(logs) => logs.iter().find(|(i, _)| *i == log).map(|(_, s)| *s),
+            ListContent::Unavailable => None,
+        }
+    }
+}
+
+/// Builds the Google-shaped list of `logs`, every one usable, each under the base URL `base`
+/// gives it (`http://127.0.0.1:P` or `https://127.0.0.1:Q`).
 pub fn build<'a, 'b>(
     logs: impl IntoIterator<Item = &'a Log>,
+    base: impl Fn(&Log) -> &'b str,
+    now_secs: i64,
+) -> String {
+    let usable = logs.into_iter().map(|l| (l, ListedState::Usable));
+    build_shaped(ListKind::Google, usable, base, now_secs)
+}
+
+/// Builds the list `kind` of `logs`, each in its state, each under the base URL `base` gives it.
+pub fn build_shaped<'a, 'b>(
+    kind: ListKind,
+    logs: impl IntoIterator<Item = (&'a Log, ListedState)>,
     base: impl Fn(&Log) -> &'b str,
     now_secs: i64,
 ) -> String {
@@ -20,15 +89,19 @@ pub fn build<'a, 'b>(
     });
     let mut rfc = Vec::new();
     let mut tiled = Vec::new();
-    for log in logs {
+    for (log, state) in logs {
         let base = base(log);
         let m = &log.meta;
+        let mut entered = json!({"timestamp": since});
+        if kind == ListKind::Apple {
+            entered["version"] = json!("7");
+        }
         let mut entry = json!({
             "description": format!("ctlog-sim '{}' {} log", m.name, m.kind.as_str()),
             "log_id": STANDARD.encode(m.log_id),
             "key": STANDARD.encode(&m.spki),
             "mmd": if m.kind == LogType::Rfc6962 { 86_400 } else { 60 },
-            "state": {"usable": {"timestamp": since}},
+            "state": {state.key(): entered},
             "temporal_interval": interval,
         });
         let obj = entry.as_object_mut().expect("json! object");
@@ -47,18 +120,31 @@ pub fn build<'a, 'b>(
                     "monitoring_url".into(),
                     Value::String(format!("{base}{}", m.path)),
                 );
+                if kind == ListKind::Apple {
+                    obj.insert("tls_only".into(), Value::Bool(false));
+                }
                 tiled.push(entry);
             }
         }
     }
-    let list = json!({
-        "version": "1.0",
-        "log_list_timestamp": rfc3339(now_secs),
-        "operators": [
-            {"name": "ctlog-sim RFC 6962", "email": ["sim@example.invalid"], "logs": rfc, "tiled_logs": []},
-            {"name": "ctlog-sim Static CT", "email": ["sim@example.invalid"], "logs": [], "tiled_logs": tiled},
-        ],
-    });
+    let operators = json!([
+        {"name": "ctlog-sim RFC 6962", "email": ["sim@example.invalid"], "logs": rfc, "tiled_logs": []},
+        {"name": "ctlog-sim Static CT", "email": ["sim@example.invalid"], "logs": [], "tiled_logs": tiled},
+    ]);
+    let list = match kind {
+        ListKind::Google => json!({
+            "version": "1.0",
+            "log_list_timestamp": rfc3339(now_secs),
+            "operators": operators,
+        }),
+        ListKind::Apple => json!({
+            "$schema": "https://valid.apple.com/ct/log_list/schema_versions/log_list_schema_v5.json",
+            "assetVersion": 1,
+            "assetVersionV2": 1,
+            "version": "7",
+            "operators": operators,
+        }),
+    };
     serde_json::to_string_pretty(&list).unwrap_or_default()
 }
 

@@ -34,7 +34,9 @@
 //! submission `<base>/sub/static/log<i>/` (origin = `127.0.0.1:<port>/sub/static/log<i>`, so
 //! a client deriving the origin from the monitoring URL fails signature checks, as it would
 //! against Let's Encrypt or Geomys logs). Replay logs: `<base>/rfc6962/replay/`,
-//! `<base>/static/replay/`. Admin: `<base>/sim/state`; list: `<base>/log_list.json`.
+//! `<base>/static/replay/`. Admin: `<base>/sim/state`; lists: `<base>/log_list.json`
+//! (Google-shaped) and `<base>/apple/current_log_list.json` (Apple-shaped); what each has is
+//! set with [`SimHandle::set_list`].
 
 pub mod certgen;
 pub mod der;
@@ -70,6 +72,7 @@ use std::{
 pub use faults::{CorruptCount, CorruptKind, FaultSchedule, RuleCount};
 pub use gen::EntryKind;
 pub use log_type::LogType;
+pub use loglist::{ListContent, ListKind, ListedState};
 pub use requests::SeenRequest;
 
 use faults::Injector;
@@ -243,6 +246,8 @@ pub struct Sim {
     log_list_https: String,
     /// The `now` the log lists were built with (their timestamps), for rebuilt lists.
     list_built_secs: i64,
+    /// What the Google-shaped and the Apple-shaped lists serve, in [`ListKind`] order.
+    lists: Mutex<[ListContent; 2]>,
     faults: Injector,
     paused: AtomicBool,
     stopping: AtomicBool,
@@ -253,6 +258,11 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// What list `kind` serves now.
+    fn list_content(&self, kind: ListKind) -> ListContent {
+        self.lists.lock().unwrap_or_else(|e| e.into_inner())[kind as usize].clone()
+    }
+
     /// Adds a request of `log` to the request log (when it is kept).
     /// `request` is the path below the log's prefix, the request and when it arrived.
     fn record(
@@ -382,6 +392,8 @@ pub struct SimHandle {
     pub https_base: Option<String>,
     pub log_list_url: String,
     pub https_log_list_url: Option<String>,
+    /// The Apple-shaped list (over http).
+    pub apple_list_url: String,
     pub ca_pem: Option<String>,
     pub ca_file: Option<PathBuf>,
     sim: Arc<Sim>,
@@ -419,6 +431,11 @@ impl SimHandle {
     }
 
     /// Published tree size (what clients can currently see) of log `log_idx`; 0 if unknown.
+    /// What list `kind` serves from now on (both serve every log, usable, at start).
+    pub fn set_list(&self, kind: ListKind, content: ListContent) {
+        self.sim.lists.lock().unwrap_or_else(|e| e.into_inner())[kind as usize] = content;
+    }
+
     pub fn tree_size(&self, log_idx: usize) -> u64 {
         self.sim
             .logs
@@ -556,6 +573,7 @@ pub fn start(cfg: SimConfig) -> io::Result<SimHandle> {
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut handle = SimHandle {
         log_list_url: format!("{http_base}/log_list.json"),
+        apple_list_url: format!("{http_base}/apple/current_log_list.json"),
         https_log_list_url: https.as_ref().map(|h| format!("{}/log_list.json", h.1)),
         https_base: https.as_ref().map(|h| h.1.clone()),
         http_base,
@@ -653,6 +671,7 @@ fn build_sim(cfg: SimConfig, http_base: String, https_base: Option<String>) -> i
         log_list_http,
         log_list_https,
         list_built_secs: now,
+        lists: Mutex::new([ListContent::Every, ListContent::Every]),
         faults,
         paused: AtomicBool::new(false),
         stopping: AtomicBool::new(false),

@@ -11,6 +11,7 @@ use super::{
     faults::{self, Action, Endpoint},
     log::{Log, Published, Source, TILE_WIDTH},
     log_type::LogType,
+    loglist::{build_shaped, ListContent, ListKind},
     message::{Request, Response},
     Sim,
 };
@@ -24,7 +25,8 @@ pub fn handle(sim: &Sim, req: &Request) -> Response {
         return Response::text(405, "method not allowed\n");
     }
     match req.path.as_str() {
-        "/log_list.json" => return log_list(sim, req),
+        "/log_list.json" => return log_list(sim, req, ListKind::Google),
+        "/apple/current_log_list.json" => return log_list(sim, req, ListKind::Apple),
         "/sim/state" => return Response::new(200, "application/json", sim.state_json().as_bytes()),
         _ => {}
     }
@@ -323,17 +325,24 @@ fn checkpoint_for(head: &Published, https: bool) -> Option<&Arc<str>> {
     }
 }
 
-/// `log_list.json`, minus the logs a `vanish` rule hides now.
+/// A log list (`kind`), minus the logs a `vanish` rule hides now: what [`ListContent`] says,
+/// or 503 when the list is set unavailable. A fault rule on `loglist` applies to both lists.
 ///
 /// Like the real list (www.gstatic.com, which clients poll with `If-Modified-Since`, ct-protocol
-/// §3), the list carries `Last-Modified` and answers a conditional GET with 304. Only the
-/// prebuilt list does: under a schedule with `vanish` rules the list changes while it runs, so
-/// it is sent without `Last-Modified` and never answered with 304.
-fn log_list(sim: &Sim, req: &Request) -> Response {
+/// §3), the Google-shaped list carries `Last-Modified` and answers a conditional GET with 304.
+/// Only the prebuilt list does: under a schedule with `vanish` rules, or once a test sets what
+/// a list has, the list changes while it runs, so it is sent without `Last-Modified` and never
+/// answered with 304.
+fn log_list(sim: &Sim, req: &Request, kind: ListKind) -> Response {
     let action = sim.faults.on_request(None, Endpoint::Loglist);
+    let content = sim.list_content(kind);
+    if content == ListContent::Unavailable {
+        return Response::text(503, "log list unavailable\n");
+    }
     let ids: Vec<(usize, LogType)> = sim.logs.iter().map(|l| (l.meta.idx, l.meta.kind)).collect();
     let gone = sim.faults.vanished(&ids);
-    let body: Arc<[u8]> = if gone.is_empty() {
+    let prebuilt = kind == ListKind::Google && content == ListContent::Every && gone.is_empty();
+    let body: Arc<[u8]> = if prebuilt {
         let prebuilt = if req.https {
             &sim.log_list_https
         } else {
@@ -341,17 +350,12 @@ fn log_list(sim: &Sim, req: &Request) -> Response {
         };
         prebuilt.as_bytes().into()
     } else {
-        let https = sim.https_base.as_deref().unwrap_or(&sim.http_base);
-        let kept = sim.logs.iter().filter(|l| !gone.contains(&l.meta.idx));
-        let list = if req.https {
-            super::loglist::build(kept, |_| https, sim.list_built_secs)
-        } else {
-            super::loglist::build(kept, |l| sim.listed_base(l), sim.list_built_secs)
-        };
-        list.into_bytes().into()
+        built_list(sim, req, kind, &content, &gone)
+            .into_bytes()
+            .into()
     };
     let mut honest = Response::new(200, "application/json", body);
-    if !sim.faults.has_vanish_rules() {
+    if prebuilt && !sim.faults.has_vanish_rules() {
         honest.last_modified = Some(sim.list_built_secs);
         let since = req.if_modified_since.as_deref();
         // A fault (if any) answers instead; it is never sent as a 304.
@@ -381,6 +385,27 @@ fn log_list(sim: &Sim, req: &Request) -> Response {
             r
         }
         _ => honest,
+    }
+}
+
+/// List `kind` as `content` has it now, without the logs in `gone`.
+fn built_list(
+    sim: &Sim,
+    req: &Request,
+    kind: ListKind,
+    content: &ListContent,
+    gone: &std::collections::HashSet<usize>,
+) -> String {
+    let listed = sim
+        .logs
+        .iter()
+        .filter(|l| !gone.contains(&l.meta.idx))
+        .filter_map(|l| content.state_of(l.meta.idx).map(|state| (l, state)));
+    let https = sim.https_base.as_deref().unwrap_or(&sim.http_base);
+    if req.https {
+        build_shaped(kind, listed, |_| https, sim.list_built_secs)
+    } else {
+        build_shaped(kind, listed, |l| sim.listed_base(l), sim.list_built_secs)
     }
 }
 

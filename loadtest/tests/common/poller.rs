@@ -457,6 +457,7 @@ fn log_info(sim: &SimHandle, log: usize) -> LogInfo {
         submission_url: l.submission_url.clone(),
         mmd_secs: 60,
         state: LogState::Usable,
+        lists: Vec::new(),
     }
 }
 

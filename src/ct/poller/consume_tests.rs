@@ -61,6 +61,7 @@ fn log() -> LogCtx {
         url: "https://ct.example/".into(),
         mmd_secs: 60,
         state: LogState::Usable,
+        lists: Vec::new(),
     };
     let progress = LogProgress::new(info.log_id, &info.description, &info.url, Some(10));
     progress.record_head(100, 1_000);

@@ -323,6 +323,7 @@ impl LogProgress {
             skipped_recent: self.skipped_recent(),
             pacing_ms: stats.pacing_ms.get(),
             pending_since_ms: self.pending_since_ms(),
+            lists: stats.lists.borrow().clone(),
         }
     }
 
@@ -548,6 +549,42 @@ mod snapshot_tests {
         assert!(text.contains("kind=\"rate_limited\"} 1"));
         assert!(text.contains("certstream_frames_published_total{core=\"1\"} 1"));
         assert!(text.contains("certstream_resident_memory_bytes 5"));
+    }
+
+    #[test]
+    fn health_and_metrics_name_the_lists_a_log_is_followed_for() {
+        let log = log(3, "https://ct.example/c/", "C", "rfc6962");
+        let facts = ProcessFacts {
+            uptime_secs: 1.0,
+            rss_bytes: 0,
+            now_ms: 0,
+        };
+        let google: std::sync::Arc<str> = "https://lists.example/google.json".into();
+        let apple: std::sync::Arc<str> = "/etc/lists/apple \"v5\".json".into();
+        log.0.set_lists(vec![google.clone(), apple.clone()]);
+        let json = health_json(&[capture(0, &log)], facts);
+        let v: sonic_rs::Value = sonic_rs::from_str(&json).unwrap();
+        use sonic_rs::{JsonContainerTrait as _, JsonValueTrait as _};
+        let lists: Vec<&str> = v["logs"][0]["lists"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|l| l.as_str())
+            .collect();
+        assert_eq!(lists, [&*google, &*apple]);
+        let text = render(&[capture(0, &log)], facts);
+        let labels = "log=\"C\",url=\"https://ct.example/c/\",type=\"rfc6962\"";
+        for line in [
+            format!("certstream_log_list_info{{{labels},list=\"{google}\"}} 1"),
+            format!(
+                "certstream_log_list_info{{{labels},list=\"/etc/lists/apple \\\"v5\\\".json\"}} 1"
+            ),
+        ] {
+            assert!(text.lines().any(|l| l == line), "{line} missing:\n{text}");
+        }
+        log.0.set_lists(vec![apple]);
+        let text = render(&[capture(0, &log)], facts);
+        assert_eq!(text.matches("certstream_log_list_info{").count(), 1);
     }
 
     #[test]
