@@ -2,7 +2,8 @@
 //! loadtest crate builds for its end-to-end tests): parse the configuration, set up logging, run
 //! the executors until SIGINT or SIGTERM. The signal thread holds the server's
 //! [`runtime::ServerControl`]: a signal is a stop or reload message to that one server, at any
-//! moment of its life (a stop during startup ends the start).
+//! moment of its life (a stop during startup ends the start). With `--config`, a thread watching
+//! the file ([`crate::config::watch`]) sends the same reload message when its content changes.
 
 use crate::{
     config::{Config, LogFormat},
@@ -35,6 +36,9 @@ pub fn main() {
         .name("certstream-signals".into())
         .spawn(move || wait_for_signals(signals, &for_signals))
         .expect("spawning the signal thread");
+    if let Some(path) = config.config.clone() {
+        watch_config_file(path, control.clone());
+    }
     if let Err(e) = runtime::run(config, control) {
         tracing::error!("{e}");
         eprintln!("certstream: {e}");
@@ -58,6 +62,18 @@ fn check_config_and_exit(config: &Config) -> ! {
         .collect();
     println!("configuration OK: {shown:#?}");
     std::process::exit(0);
+}
+
+/// A change of the `--config` file's content reloads like SIGHUP (the configuration loaded
+/// again from the same command line, environment and file; the log list fetched again).
+/// Without inotify the server still starts, and SIGHUP still reloads.
+fn watch_config_file(path: std::path::PathBuf, control: runtime::ServerControl) {
+    let shown = path.display().to_string();
+    let reload = move || control.reload(Config::load_from(std::env::args_os()));
+    match crate::config::watch::spawn(path, reload) {
+        Ok(()) => tracing::info!("watching {shown}: a change reloads it, like SIGHUP"),
+        Err(e) => tracing::warn!("cannot watch {shown} ({e}); SIGHUP still reloads it"),
+    }
 }
 
 fn init_logging(format: LogFormat) {

@@ -183,6 +183,30 @@ pub struct Config {
     #[arg(long, env = "CERTSTREAM_MAX_CONNECTIONS_PER_IP", default_value_t = 0, help_heading = RELOADED_ON_SIGHUP)]
     pub max_connections_per_ip: usize,
 
+    /// New connections per second one IP address (an IPv6 address: its /64) may open,
+    /// sustained (0 = no limit; a fraction such as 0.5 is one every 2 s); past it and past its
+    /// burst new ones get 429. Each executor counts the connections it accepts, so with N
+    /// executors an address may open up to N times this.
+    #[arg(
+        long,
+        env = "CERTSTREAM_CONNECTION_RATE_PER_IP",
+        default_value_t = 0.0,
+        value_parser = connection_rate,
+        help_heading = RELOADED_ON_SIGHUP
+    )]
+    pub connection_rate_per_ip: f64,
+
+    /// Connections one IP address may open at once before `--connection-rate-per-ip` applies
+    /// (per executor, like the rate).
+    #[arg(
+        long,
+        env = "CERTSTREAM_CONNECTION_BURST_PER_IP",
+        default_value_t = limits::CONNECTION_BURST_PER_IP,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(limits::CONNECTION_BURST_PER_IP_MAX)),
+        help_heading = RELOADED_ON_SIGHUP
+    )]
+    pub connection_burst_per_ip: u32,
+
     /// Bearer token clients must present (`Authorization: Bearer T` or `?token=T`); repeat the
     /// flag (or comma-separate in the environment) for several. Off when none is given;
     /// `/health` stays open.
@@ -384,6 +408,21 @@ impl Config {
     }
 }
 
+/// A `--connection-rate-per-ip`: 0 (off) or a number of connections per second in
+/// [`limits::CONNECTION_RATE_PER_IP_MIN`]..=[`limits::CONNECTION_RATE_PER_IP_MAX`].
+fn connection_rate(text: &str) -> Result<f64, String> {
+    let (min, max) = (
+        limits::CONNECTION_RATE_PER_IP_MIN,
+        limits::CONNECTION_RATE_PER_IP_MAX,
+    );
+    match text.trim().parse::<f64>() {
+        Ok(rate) if rate == 0.0 || (min..=max).contains(&rate) => Ok(rate),
+        _ => Err(format!(
+            "must be 0 (no limit) or a number of connections per second from {min} to {max}"
+        )),
+    }
+}
+
 fn parse(args: impl IntoIterator<Item = OsString>) -> Result<ArgMatches, clap::Error> {
     Config::command().try_get_matches_from(args)
 }
@@ -564,6 +603,8 @@ impl TypedValueParser for AuthTokenParser {
             })
     }
 }
+
+pub mod watch;
 
 #[cfg(test)]
 mod tests;

@@ -11,12 +11,12 @@
 //! |---|---|
 //! | [`limits`] | every bound and default (queue depths, page sizes, timeouts); nothing else sets one |
 //! | [`cli`] | the `certstream` command: flags, logging, signals |
-//! | [`config`] | the settings: each declared once in [`config::Config`] (flag, `CERTSTREAM_*` variable, file key, default, validation, help, whether SIGHUP reloads it), read from flags, environment and a TOML file (in that precedence) by one generic layer, validated once at boot |
+//! | [`config`] | the settings: each declared once in [`config::Config`] (flag, `CERTSTREAM_*` variable, file key, default, validation, help, whether SIGHUP reloads it), read from flags, environment and a TOML file (in that precedence) by one generic layer, validated once at boot; [`config::watch`] reloads when the `--config` file's content changes (inotify, a thread of its own) |
 //! | [`ct`] | the CT side: log lists (parsed, and merged by log ID), HTTP client, pacing, RFC 6962 and Static CT decoders, and the per-log pollers ([`ct::poller`]); every CT error says whose fault it is and whether retrying helps ([`ct::error`]) |
 //! | [`frame`] | pre-encoded WebSocket frames ([`frame::Frames`]): the only data that crosses cores |
 //! | [`filter`] | subscriptions: per-client filters (`?domain=&keyword=&regex=&issuer=&update_type=&log=`) parsed before the upgrade, compiled per core into shared automata and matched once per certificate; `dedup=` windows |
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
-//! | [`ws`] | the client side: listener, TLS (rustls), HTTP endpoints, WebSocket handshake, sessions, per-core hub, reloadable access settings (tokens, limits, certificate) |
+//! | [`ws`] | the client side: listener, TLS (rustls), HTTP endpoints and the live page for browsers, WebSocket handshake, sessions, per-core hub, reloadable access settings (tokens, limits, certificate), per-core connection-rate buckets |
 //! | [`runtime`] | pinned executors (one per CPU at most), the cross-core rings, the log list sources (each loaded and refreshed on its own: [`runtime::log_sources`]), log ownership, and a server's life as messages: [`runtime::start`] → [`runtime::Server`] (`addr`, `stop`, `reload`, `wait`), several per process if wanted |
 //! | [`replay`] | resume and replay (issue #14); [`replay::store`]: the on-disk store of every streamed entry per log (segments, recovery, retention, readers on any executor) |
 //! | [`state`] | the saved per-log cursors (`--state-file`): resume after a restart |
@@ -50,6 +50,7 @@
 //!                                          on it wakes in its next scheduling round
 //!               └─ ServerControl::reload ─▶ access settings republished + a reload request to
 //!                                          the coordinator
+//! config watcher (a change of the --config file) ── ServerControl::reload ─▶ the same
 //! executors ──▶ starting thread: Bound (listener up) / Exited (ended: a failure while starting)
 //! stop: pollers stop, publishers close ─▶ "closed" message to every other executor (bounded
 //!       wait) ─▶ ring drain ─▶ 1001 close to every client ─▶ flush grace ─▶ state file written

@@ -121,6 +121,23 @@ pub const TLS_WRITE_CHUNK_BYTES: usize = 16 * 1024;
 /// counters (512 KiB); addresses sharing a bucket share its count (stricter, never looser).
 pub const CONNECTION_IP_BUCKETS: usize = 1 << 16;
 
+/// Slots of each core's connection-rate table (`--connection-rate-per-ip`): 4 Ki timestamps
+/// (32 KiB per core, allocated when a rate is first set). Addresses sharing a slot share its
+/// bucket (stricter, never looser); at a few hundred distinct addresses a minute, collisions
+/// are rare.
+pub const CONNECTION_RATE_SLOTS: usize = 4096;
+/// Default `--connection-burst-per-ip`: connections one address may open at once before its
+/// sustained rate applies. A browser opens a page, its WebSocket and a health poll together; a
+/// client reconnecting after a restart of ours opens its three streams at once.
+pub const CONNECTION_BURST_PER_IP: u32 = 10;
+/// Largest `--connection-burst-per-ip`: beyond it a burst is no limit at all.
+pub const CONNECTION_BURST_PER_IP_MAX: u32 = 100_000;
+/// Slowest `--connection-rate-per-ip` other than 0 (off), per second: one connection every
+/// ~17 minutes. Slower would lock an address out for hours after one burst.
+pub const CONNECTION_RATE_PER_IP_MIN: f64 = 0.001;
+/// Fastest `--connection-rate-per-ip`, per second: past a million a second it limits nothing.
+pub const CONNECTION_RATE_PER_IP_MAX: f64 = 1_000_000.0;
+
 // ---- Subscription filters and dedup (`crate::filter`) ------------------------------------------
 
 /// Filter patterns one client may give (domains, keywords, regexes, issuers and logs
@@ -349,6 +366,16 @@ pub const METRICS_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(1);
 
 // ---- Lifecycle: start, stop, reload, watchdog ---------------------------------------------------
 
+/// After an event in the `--config` file's directory, the watcher waits until none came for
+/// this long before it reads the file: an editor's save (write, rename, chmod) or a
+/// configuration tool's several writes become one reload.
+pub const CONFIG_WATCH_SETTLE: Duration = Duration::from_millis(300);
+/// ... but no longer than this in all, so a file rewritten without pause is still reloaded.
+pub const CONFIG_WATCH_SETTLE_MAX: Duration = Duration::from_secs(5);
+/// Bytes read from the inotify descriptor at a time: dozens of events (16 bytes plus a name
+/// each); more pending ones are read on the next turn.
+pub const CONFIG_WATCH_BUFFER_BYTES: usize = 4096;
+
 /// How long the start waits for every executor to bind its listener. A failure (an executor
 /// that cannot be created, a bind error, a panic) or a stop ends the wait at once, as a
 /// message; this only bounds an executor that neither binds nor fails (a wedged start).
@@ -451,4 +478,5 @@ const _: () = assert!(
 const _: () =
     assert!(EXECUTOR_BEAT_WINDOW.as_millis() >= 2 * METRICS_SNAPSHOT_INTERVAL.as_millis());
 const _: () = assert!(SNAPSHOT_RING_DEPTH >= 1 && RELOAD_REQUESTS_PENDING_MAX >= 1);
+const _: () = assert!(CONFIG_WATCH_SETTLE.as_millis() < CONFIG_WATCH_SETTLE_MAX.as_millis());
 const _: () = assert!(REPLAY_RECORD_BYTES_MAX as u64 <= REPLAY_SEGMENT_BYTES);

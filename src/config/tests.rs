@@ -272,6 +272,8 @@ fn every_setting_not_reloaded_on_sighup_is_named_when_it_changes() {
         live,
         [
             "auth-token",
+            "connection-burst-per-ip",
+            "connection-rate-per-ip",
             "max-connections",
             "max-connections-per-ip",
             "tls-cert",
@@ -548,6 +550,24 @@ fn flags_override_defaults_and_bad_values_are_rejected() {
         .to_string()
         .contains("log-list-refresh-secs"));
     assert!(Config::try_parse_from(["certstream", "--log-list", ""]).is_err());
+}
+
+#[test]
+fn a_connection_rate_is_off_or_within_its_range() {
+    let rate = |v: &str| {
+        let flag = format!("--connection-rate-per-ip={v}");
+        Config::try_parse_from(["certstream", flag.as_str()]).map(|c| c.connection_rate_per_ip)
+    };
+    assert_eq!(rate("0").unwrap(), 0.0);
+    assert_eq!(rate("0.5").unwrap(), 0.5);
+    assert_eq!(rate("1000000").unwrap(), 1_000_000.0);
+    for bad in ["-1", "0.0001", "1000001", "NaN", "inf", "fast"] {
+        let err = rate(bad).unwrap_err().to_string();
+        assert!(err.contains("0 (no limit) or a number"), "{bad}: {err}");
+    }
+    let burst = |v: &str| Config::try_parse_from(["certstream", "--connection-burst-per-ip", v]);
+    assert!(burst("0").is_err() && burst("100001").is_err());
+    assert_eq!(burst("1").unwrap().connection_burst_per_ip, 1);
 }
 
 #[test]

@@ -49,6 +49,8 @@ pub fn access_settings(config: &Config) -> Result<AccessSettings, String> {
         auth_tokens: config.auth_tokens.clone(),
         connections_max: config.max_connections,
         connections_per_ip_max: config.max_connections_per_ip,
+        connection_rate_per_ip: config.connection_rate_per_ip,
+        connection_burst_per_ip: config.connection_burst_per_ip,
         tls,
     })
 }
@@ -71,10 +73,13 @@ fn apply(
         tracing::warn!("{setting} changed in the configuration; it takes effect after a restart");
     }
     let summary = format!(
-        "{} auth token(s), max-connections {}, max-connections-per-ip {}, tls-cert {}",
+        "{} auth token(s), max-connections {}, max-connections-per-ip {}, \
+         connection-rate-per-ip {} (burst {}), tls-cert {}",
         settings.auth_tokens.len(),
         settings.connections_max,
         settings.connections_per_ip_max,
+        settings.connection_rate_per_ip,
+        settings.connection_burst_per_ip,
         fresh
             .tls_cert
             .as_deref()

@@ -1,4 +1,5 @@
-//! The settings a reload (SIGHUP) can change: bearer tokens, connection limits and the TLS
+//! The settings a reload (SIGHUP) can change: bearer tokens, connection limits (counts and
+//! rate) and the TLS
 //! certificate. Each applies to connections accepted after the change; connections already
 //! open keep what they were admitted with.
 //!
@@ -28,6 +29,11 @@ pub struct AccessSettings {
     pub connections_max: usize,
     /// Most connections one client IP holds (0 = no limit); past it: 429.
     pub connections_per_ip_max: usize,
+    /// New connections per second one address may open, sustained, on each core (0 = no
+    /// limit); past it and its burst: 429.
+    pub connection_rate_per_ip: f64,
+    /// Connections one address may open at once on each core before the rate applies.
+    pub connection_burst_per_ip: u32,
     /// Serve TLS with this configuration (certificate and key); `None` = plain.
     pub tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -39,6 +45,8 @@ impl std::fmt::Debug for AccessSettings {
             .field("auth_tokens", &self.auth_tokens.len())
             .field("connections_max", &self.connections_max)
             .field("connections_per_ip_max", &self.connections_per_ip_max)
+            .field("connection_rate_per_ip", &self.connection_rate_per_ip)
+            .field("connection_burst_per_ip", &self.connection_burst_per_ip)
             .field("tls", &self.tls.is_some())
             .finish()
     }

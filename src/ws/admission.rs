@@ -27,6 +27,8 @@ pub(crate) enum Refusal {
     PerIp,
     /// The server holds too many connections: 503.
     Total,
+    /// The client's address opens connections faster than its rate (`rate.rs`): 429.
+    Rate,
 }
 
 /// Holds one admitted connection's place in the counts until dropped.

@@ -85,6 +85,8 @@ pub(crate) struct RequestHead {
     pub(crate) duplicate_ws_header: bool,
     /// Tokens offered: `Authorization: Bearer T` and `?token=T`.
     pub(crate) tokens: Vec<String>,
+    /// `Accept` lists `text/html`: a browser asking for a page.
+    pub(crate) accepts_html: bool,
 }
 
 /// Why a complete head could not be used.
@@ -151,6 +153,14 @@ fn apply_header(out: &mut RequestHead, name: &str, value: &[u8]) {
         if let Some(token) = value.trim().strip_prefix("Bearer ") {
             out.tokens.push(token.trim().to_owned());
         }
+    } else if name.eq_ignore_ascii_case("accept") {
+        out.accepts_html |= value.split(',').any(|t| {
+            t.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("text/html")
+        });
     } else if name.eq_ignore_ascii_case("sec-websocket-version") {
         out.duplicate_ws_header |= out.ws_version.is_some();
         out.ws_version = Some(value.trim().to_owned());
@@ -162,6 +172,8 @@ fn apply_header(out: &mut RequestHead, name: &str, value: &[u8]) {
 pub(crate) enum Page {
     /// `/` (and the stream paths) without an upgrade: a short HTML page naming the endpoints.
     Index,
+    /// `/` from a browser (`Accept: text/html`, no upgrade): the live page (`live.rs`).
+    Live,
     /// `example.json` of one stream form.
     Example(StreamKind),
     /// `/latest.json`.
@@ -235,7 +247,8 @@ pub(crate) fn route(head: &RequestHead) -> Route {
     let path = head.path.as_str();
     if let Some(kind) = stream_for_path(path) {
         if !head.upgrade_websocket {
-            return Route::Page(Page::Index);
+            let live = path == "/" && head.accepts_html;
+            return Route::Page(if live { Page::Live } else { Page::Index });
         }
         let accept = match accept_key(head) {
             Ok(accept) => accept,
@@ -309,6 +322,14 @@ impl Response {
             content_type,
             extra_headers: "",
             body,
+        }
+    }
+
+    /// The same response with extra header lines (each ending in `\r\n`).
+    pub(crate) fn with_headers(self, extra_headers: &'static str) -> Self {
+        Self {
+            extra_headers,
+            ..self
         }
     }
 
@@ -546,6 +567,17 @@ mod tests {
             |path: &str| route_of(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes());
         assert_eq!(get("/"), Route::Page(Page::Index));
         assert_eq!(get("/full-stream"), Route::Page(Page::Index));
+        let browser = |path: &str, accept: &str| {
+            route_of(format!("GET {path} HTTP/1.1\r\nAccept: {accept}\r\n\r\n").as_bytes())
+        };
+        let chrome = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+        assert_eq!(browser("/", chrome), Route::Page(Page::Live));
+        assert_eq!(
+            browser("/?token=x", "TEXT/HTML; q=1"),
+            Route::Page(Page::Live)
+        );
+        assert_eq!(browser("/", "*/*"), Route::Page(Page::Index), "curl");
+        assert_eq!(browser("/full-stream", chrome), Route::Page(Page::Index));
         assert_eq!(
             get("/example.json"),
             Route::Page(Page::Example(StreamKind::Lite))

@@ -166,6 +166,7 @@ pub struct WsMetrics {
     writes: Cell<u64>,
     handshake_failures: [Cell<u64>; HandshakeFailure::ALL.len()],
     http_responses: [Cell<u64>; HTTP_CODES.len()],
+    rate_limited: Cell<u64>,
     /// Resuming sessions: replays started, running, frames they sent from the store, live
     /// holes they filled, and gaps they reported.
     replays_started: Cell<u64>,
@@ -209,6 +210,11 @@ impl WsMetrics {
         if let Some(i) = HTTP_CODES.iter().position(|&c| c == code) {
             add(&self.http_responses[i], 1);
         }
+    }
+
+    /// A connection refused for its address's connection rate (answered 429).
+    pub(crate) fn rate_limited(&self) {
+        add(&self.rate_limited, 1);
     }
 
     pub(crate) fn replay_started(&self) {
@@ -262,6 +268,7 @@ impl WsMetrics {
             .copy_from_slice(&get(&self.handshake_failures));
         snap.http_responses
             .copy_from_slice(&get(&self.http_responses));
+        snap.rate_limited = self.rate_limited.get();
         snap.resume = [
             self.replays_started.get(),
             self.replays_active.get(),
@@ -286,6 +293,8 @@ pub struct WsMetricsSnapshot {
     pub writes: u64,
     pub handshake_failures: [u64; HandshakeFailure::ALL.len()],
     pub http_responses: [u64; HTTP_CODES.len()],
+    /// Connections refused for their address's connection rate (`--connection-rate-per-ip`).
+    pub rate_limited: u64,
     /// Entries ever published into the hub(s).
     pub hub_published: u64,
     /// Entries held in the hub history(ies) now.
@@ -346,6 +355,7 @@ impl WsMetricsSnapshot {
         self.writes = self.writes.wrapping_add(other.writes);
         sum(&mut self.handshake_failures, &other.handshake_failures);
         sum(&mut self.http_responses, &other.http_responses);
+        self.rate_limited = self.rate_limited.wrapping_add(other.rate_limited);
         self.hub_published = self.hub_published.wrapping_add(other.hub_published);
         self.hub_history = self.hub_history.wrapping_add(other.hub_history);
         sum(&mut self.resume, &other.resume);
@@ -455,6 +465,14 @@ impl WsMetricsSnapshot {
         for (code, v) in HTTP_CODES.iter().zip(self.http_responses) {
             let _ = writeln!(out, "{name}{{code=\"{code}\"}} {v}");
         }
+        let name = "certstream_connections_rate_limited_total";
+        family(
+            out,
+            name,
+            "counter",
+            "Connections refused (429) for their address's connection rate.",
+        );
+        let _ = writeln!(out, "{name} {}", self.rate_limited);
         let name = "certstream_hub_published_total";
         family(
             out,

@@ -12,6 +12,8 @@
 //! | `metrics.rs` | per-core counters and their `Send` snapshot / Prometheus text |
 //! | `stream.rs` | one glommio socket shared by a session's reader and writer tasks; `Conn`: plain or TLS |
 //! | `tls.rs` | `--tls-cert`/`--tls-key`: PEM loading, handshake, the TLS layer of a connection |
+//! | `live.rs` | the live page for browsers (`GET /`, `live.html` compiled in) |
+//! | `rate.rs` | connection-rate limiting per address: a token bucket per core, no shared state |
 //! | `access.rs` | [`AccessSettings`] (tokens, connection limits, TLS certificate): reloadable, per connection |
 //!
 //! # Data flow
@@ -42,7 +44,9 @@ mod conn;
 mod heartbeat;
 mod http;
 mod hub;
+mod live;
 mod metrics;
+mod rate;
 mod resume;
 mod session;
 mod stream;
@@ -52,7 +56,7 @@ pub mod tls;
 #[cfg(test)]
 mod tls_tests;
 
-use std::{rc::Rc, sync::Arc, time::Duration};
+use std::{net::IpAddr, rc::Rc, sync::Arc, time::Duration};
 
 use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
@@ -206,6 +210,8 @@ pub struct ServerContext {
     /// Tokens, limits and TLS certificate for new connections (reloadable).
     access: LocalAccess,
     metrics: WsMetrics,
+    /// This core's connection-rate buckets (`--connection-rate-per-ip`).
+    rate: rate::ConnectionRate,
     metrics_text: MetricsText,
     health: HealthCheck,
     /// Renders `/health/deep` (JSON).
@@ -234,6 +240,7 @@ impl ServerContext {
             config,
             access: LocalAccess::new(AccessSource::new(AccessSettings::default())),
             metrics: WsMetrics::default(),
+            rate: rate::ConnectionRate::default(),
             metrics_text: Box::new(|ctx: &ServerContext| {
                 let mut out = String::new();
                 ctx.snapshot().write_prometheus(&mut out);
@@ -340,7 +347,7 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
     }
     let access = ctx.access.get();
     let ip = stream.peer_addr().ok().map(|a| a.ip());
-    let admitted = admission::admit(ip, access.connections_max, access.connections_per_ip_max);
+    let admitted = admit(ip, &access, &ctx);
     let socket = SharedStream::new(stream);
     let Some(mut conn) = Box::pin(secure(socket, &access, &ctx)).await else {
         return;
@@ -348,12 +355,7 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
     let _admitted = match admitted {
         Ok(a) => a,
         Err(refusal) => {
-            let (code, body) = match refusal {
-                admission::Refusal::PerIp => (429, "too many connections from this address\n"),
-                admission::Refusal::Total => (503, "server at its connection limit\n"),
-            };
-            let response = Response::new(code, http::TEXT_PLAIN, body.as_bytes().to_vec());
-            return Box::pin(respond(conn, &ctx, response)).await;
+            return Box::pin(respond(conn, &ctx, refusal_response(refusal))).await;
         }
     };
     let mut buf = Vec::new();
@@ -413,6 +415,35 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
             Box::pin(respond(conn, &ctx, Response::reject(reject))).await;
         }
     }
+}
+
+/// Admits a connection from `ip` under the connection-rate limit (this core's buckets), then
+/// the count limits. A connection refused for its rate takes no place in the counts.
+fn admit(
+    ip: Option<IpAddr>,
+    access: &AccessSettings,
+    ctx: &ServerContext,
+) -> Result<admission::Admitted, admission::Refusal> {
+    let rate = (
+        access.connection_rate_per_ip,
+        access.connection_burst_per_ip,
+    );
+    if let Some(ip) = ip {
+        if !ctx.rate.admit(ip, rate.0, rate.1) {
+            ctx.metrics.rate_limited();
+            return Err(admission::Refusal::Rate);
+        }
+    }
+    admission::admit(ip, access.connections_max, access.connections_per_ip_max)
+}
+
+fn refusal_response(refusal: admission::Refusal) -> Response {
+    let (code, body) = match refusal {
+        admission::Refusal::PerIp => (429, "too many connections from this address\n"),
+        admission::Refusal::Rate => (429, "too many new connections from this address\n"),
+        admission::Refusal::Total => (503, "server at its connection limit\n"),
+    };
+    Response::new(code, http::TEXT_PLAIN, body.as_bytes().to_vec())
 }
 
 /// The connection as the client speaks it: plain, or TLS once the handshake completed within
@@ -538,6 +569,7 @@ async fn upgrade(
 fn render_page(page: Page, ctx: &ServerContext) -> Response {
     match page {
         Page::Index => Response::new(200, http::TEXT_HTML, http::INDEX_HTML.as_bytes().to_vec()),
+        Page::Live => live::response(),
         Page::Example(kind) => {
             let body = ctx
                 .hub

@@ -80,6 +80,10 @@ struct Args {
     /// that reloads it (certstream: `--log-list-refresh-secs`).
     #[arg(long, value_name = "FILE")]
     sim_faults: Option<PathBuf>,
+    /// Run nothing: draw the charts (throughput.svg, latency.svg) of an earlier run's
+    /// results.json beside it, and exit.
+    #[arg(long, value_name = "RESULTS_JSON")]
+    charts_from: Option<PathBuf>,
 }
 
 fn secs(v: f64) -> anyhow::Result<Duration> {
@@ -100,6 +104,12 @@ fn parse_workload(s: &str) -> anyhow::Result<Workload> {
 
 fn main() -> anyhow::Result<()> {
     let a = Args::parse();
+    if let Some(results) = &a.charts_from {
+        for file in run::draw_charts_from_file(results)? {
+            eprintln!("wrote {}", file.display());
+        }
+        return Ok(());
+    }
     let servers = a
         .server
         .iter()

@@ -1,5 +1,6 @@
 //! bench-run: the six workloads of benchmark.md in one command, written to
-//! `bench-results/<YYYY-MM-DD>-<short commit>/{results.json,summary.md}`.
+//! `bench-results/<YYYY-MM-DD>-<short commit>/{results.json,summary.md}`, with the charts
+//! `throughput.svg` and `latency.svg` beside them.
 //!
 //! # Layout and data flow
 //!
@@ -13,6 +14,7 @@
 //! | `judge` | benchmark.md's pass rules, the saturation search's stop, ratios to raw-fanout |
 //! | `results` | [`RunResults`] and its parts: results.json's format |
 //! | `summary` | results.json and summary.md, rendered from [`RunResults`] alone |
+//! | `charts` | throughput.svg and latency.svg beside summary.md (plotters), from [`RunResults`] alone |
 //!
 //! [`run`] takes a [`BenchPlan`], names the output directory after the date and the commit,
 //! and runs raw-fanout (both shapes), then every server's workloads, then ingest. Each server
@@ -40,6 +42,7 @@
 //! [`SATURATION_STEPS_MAX`]: crate::bench::limits::SATURATION_STEPS_MAX
 //! [`wsbench`]: crate::bench::wsbench
 
+mod charts;
 mod commands;
 mod judge;
 mod plan;
@@ -54,6 +57,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 
+pub use charts::{draw as draw_charts, draw_from_file as draw_charts_from_file};
 pub use plan::{BenchPlan, BinPaths, ServerSpec, TlsFiles, Workload};
 pub use results::{
     FanoutResult, IngestResult, Ratio, RunResults, Sample, SaturationResult, WorkloadResult,
@@ -90,6 +94,9 @@ pub fn run(plan: &BenchPlan) -> anyhow::Result<RunResults> {
         res.ingest = Some(ingest_workload(plan));
     }
     res.ratios = ratios(&res);
+    if let Err(e) = charts::draw(&res, &out_dir) {
+        res.errors.push(format!("charts: {e:#}"));
+    }
     write_results(&res)?;
     Ok(res)
 }

@@ -80,11 +80,16 @@ pub fn summary_md(res: &RunResults) -> String {
     let mut s = header_md(res);
     s.push_str(&baselines_md(res));
     s.push_str(&workloads_md(res, base));
+    s.push_str(CHARTS_MD);
     s.push_str(&ingest_md(res));
     s.push_str(&commands_md(res));
     s.push_str(&errors_md(res));
     s
 }
+
+/// The pictures `charts` draws beside summary.md.
+const CHARTS_MD: &str = "## Charts\n\n![Delivered messages/s vs R](throughput.svg)\n\n\
+![Latency percentiles per workload](latency.svg)\n\n";
 
 /// Title, machine, host settings, commit, command line, and the TLS note.
 fn header_md(res: &RunResults) -> String {
