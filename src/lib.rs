@@ -18,7 +18,7 @@
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
 //! | [`ws`] | the client side: listener, TLS (rustls), HTTP endpoints and the live page for browsers, WebSocket handshake, sessions, per-core hub, reloadable access settings (tokens, limits, certificate), per-core connection-rate buckets |
 //! | [`runtime`] | pinned executors (one per CPU at most), the cross-core rings, the log list sources (each loaded and refreshed on its own: [`runtime::log_sources`]), log ownership, and a server's life as messages: [`runtime::start`] → [`runtime::Server`] (`addr`, `stop`, `reload`, `wait`), several per process if wanted |
-//! | [`replay`] | resume and replay (issue #14); [`replay::store`]: the on-disk store of every streamed entry per log (segments, recovery, retention, readers on any executor) |
+//! | [`replay`] | resume and replay: [`replay::token`], the resume cursor (per-log positions as a URL-safe token that outlives the server); [`replay::store`], the on-disk store of every streamed entry per log (segments, recovery, retention, readers on any executor). The session side is `ws::resume` and `ws::session::replay`; the writing side `runtime::store_feed` |
 //! | [`state`] | the saved per-log cursors (`--state-file`): resume after a restart |
 //! | [`systemd`] | sd_notify READY/STOPPING/WATCHDOG, no-op outside systemd |
 //! | [`metrics`] | single-writer counters, the plain snapshots that cross cores, and the Prometheus text and `/health/deep` renderings; it knows nothing of the CT side (a log's snapshot is filled by its [`ct::poller::LogProgress`]) |
