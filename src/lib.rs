@@ -30,6 +30,9 @@
 //! core 0: coordinator: log lists, each fetched on its own (or its embedded fallback), merged by
 //!         log ID (Google's and Apple's by default) → assigns each log to a core
 //! core k: poller per owned log → ct decode → cert::encode_entry (ONCE per form) → Arc<Frames>
+//!         ├─ store_feed_k.offer(page): its writer task appends the page to the log's replay
+//!         │                            store (one io_uring write; bounded queue, full ⇒
+//!         │                            streamed but not stored, counted; `--replay-dir`)
 //!         ├─ hub_k.publish(frames); hub_k.flush()          (sessions on core k)
 //!         └─ ring k→j for every j ≠ k: one Arc'd batch per page (bounded SPSC; full ⇒ drop + count)
 //! core j: pump drains ring i→j → hub_j.publish → flush (every ≤ 1024 frames) → yield
@@ -44,6 +47,10 @@
 //!                with an awaited write. Syscalls per client are the cost, not bytes.
 //!                Over TLS (`--tls-cert`) the same frames go through rustls in one vectored
 //!                write and the ciphertext leaves with one send the same way.
+//!         resuming session (`?resume`, `?since=`): replays from the store (reads in a
+//!                low-share task queue; any core reads any log's files), then picks live
+//!                entries by log index (skips what it sent; a hole sends it back to the
+//!                store), and ends batches with a `cursor` message
 //!
 //! lifecycle (per server, no process-wide flag, no polling loop):
 //! signal thread ── ServerControl::stop ──▶ the stop channel closes: every executor task waiting
@@ -89,6 +96,12 @@
 //!   frames are dropped and counted, and a client that stays behind is closed (1008). A
 //!   session's cursor into its hub only moves forward and never passes the head, and every
 //!   published frame is one whole WebSocket frame: both are asserted where they are used.
+//! - A resuming client gets every entry of a log at most once and in index order: its session
+//!   keeps the next index per log (`ws::resume`), skips anything below it and replays from
+//!   the store anything the live stream skipped; what the store no longer holds is announced
+//!   with a `gap` message, never skipped silently. A saved log cursor (state file) never
+//!   passes the first page still waiting for the store writer, so after a crash the store
+//!   misses nothing it had streamed.
 //! - The replay store ([`replay::store`]) of a log has one writer, the log's executor, which
 //!   only appends (one write per page) and deletes whole oldest segments; readers on any
 //!   executor share no memory with it and go through the files: a segment is complete once a
