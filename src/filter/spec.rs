@@ -267,7 +267,7 @@ fn dedup(value: &str) -> Result<Dedup, FilterError> {
 }
 
 /// `%XX` decoding; `None` on a truncated or non-hex escape or on invalid UTF-8.
-fn percent_decode(raw: &str) -> Option<String> {
+pub(crate) fn percent_decode(raw: &str) -> Option<String> {
     let bytes = raw.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

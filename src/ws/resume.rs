@@ -53,7 +53,9 @@ impl ResumeRequest {
             match name {
                 "resume" => wanted = true,
                 "since" => {
-                    let value = percent_decode(value)
+                    // A `+` stays a `+`: no valid `since` holds a space, and RFC 3339 offsets
+                    // do hold a `+`.
+                    let value = crate::filter::spec::percent_decode(value)
                         .ok_or_else(|| TokenError("since: bad percent-encoding".into()))?;
                     since = Some(token::parse_since(&value)?);
                     wanted = true;
@@ -63,25 +65,6 @@ impl ResumeRequest {
         }
         Ok(wanted.then_some(ResumeRequest { since }))
     }
-}
-
-/// Decodes `%XX` escapes (a `+` stays a `+`: no valid `since` holds a space, and RFC 3339
-/// offsets do hold a `+`). `None` on a broken escape or bytes that are not UTF-8.
-fn percent_decode(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 /// A hole met on the live stream: the entry after it, not yet sent.

@@ -442,19 +442,9 @@ fn git_commit() -> String {
 /// µs since the epoch → RFC 3339 (UTC, whole seconds, rounded down).
 fn rfc3339(us: u64) -> String {
     let secs = us / 1_000_000;
-    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let rem = secs % 86_400;
     let (h, m, s) = (rem / 3600, rem % 3600 / 60, rem % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let mo = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(mo <= 2);
-    format!("{y:04}-{mo:02}-{d:02}T{h:02}:{m:02}:{s:02}Z")
+    format!("{}T{h:02}:{m:02}:{s:02}Z", sys::utc_date(secs))
 }
 
 fn summary(r: &Results) -> String {
