@@ -109,6 +109,10 @@ pub const FILTER_REGEX_BYTES_MAX: usize = 512;
 pub const FILTER_REGEX_NFA_BYTES_MAX: usize = 256 * 1024;
 /// ... and the deepest nesting of groups and repetitions.
 pub const FILTER_REGEX_NEST_MAX: u32 = 16;
+/// Per core, the lazy DFA cache of the set of every client's regexes (the DFA is built while
+/// names are searched; a cache too small for the set's states makes the search fall back to
+/// the much slower NFA simulation).
+pub const FILTER_REGEX_CACHE_BYTES: usize = 32 * 1024 * 1024;
 /// A core folds newly connected clients' filters into its main index in one batch at most
 /// this often (they are matched from a small index of their own meanwhile).
 pub const FILTER_REBUILD_DELAY: Duration = Duration::from_millis(200);

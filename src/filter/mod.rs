@@ -309,9 +309,17 @@ async fn run_rebuilds(filters: Rc<CoreFilters>) {
             return;
         };
         let specs = job.filters.clone();
-        let index = glommio::executor()
-            .spawn_blocking(move || Index::build(&specs))
+        let (index, took) = glommio::executor()
+            .spawn_blocking(move || {
+                let start = std::time::Instant::now();
+                (Index::build(&specs), start.elapsed())
+            })
             .await;
+        tracing::debug!(
+            filters = job.filters.len(),
+            build_ms = took.as_secs_f64() * 1e3,
+            "filter index rebuilt"
+        );
         filters.install(job, index);
     }
 }
