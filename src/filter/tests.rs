@@ -416,19 +416,32 @@ fn on_an_executor_the_batched_rebuild_runs_off_the_core_and_is_swapped_in() {
                 }
                 glommio::timer::sleep(std::time::Duration::from_millis(50)).await;
             }
-            let st = core.state.borrow();
-            assert!(
-                st.recent_slots.is_empty() && st.recent.is_empty(),
-                "folded in"
-            );
-            assert!(!st.main.is_empty() && !st.rebuilding);
-            drop(st);
+            {
+                let st = core.state.borrow();
+                assert!(
+                    st.recent_slots.is_empty() && st.recent.is_empty(),
+                    "folded in"
+                );
+                assert!(!st.main.is_empty() && !st.rebuilding);
+            }
             assert!(
                 !core.rebuilder.get(),
                 "the rebuild task ended with nothing pending"
             );
             let r = core.route(&meta(&["shop.a.com"], 1, None, 0)).unwrap();
             assert!(a.wants(Some(&r)) && b.wants(Some(&r)));
+            // A client that leaves: the next rebuild forgets its patterns and frees its slot.
+            drop(b);
+            schedule_rebuild(&core);
+            for _ in 0..100 {
+                if core.state.borrow().retired.is_empty() && !core.rebuilder.get() {
+                    break;
+                }
+                glommio::timer::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(core.state.borrow().free.len(), 1, "the slot is free again");
+            let r = core.route(&meta(&["shop.b.org"], 2, None, 0)).unwrap();
+            assert!(r.matched.is_empty(), "the keyword left with its client");
         })
         .unwrap()
         .join()

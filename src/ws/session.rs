@@ -179,6 +179,9 @@ pub(crate) async fn run(
     let reader = glommio::spawn_local(read_loop(Rc::clone(&session), stream.clone(), leftover));
     let reason = Writer::new(&session, stream.socket().clone()).run().await;
     reader.cancel().await;
+    // The filter's slot is released with the session; a batched rebuild forgets its patterns.
+    drop(session);
+    filter::schedule_rebuild(ctx.hub.filters());
     ctx.metrics.session_closed(kind, reason);
     tracing::debug!(stream = ?kind, reason = reason.label(), "session ended");
     match reason {
