@@ -97,7 +97,7 @@ pub const CONNECTION_IP_BUCKETS: usize = 1 << 16;
 /// together). Past it the request is refused with 400 before the upgrade.
 pub const FILTER_PATTERNS_MAX: usize = 256;
 /// Bytes of filter values (decoded) one client may give; the request head bound
-/// (`--request-head-bytes-max`) applies too.
+/// ([`REQUEST_HEAD_BYTES_MAX`], 431 past it) applies first to the encoded query.
 pub const FILTER_BYTES_MAX: usize = 8 * 1024;
 /// Longest single keyword.
 pub const FILTER_KEYWORD_BYTES_MAX: usize = 253;
