@@ -144,7 +144,7 @@ pub const CONNECTION_RATE_PER_IP_MAX: f64 = 1_000_000.0;
 /// together). Past it the request is refused with 400 before the upgrade.
 pub const FILTER_PATTERNS_MAX: usize = 256;
 /// Bytes of filter values (decoded) one client may give; the request head bound
-/// (`--request-head-bytes-max`) applies too.
+/// ([`REQUEST_HEAD_BYTES_MAX`], 431 past it) applies first to the encoded query.
 pub const FILTER_BYTES_MAX: usize = 8 * 1024;
 /// Longest single keyword.
 pub const FILTER_KEYWORD_BYTES_MAX: usize = 253;
@@ -156,6 +156,10 @@ pub const FILTER_REGEX_BYTES_MAX: usize = 512;
 pub const FILTER_REGEX_NFA_BYTES_MAX: usize = 256 * 1024;
 /// ... and the deepest nesting of groups and repetitions.
 pub const FILTER_REGEX_NEST_MAX: u32 = 16;
+/// Per core, the lazy DFA cache of the set of every client's regexes (the DFA is built while
+/// names are searched; a cache too small for the set's states makes the search fall back to
+/// the much slower NFA simulation).
+pub const FILTER_REGEX_CACHE_BYTES: usize = 32 * 1024 * 1024;
 /// A core folds newly connected clients' filters into its main index in one batch at most
 /// this often (they are matched from a small index of their own meanwhile).
 pub const FILTER_REBUILD_DELAY: Duration = Duration::from_millis(200);

@@ -11,7 +11,7 @@ use std::{
 };
 
 use common::{Collector, Server};
-use loadtest::sim::{self, SimConfig};
+use loadtest::sim::{self, FaultSchedule, SimConfig};
 use serde_json::Value;
 
 const PER_LOG: u64 = 300;
@@ -144,6 +144,49 @@ fn cases(first_log: &str) -> Vec<(String, Pred)> {
 
 #[test]
 fn filtered_clients_get_exactly_the_matching_entries_and_dedup_removes_repeats() {
+    filtered_run(FaultSchedule::default());
+}
+
+/// Transient faults on every log's entry endpoints while the server backfills: retried pages,
+/// cut responses and short pages change nothing in what each filtered client gets.
+const FAULTS: &str = r#"
+[[rule]]
+logs = "all"
+endpoint = "entries"
+until = 6.0
+every = 3
+fault = "status"
+status = 503
+
+[[rule]]
+logs = "all"
+endpoint = "entries"
+until = 6.0
+every = 4
+fault = "reset"
+
+[[rule]]
+logs = "rfc6962"
+endpoint = "entries"
+until = 6.0
+every = 2
+fault = "short_page"
+max_entries = 7
+
+[[rule]]
+logs = "static"
+endpoint = "data"
+until = 6.0
+every = 2
+fault = "truncate"
+"#;
+
+#[test]
+fn filters_and_dedup_hold_under_faults() {
+    filtered_run(FaultSchedule::from_toml(FAULTS).expect("a valid schedule"));
+}
+
+fn filtered_run(faults: FaultSchedule) {
     let sim = sim::start(SimConfig {
         rfc6962_logs: 2,
         static_logs: 1,
@@ -151,6 +194,7 @@ fn filtered_clients_get_exactly_the_matching_entries_and_dedup_removes_repeats()
         initial_entries: PER_LOG,
         real_share: 0.15,
         seed: 15,
+        faults,
         ..SimConfig::default()
     })
     .expect("simulator starts");
@@ -189,6 +233,9 @@ fn filtered_clients_get_exactly_the_matching_entries_and_dedup_removes_repeats()
 
     check_domains_only(&domains_only, &everything);
     check_dedup(&dedup, &everything, &server);
+    // Every fault rule of the schedule (if any) really fired during the run.
+    let fired: Vec<u64> = sim.fault_counts().iter().map(|c| c.fired).collect();
+    assert!(fired.iter().all(|&n| n > 0), "fault rules fired: {fired:?}");
 }
 
 /// `/domains-only` with a filter: the whole dns_entries message of each matching certificate.

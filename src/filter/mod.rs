@@ -293,10 +293,21 @@ fn rebuild_recent(st: &mut State) {
 /// inside the executor.
 pub fn subscribe(filters: &Rc<CoreFilters>, spec: Arc<FilterSpec>) -> Subscription {
     let sub = filters.register(spec);
-    if !filters.rebuilder.replace(true) {
+    schedule_rebuild(filters);
+    sub
+}
+
+/// Makes sure a batched rebuild follows when filters came or went since the last one (at most
+/// one rebuild task per core). Call from inside the executor, after a [`Subscription`] was
+/// made or dropped.
+pub fn schedule_rebuild(filters: &Rc<CoreFilters>) {
+    let pending = {
+        let st = filters.state.borrow();
+        !st.recent_slots.is_empty() || !st.retired.is_empty()
+    };
+    if pending && !filters.rebuilder.replace(true) {
         glommio::spawn_local(run_rebuilds(Rc::clone(filters))).detach();
     }
-    sub
 }
 
 /// Rebuilds the main index until nothing is pending, one batch every
@@ -309,9 +320,17 @@ async fn run_rebuilds(filters: Rc<CoreFilters>) {
             return;
         };
         let specs = job.filters.clone();
-        let index = glommio::executor()
-            .spawn_blocking(move || Index::build(&specs))
+        let (index, took) = glommio::executor()
+            .spawn_blocking(move || {
+                let start = std::time::Instant::now();
+                (Index::build(&specs), start.elapsed())
+            })
             .await;
+        tracing::debug!(
+            filters = job.filters.len(),
+            build_ms = took.as_secs_f64() * 1e3,
+            "filter index rebuilt"
+        );
         filters.install(job, index);
     }
 }

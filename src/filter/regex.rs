@@ -62,7 +62,11 @@ impl RegexSet {
         let bound = limits::FILTER_REGEX_NFA_BYTES_MAX.saturating_mul(patterns.len());
         let re = Regex::builder()
             .syntax(syntax_config())
-            .configure(config(bound))
+            .configure(
+                config(bound)
+                    .hybrid_cache_capacity(limits::FILTER_REGEX_CACHE_BYTES)
+                    .dfa_size_limit(Some(limits::FILTER_REGEX_CACHE_BYTES)),
+            )
             .build_many(patterns)
             .map_err(|e| tracing::warn!(error = %e, "regex set does not compile"))
             .ok()?;

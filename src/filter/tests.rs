@@ -332,3 +332,118 @@ fn dedup_memory_per_key_stays_near_the_documented_figure() {
     let per_key = w.heap_bytes() as f64 / keys as f64;
     assert!((24.0..=40.0).contains(&per_key), "{per_key} bytes per key");
 }
+
+/// The per-certificate matching cost and the rebuild cost, printed (not asserted: speed is the
+/// benchmarks' business). Run in release:
+/// `cargo test -p certstream --release --lib filter::tests::matching_cost_report -- --ignored --nocapture`
+#[test]
+#[ignore = "a measurement, run by hand in release"]
+fn matching_cost_report() {
+    use std::time::Instant;
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut word = |len: usize| -> String {
+        (0..len)
+            .map(|_| char::from(b'a' + (next() % 26) as u8))
+            .collect()
+    };
+    let names: Vec<EntryFacts> = (0..20_000)
+        .map(|i| {
+            let base = format!("{}-{i}-1.{}.com", word(6), word(5));
+            let mut n = vec![base.clone()];
+            for _ in 0..(i % 3) {
+                n.push(format!("{}.{base}", word(4)));
+            }
+            let refs: Vec<&str> = n.iter().map(String::as_str).collect();
+            facts(&refs)
+        })
+        .collect();
+    for clients in [10usize, 100, 500] {
+        let specs: Vec<(Slot, Arc<FilterSpec>)> = (0..clients)
+            .map(|c| {
+                let keywords: Vec<String> = (0..50).map(|_| word(7)).collect();
+                let domains: Vec<String> = (0..5).map(|j| format!("brand{c}x{j}.com")).collect();
+                let only = std::env::var("COST_ONLY").unwrap_or_default();
+                let q = match only.as_str() {
+                    "keyword" => format!("keyword={}", keywords.join(",")),
+                    "domain" => format!("domain={}", domains.join(",")),
+                    "regex" => format!("regex=%5Elogin%5C.{}%5Cd%2B", word(5)),
+                    _ => format!(
+                        "keyword={}&domain={}&regex=%5Elogin%5C.{}%5Cd%2B",
+                        keywords.join(","),
+                        domains.join(","),
+                        word(5)
+                    ),
+                };
+                (c as Slot, Arc::new(parse_query(&q).unwrap().unwrap()))
+            })
+            .collect();
+        let t = Instant::now();
+        let index = Index::build(&specs);
+        let build = t.elapsed();
+        let t = Instant::now();
+        let mut hits = 0usize;
+        for f in &names {
+            hits += usize::from(!index.matches(f).is_empty());
+        }
+        let per_cert = t.elapsed() / names.len() as u32;
+        println!(
+            "{clients} clients ({} patterns): build {build:?}, match {per_cert:?} per \
+             certificate ({hits} matched)",
+            clients * 56
+        );
+    }
+}
+
+#[test]
+fn on_an_executor_the_batched_rebuild_runs_off_the_core_and_is_swapped_in() {
+    glommio::LocalExecutorBuilder::default()
+        .spawn(|| async {
+            let core = Rc::new(CoreFilters::default());
+            let a = subscribe(&core, spec("domain=a.com"));
+            let b = subscribe(&core, spec("keyword=shop"));
+            assert_eq!(core.state.borrow().recent_slots.len(), 2);
+            // Waits for the rebuild (FILTER_REBUILD_DELAY, then the blocking thread) and for the
+            // task to find nothing more to do, bounded.
+            for _ in 0..100 {
+                if core.state.borrow().recent_slots.is_empty() && !core.rebuilder.get() {
+                    break;
+                }
+                glommio::timer::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            {
+                let st = core.state.borrow();
+                assert!(
+                    st.recent_slots.is_empty() && st.recent.is_empty(),
+                    "folded in"
+                );
+                assert!(!st.main.is_empty() && !st.rebuilding);
+            }
+            assert!(
+                !core.rebuilder.get(),
+                "the rebuild task ended with nothing pending"
+            );
+            let r = core.route(&meta(&["shop.a.com"], 1, None, 0)).unwrap();
+            assert!(a.wants(Some(&r)) && b.wants(Some(&r)));
+            // A client that leaves: the next rebuild forgets its patterns and frees its slot.
+            drop(b);
+            schedule_rebuild(&core);
+            for _ in 0..100 {
+                if core.state.borrow().retired.is_empty() && !core.rebuilder.get() {
+                    break;
+                }
+                glommio::timer::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            assert_eq!(core.state.borrow().free.len(), 1, "the slot is free again");
+            let r = core.route(&meta(&["shop.b.org"], 2, None, 0)).unwrap();
+            assert!(r.matched.is_empty(), "the keyword left with its client");
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}

@@ -499,6 +499,43 @@ mod tests {
     }
 
     #[test]
+    fn a_filtering_writer_gets_only_its_matches_and_its_cursor_passes_the_rest() {
+        let hub = Hub::new(4096, 25);
+        let spec = crate::filter::parse_query("domain=a.com").unwrap().unwrap();
+        let sub = hub.filters().register(Arc::new(spec));
+        let named = |i: usize, name: &str| {
+            let mut f = (*frames(i)).clone();
+            let names = [name.to_owned()];
+            f.meta.facts = crate::filter::names::facts(&crate::filter::names::FactsInput {
+                names: &names,
+                issuer_cn: None,
+                issuer_o: None,
+                precert: false,
+                log_name: "l",
+                log_url: "u",
+                issuance_key: None,
+            });
+            Arc::new(f)
+        };
+        hub.publish(named(0, "x.a.com"));
+        hub.publish(named(1, "b.com"));
+        hub.publish_heartbeat(encode(OPCODE_TEXT, b"hb"));
+        hub.publish(named(3, "badexample-a.com"));
+        hub.publish(named(4, "a.com"));
+        let (got, moved) =
+            hub.with_frames_since(StreamKind::Lite, 0, 1 << 20, 64, Some(&sub), |f| {
+                f.iter()
+                    .map(|b| frame::payload(b).to_vec())
+                    .collect::<Vec<_>>()
+            });
+        assert_eq!(moved, 5, "the cursor passes every entry");
+        let want: [&[u8]; 3] = [b"{\"l\":0}", b"hb", b"{\"l\":4}"];
+        assert_eq!(got, want);
+        let (all, _) = hub.with_frames_since(StreamKind::Lite, 0, 1 << 20, 64, None, |f| f.len());
+        assert_eq!(all, 5, "an unfiltered writer gets everything");
+    }
+
+    #[test]
     fn trim_keeps_what_the_slowest_session_needs_and_no_more() {
         let hub = Hub::new(4096, 25);
         let slow = Rc::new(WriterSignal::default());

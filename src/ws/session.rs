@@ -261,6 +261,9 @@ pub(crate) async fn run(
         None => writer.run().await,
     };
     reader.cancel().await;
+    // The filter's slot is released with the session; a batched rebuild forgets its patterns.
+    drop(session);
+    filter::schedule_rebuild(ctx.hub.filters());
     ctx.metrics.session_closed(kind, reason);
     tracing::debug!(stream = ?kind, reason = reason.label(), "session ended");
     match reason {
