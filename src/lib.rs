@@ -91,6 +91,7 @@
 //!   trait; the TLS codec and hashing the CT decoders share sit in `ct::tls_codec` and
 //!   `ct::hash`).
 
+pub mod api;
 pub mod cert;
 pub mod cli;
 pub mod config;

@@ -191,6 +191,8 @@ pub(crate) enum Route {
         accept: String,
     },
     Page(Page),
+    /// `/api/...` (see `api.rs`).
+    Api(super::api::ApiRequest),
     Reject(Reject),
 }
 
@@ -232,6 +234,9 @@ pub(crate) fn route(head: &RequestHead) -> Route {
             Ok(accept) => Route::Upgrade { kind, accept },
             Err(reject) => Route::Reject(reject),
         };
+    }
+    if let Some(request) = super::api::ApiRequest::from_path(path) {
+        return Route::Api(request);
     }
     match path {
         "/example.json" => Route::Page(Page::Example(StreamKind::Lite)),

@@ -38,6 +38,7 @@
 
 mod access;
 mod admission;
+mod api;
 mod conn;
 mod heartbeat;
 mod http;
@@ -58,6 +59,7 @@ use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
 pub use access::{AccessSettings, AccessSource};
+pub use api::ApiHooks;
 pub use heartbeat::{heartbeat_bytes, run_heartbeat};
 pub use hub::Hub;
 pub use metrics::{CloseReason, DropReason, HandshakeFailure, WsMetrics, WsMetricsSnapshot};
@@ -212,6 +214,8 @@ pub struct ServerContext {
     health_deep: Box<dyn Fn() -> String>,
     /// The replay store, when `--replay-dir` is set: what resuming clients replay from.
     replay: Option<Rc<resume::ReplayAccess>>,
+    /// `/api/*`: the runtime's documents and this core's certificate index.
+    api: Option<ApiHooks>,
 }
 
 impl std::fmt::Debug for ServerContext {
@@ -242,7 +246,14 @@ impl ServerContext {
             health: Box::new(|| Ok(())),
             health_deep: Box::new(|| "{\"status\":\"ok\"}".to_owned()),
             replay: None,
+            api: None,
         }
+    }
+
+    /// Serves `/api/stats`, `/api/logs` and `/api/cert/{hash}` from `hooks`.
+    pub fn with_api(mut self, hooks: ApiHooks) -> Self {
+        self.api = Some(hooks);
+        self
     }
 
     /// Serves `?since=` from the replay store in `config`; this core runs at most
@@ -394,6 +405,13 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
         Route::Page(page) => {
             let response = render_page(page, &ctx);
             Box::pin(respond(conn, &ctx, response)).await;
+        }
+        Route::Api(request) => {
+            Box::pin(async {
+                let response = api::answer(request, &ctx).await;
+                respond(conn, &ctx, response).await;
+            })
+            .await;
         }
         Route::Reject(reject) => {
             count_reject(reject, &ctx.metrics);

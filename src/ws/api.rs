@@ -1,0 +1,291 @@
+//! `/api/stats`, `/api/logs` and `/api/cert/{hash}` over HTTP: routing, JSON errors, and the
+//! asynchronous certificate lookup (the design is in [`crate::api`]). Auth is checked before
+//! routing, as for the streams (`http::authorized`).
+
+use std::{
+    cell::Cell,
+    collections::{hash_map::Entry, HashMap},
+    rc::Rc,
+};
+
+use serde::Serialize;
+use sonic_rs::JsonValueTrait;
+
+use super::{
+    http::{self, Response},
+    resume::ReplayAccess,
+    ServerContext,
+};
+use crate::{
+    api::{self, CertHash, CertIndex, HashError, Position},
+    frame, limits,
+    replay::store::{LogReader, StoredEntry},
+};
+
+/// A request under `/api/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum ApiRequest {
+    Stats,
+    Logs,
+    /// `/api/cert/{hash}`, parsed (a malformed hash is answered with 400).
+    Cert(Result<CertHash, HashError>),
+}
+
+impl ApiRequest {
+    /// The API request at `path` (`None`: not an API path, or an unknown one: 404).
+    pub(crate) fn from_path(path: &str) -> Option<ApiRequest> {
+        match path {
+            "/api/stats" => Some(ApiRequest::Stats),
+            "/api/logs" => Some(ApiRequest::Logs),
+            _ => path
+                .strip_prefix("/api/cert/")
+                .map(|hash| ApiRequest::Cert(CertHash::parse(hash))),
+        }
+    }
+}
+
+/// What the runtime plugs in: the two documents (rendered from every core's snapshot) and
+/// this core's certificate index (`None` without a replay store).
+pub struct ApiHooks {
+    stats: Box<dyn Fn() -> String>,
+    logs: Box<dyn Fn() -> String>,
+    certs: Option<Rc<CertIndex>>,
+    /// Lookups running on this core.
+    lookups: Cell<u64>,
+}
+
+impl ApiHooks {
+    pub fn new(
+        stats: impl Fn() -> String + 'static,
+        logs: impl Fn() -> String + 'static,
+        certs: Option<Rc<CertIndex>>,
+    ) -> ApiHooks {
+        ApiHooks {
+            stats: Box::new(stats),
+            logs: Box::new(logs),
+            certs,
+            lookups: Cell::new(0),
+        }
+    }
+}
+
+impl std::fmt::Debug for ApiHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiHooks")
+            .field("certs", &self.certs)
+            .field("lookups", &self.lookups.get())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The response to an API request.
+pub(crate) async fn answer(request: ApiRequest, ctx: &ServerContext) -> Response {
+    let Some(hooks) = &ctx.api else {
+        return json_error(404, "this server has no API");
+    };
+    match request {
+        ApiRequest::Stats => json(200, (hooks.stats)().into_bytes()),
+        ApiRequest::Logs => json(200, (hooks.logs)().into_bytes()),
+        ApiRequest::Cert(Err(why)) => json_error(400, &why.to_string()),
+        ApiRequest::Cert(Ok(hash)) => lookup(hash, hooks, ctx.replay.as_deref()).await,
+    }
+}
+
+fn json(code: u16, body: Vec<u8>) -> Response {
+    Response::new(code, http::APPLICATION_JSON, body)
+}
+
+/// `{"error":"<why>"}` with `code`.
+fn json_error(code: u16, why: &str) -> Response {
+    #[derive(Serialize)]
+    struct Error<'a> {
+        error: &'a str,
+    }
+    let body = sonic_rs::to_vec(&Error { error: why }).unwrap_or_default();
+    json(code, body)
+}
+
+/// Counts a running lookup for as long as it lives.
+struct LookupSlot<'a>(&'a Cell<u64>);
+
+impl Drop for LookupSlot<'_> {
+    fn drop(&mut self) {
+        self.0.set(self.0.get().saturating_sub(1));
+    }
+}
+
+async fn lookup(hash: CertHash, hooks: &ApiHooks, replay: Option<&ReplayAccess>) -> Response {
+    let (Some(certs), Some(replay)) = (&hooks.certs, replay) else {
+        return json_error(404, "this server keeps no replay store (--replay-dir)");
+    };
+    if hooks.lookups.get() >= limits::API_CERT_LOOKUPS_MAX {
+        return json_error(503, "too many certificate lookups at once; retry");
+    }
+    hooks.lookups.set(hooks.lookups.get() + 1);
+    let _slot = LookupSlot(&hooks.lookups);
+    let positions = certs.find(&hash, limits::API_CERT_POSITIONS_MAX);
+    match find_held(&hash, positions, replay).await {
+        Some(found) => json(200, found.body(replay).await),
+        None => json_error(404, "not in the replay store's window"),
+    }
+}
+
+/// The newest held appearance's entry, and every appearance still held (newest first).
+struct Found {
+    entry: StoredEntry,
+    positions: Vec<Position>,
+}
+
+/// Drops the positions retention deleted (below their log's first held index), then reads the
+/// newest ones until one is the certificate asked for (at most [`limits::API_CERT_READS_MAX`]
+/// reads); positions newer than it that were not are dropped too.
+async fn find_held(
+    hash: &CertHash,
+    positions: Vec<Position>,
+    replay: &ReplayAccess,
+) -> Option<Found> {
+    // `None`: the store holds no such log.
+    let mut readers: HashMap<[u8; 8], Option<LogReader>> = HashMap::new();
+    let mut held = Vec::with_capacity(positions.len());
+    for p in positions {
+        let reader = match readers.entry(p.log_key) {
+            Entry::Occupied(open) => open.into_mut(),
+            Entry::Vacant(slot) => slot.insert(replay.open(p.log_key).await),
+        };
+        let first = reader.as_ref().and_then(LogReader::first_index);
+        if first.is_some_and(|f| f <= p.index) {
+            held.push(p);
+        }
+    }
+    for _ in 0..limits::API_CERT_READS_MAX.min(held.len()) {
+        let p = held[0];
+        let reader = readers.get_mut(&p.log_key)?.take()?;
+        let (reader, read) = replay.read(reader, p.index, 1).await;
+        readers.insert(p.log_key, Some(reader));
+        let entry = read.ok().and_then(|e| e.into_iter().next());
+        if let Some(entry) = entry.filter(|e| e.index == p.index && is_the_one(hash, e)) {
+            return Some(Found {
+                entry,
+                positions: held,
+            });
+        }
+        held.remove(0);
+    }
+    None
+}
+
+/// Whether the stored entry is the certificate of `hash` (the index matched 64 bits of it).
+fn is_the_one(hash: &CertHash, entry: &StoredEntry) -> bool {
+    match hash {
+        CertHash::Sha256(h) => entry.leaf_sha256 == *h,
+        CertHash::Sha1(h) => {
+            let message = frame::payload(&entry.full);
+            sonic_rs::get(message, &["data", "leaf_cert", "sha1"])
+                .ok()
+                .and_then(|v| v.as_str().map(|s| s == api::hex_colon(h)))
+                .unwrap_or(false)
+        }
+    }
+}
+
+impl Found {
+    /// `{"seen_in":[{"url","index","seen"}...],"message":<the stored full-stream message>}`;
+    /// `seen_in[0]` is the appearance `message` is.
+    async fn body(&self, replay: &ReplayAccess) -> Vec<u8> {
+        #[derive(Serialize)]
+        struct SeenIn {
+            url: Option<String>,
+            index: u64,
+            seen: f64,
+        }
+        #[derive(Serialize)]
+        struct Head {
+            seen_in: Vec<SeenIn>,
+        }
+        if self
+            .positions
+            .iter()
+            .any(|p| replay.url_of(&p.log_key).is_none())
+        {
+            // Learns the URLs of logs first stored since the last listing.
+            replay.logs().await;
+        }
+        let head = Head {
+            seen_in: self
+                .positions
+                .iter()
+                .map(|p| SeenIn {
+                    url: replay.url_of(&p.log_key),
+                    index: p.index,
+                    seen: api::unix_secs(p.seen_us),
+                })
+                .collect(),
+        };
+        let mut body = sonic_rs::to_vec(&head).unwrap_or_else(|_| b"{}".to_vec());
+        body.pop(); // the closing brace: the stored message goes in as it is, not re-encoded
+        if body.len() > 1 {
+            body.push(b',');
+        }
+        body.extend_from_slice(b"\"message\":");
+        body.extend_from_slice(frame::payload(&self.entry.full));
+        body.push(b'}');
+        body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_paths_parse_their_hash_and_others_are_not_api() {
+        assert_eq!(ApiRequest::from_path("/api/stats"), Some(ApiRequest::Stats));
+        assert_eq!(ApiRequest::from_path("/api/logs"), Some(ApiRequest::Logs));
+        let sha1 = "0F".repeat(20);
+        assert_eq!(
+            ApiRequest::from_path(&format!("/api/cert/{sha1}")),
+            Some(ApiRequest::Cert(Ok(CertHash::Sha1([0x0f; 20]))))
+        );
+        assert_eq!(
+            ApiRequest::from_path("/api/cert/xyz"),
+            Some(ApiRequest::Cert(Err(HashError::NotHex)))
+        );
+        assert_eq!(
+            ApiRequest::from_path("/api/cert/"),
+            Some(ApiRequest::Cert(Err(HashError::Length(0))))
+        );
+        assert_eq!(ApiRequest::from_path("/api/other"), None);
+        assert_eq!(ApiRequest::from_path("/api/stats/"), None);
+        assert_eq!(ApiRequest::from_path("/stats"), None);
+    }
+
+    #[test]
+    fn errors_are_json_with_their_status() {
+        let response = json_error(400, "bad \"hash\"");
+        assert_eq!(response.code, 400);
+        let text = String::from_utf8(response.encode()).unwrap();
+        assert!(text.contains("Content-Type: application/json"), "{text}");
+        assert!(text.ends_with(r#"{"error":"bad \"hash\""}"#), "{text}");
+    }
+
+    #[test]
+    fn a_sha1_lookup_checks_the_stored_message() {
+        let der_sha1 = [0xab; 20];
+        let message = format!(
+            r#"{{"message_type":"certificate_update","data":{{"leaf_cert":{{"sha1":"{}"}}}}}}"#,
+            api::hex_colon(&der_sha1)
+        );
+        let entry = StoredEntry {
+            index: 1,
+            seen_us: 1,
+            leaf_sha256: [1; 32],
+            lite: Default::default(),
+            full: frame::encode(frame::OPCODE_TEXT, message.as_bytes()),
+            domains: Default::default(),
+        };
+        assert!(is_the_one(&CertHash::Sha1(der_sha1), &entry));
+        assert!(!is_the_one(&CertHash::Sha1([0xac; 20]), &entry));
+        assert!(is_the_one(&CertHash::Sha256([1; 32]), &entry));
+        assert!(!is_the_one(&CertHash::Sha256([2; 32]), &entry));
+    }
+}
