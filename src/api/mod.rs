@@ -6,7 +6,8 @@
 //!
 //! | file | role |
 //! |---|---|
-//! | `stats.rs` | [`CoreApi`] (rates, store summary, index size) and the `/api/stats`, `/api/logs` JSON |
+//! | `facts.rs` | [`CoreApi`]: what each core adds to its snapshot (rates, store summary, index size) |
+//! | `stats.rs` | the `/api/stats` and `/api/logs` JSON, and how a log's health is judged |
 //! | `cert_index.rs` | [`CertIndex`]: hash → (log, index, seen), bounded, per executor |
 //!
 //! # Stats and logs: no lock, one second old at most
@@ -56,13 +57,12 @@
 //!   each log's held range first).
 
 pub mod cert_index;
+mod facts;
 mod stats;
 
 pub use cert_index::{CertHash, CertIndex, HashError, Position};
-pub use stats::{
-    logs_json, stats_json, CoreApi, IndexFacts, RateCounters, RateSampler, Rates, StoreFacts,
-    StoreLog,
-};
+pub use facts::{CoreApi, IndexFacts, RateCounters, RateSampler, Rates, StoreFacts, StoreLog};
+pub use stats::{log_health, logs_json, stats_json, Health};
 
 /// Uppercase hex pairs joined by `:`, as the messages print hashes.
 pub fn hex_colon(bytes: &[u8]) -> String {

@@ -188,20 +188,19 @@ fn is_the_one(hash: &CertHash, entry: &StoredEntry) -> bool {
     }
 }
 
+/// One appearance of a certificate in a lookup's answer.
+#[derive(Debug, Serialize)]
+struct SeenIn {
+    /// `source.url` of the log (`null` if the store has no record of it).
+    url: Option<String>,
+    index: u64,
+    /// When this server first saw it, Unix seconds (as `seen` in the messages).
+    seen: f64,
+}
+
 impl Found {
-    /// `{"seen_in":[{"url","index","seen"}...],"message":<the stored full-stream message>}`;
-    /// `seen_in[0]` is the appearance `message` is.
+    /// The answer, with the URL of each position's log from the store's records.
     async fn body(&self, replay: &ReplayAccess) -> Vec<u8> {
-        #[derive(Serialize)]
-        struct SeenIn {
-            url: Option<String>,
-            index: u64,
-            seen: f64,
-        }
-        #[derive(Serialize)]
-        struct Head {
-            seen_in: Vec<SeenIn>,
-        }
         if self
             .positions
             .iter()
@@ -210,27 +209,35 @@ impl Found {
             // Learns the URLs of logs first stored since the last listing.
             replay.logs().await;
         }
-        let head = Head {
-            seen_in: self
-                .positions
-                .iter()
-                .map(|p| SeenIn {
-                    url: replay.url_of(&p.log_key),
-                    index: p.index,
-                    seen: api::unix_secs(p.seen_us),
-                })
-                .collect(),
-        };
-        let mut body = sonic_rs::to_vec(&head).unwrap_or_else(|_| b"{}".to_vec());
-        body.pop(); // the closing brace: the stored message goes in as it is, not re-encoded
-        if body.len() > 1 {
-            body.push(b',');
-        }
-        body.extend_from_slice(b"\"message\":");
-        body.extend_from_slice(frame::payload(&self.entry.full));
-        body.push(b'}');
-        body
+        let seen_in: Vec<SeenIn> = self
+            .positions
+            .iter()
+            .map(|p| SeenIn {
+                url: replay.url_of(&p.log_key),
+                index: p.index,
+                seen: api::unix_secs(p.seen_us),
+            })
+            .collect();
+        cert_body(&seen_in, frame::payload(&self.entry.full))
     }
+}
+
+/// `{"seen_in":[{"url","index","seen"}...],"message":<message>}`: `seen_in[0]` is the
+/// appearance `message` is; the stored message goes in as it is, never re-encoded.
+fn cert_body(seen_in: &[SeenIn], message: &[u8]) -> Vec<u8> {
+    #[derive(Serialize)]
+    struct Head<'a> {
+        seen_in: &'a [SeenIn],
+    }
+    let mut body = sonic_rs::to_vec(&Head { seen_in }).unwrap_or_else(|_| b"{}".to_vec());
+    body.pop(); // the closing brace
+    if body.len() > 1 {
+        body.push(b',');
+    }
+    body.extend_from_slice(b"\"message\":");
+    body.extend_from_slice(message);
+    body.push(b'}');
+    body
 }
 
 #[cfg(test)]
@@ -266,6 +273,33 @@ mod tests {
         let text = String::from_utf8(response.encode()).unwrap();
         assert!(text.contains("Content-Type: application/json"), "{text}");
         assert!(text.ends_with(r#"{"error":"bad \"hash\""}"#), "{text}");
+    }
+
+    #[test]
+    fn the_answer_lists_positions_and_holds_the_stored_message_unchanged() {
+        let message = br#"{"message_type":"certificate_update","data":{"seen":1.5}}"#;
+        let seen_in = [
+            SeenIn {
+                url: Some("https://log.example/".to_owned()),
+                index: 7,
+                seen: 1.5,
+            },
+            SeenIn {
+                url: None,
+                index: 9,
+                seen: 1.25,
+            },
+        ];
+        let body = cert_body(&seen_in, message);
+        let v: sonic_rs::Value = sonic_rs::from_slice(&body).expect("valid JSON");
+        assert_eq!(
+            v["seen_in"][0]["url"].as_str(),
+            Some("https://log.example/")
+        );
+        assert_eq!(v["seen_in"][0]["index"].as_u64(), Some(7));
+        assert_eq!(v["seen_in"][1]["seen"].as_f64(), Some(1.25));
+        assert!(v["seen_in"][1]["url"].is_null());
+        assert!(body.ends_with(&[&b"\"message\":"[..], message, b"}"].concat()));
     }
 
     #[test]

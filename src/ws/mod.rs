@@ -12,6 +12,7 @@
 //! | `metrics.rs` | per-core counters and their `Send` snapshot / Prometheus text |
 //! | `stream.rs` | one glommio socket shared by a session's reader and writer tasks; `Conn`: plain or TLS |
 //! | `tls.rs` | `--tls-cert`/`--tls-key`: PEM loading, handshake, the TLS layer of a connection |
+//! | `api.rs` | `/api/stats`, `/api/logs`, `/api/cert/{hash}`: routing, JSON errors, the lookup in the replay store ([`ApiHooks`]: what the runtime plugs in) |
 //! | `access.rs` | [`AccessSettings`] (tokens, connection limits, TLS certificate): reloadable, per connection |
 //!
 //! # Data flow
