@@ -243,6 +243,7 @@ fn cert_body(seen_in: &[SeenIn], message: &[u8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sonic_rs::JsonContainerTrait;
 
     #[test]
     fn api_paths_parse_their_hash_and_others_are_not_api() {
@@ -300,6 +301,99 @@ mod tests {
         assert_eq!(v["seen_in"][1]["seen"].as_f64(), Some(1.25));
         assert!(v["seen_in"][1]["url"].is_null());
         assert!(body.ends_with(&[&b"\"message\":"[..], message, b"}"].concat()));
+    }
+
+    /// A log's store holding entries 10..20; entry 15 is the certificate `cert`.
+    async fn store_with(cfg: &crate::replay::store::StoreConfig, url: &str, cert: [u8; 32]) {
+        use crate::replay::store::{LogAbout, LogWriter};
+        let about = LogAbout::new(url, "a log", &[1; 32]);
+        let key = crate::replay::token::log_key(url);
+        let mut writer = LogWriter::open(cfg, key, &about).await.unwrap();
+        let page: Vec<_> = (10..20u64)
+            .map(|i| {
+                let sha256 = if i == 15 { cert } else { [i as u8; 32] };
+                let message = format!(
+                    r#"{{"message_type":"certificate_update","data":{{"cert_index":{i},"leaf_cert":{{"sha1":"{}"}}}}}}"#,
+                    api::hex_colon(&[i as u8; 20])
+                );
+                std::sync::Arc::new(frame::Frames {
+                    lite: frame::encode(frame::OPCODE_TEXT, b"{}"),
+                    full: frame::encode(frame::OPCODE_TEXT, message.as_bytes()),
+                    domains: frame::encode(frame::OPCODE_TEXT, b"{}"),
+                    meta: frame::EntryMeta {
+                        log_key: key,
+                        index: i,
+                        seen_us: 1_000_000 * i,
+                        leaf_sha256: sha256,
+                        ..frame::EntryMeta::default()
+                    },
+                })
+            })
+            .collect();
+        writer.append(&page).await.unwrap();
+    }
+
+    fn body_of(response: &Response) -> sonic_rs::Value {
+        let bytes = response.encode();
+        let text = String::from_utf8(bytes).unwrap();
+        let (_, body) = text.split_once("\r\n\r\n").unwrap();
+        sonic_rs::from_str(body).unwrap()
+    }
+
+    /// Positions retention deleted, not written yet, or in a log the store lacks are left
+    /// out; the answer is the newest held entry whose full hash matches.
+    #[test]
+    fn a_lookup_answers_with_the_newest_held_entry_of_the_full_hash() {
+        glommio::LocalExecutorBuilder::default()
+            .make()
+            .unwrap()
+            .run(async {
+                let dir = std::env::temp_dir()
+                    .join(format!("certstream-api-lookup-{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&dir);
+                let cfg = crate::replay::store::StoreConfig::with_defaults(dir.clone());
+                let (url, other) = ("https://a.example/log/", "https://b.example/log/");
+                let mut cert = [0xc0; 32];
+                cert[31] = 1;
+                store_with(&cfg, url, cert).await;
+                let index = CertIndex::new(100);
+                let appearance = |log: &str, i: u64| frame::EntryMeta {
+                    log_key: crate::replay::token::log_key(log),
+                    index: i,
+                    seen_us: 1_000_000 * i,
+                    leaf_sha256: cert,
+                    leaf_sha1: [15; 20],
+                    ..frame::EntryMeta::default()
+                };
+                // Below the store's first index, held, in a log the store lacks, not written.
+                for (log, i) in [(url, 3), (url, 15), (other, 4), (url, 25)] {
+                    index.record(&appearance(log, i));
+                }
+                let hooks = ApiHooks::new(String::new, String::new, Some(Rc::new(index)));
+                let replay = ReplayAccess::new(Rc::new(cfg), 1);
+                for hash in [CertHash::Sha256(cert), CertHash::Sha1([15; 20])] {
+                    let response = lookup(hash, &hooks, Some(&replay)).await;
+                    assert_eq!(response.code, 200, "{hash:?}");
+                    let v = body_of(&response);
+                    let seen_in = v["seen_in"].as_array().unwrap();
+                    assert_eq!(seen_in.len(), 1, "{hash:?}: {v:?}");
+                    assert_eq!(seen_in[0]["url"].as_str(), Some(url));
+                    assert_eq!(seen_in[0]["index"].as_u64(), Some(15));
+                    assert_eq!(seen_in[0]["seen"].as_f64(), Some(15.0));
+                    assert_eq!(v["message"]["data"]["cert_index"].as_u64(), Some(15));
+                }
+                // Same 64-bit prefix, another certificate: the full hash decides.
+                let mut twin = cert;
+                twin[31] = 2;
+                let response = lookup(CertHash::Sha256(twin), &hooks, Some(&replay)).await;
+                assert_eq!(response.code, 404);
+                let response = lookup(CertHash::Sha1([16; 20]), &hooks, Some(&replay)).await;
+                assert_eq!(response.code, 404);
+                let none = ApiHooks::new(String::new, String::new, None);
+                let response = lookup(CertHash::Sha256(cert), &none, None).await;
+                assert_eq!(response.code, 404);
+                let _ = std::fs::remove_dir_all(&dir);
+            });
     }
 
     #[test]
