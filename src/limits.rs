@@ -414,11 +414,12 @@ pub const API_RATE_WINDOW_SAMPLES: usize = 5;
 pub const CERT_INDEX_ENTRIES_MAX: usize =
     (REPLAY_SIZING_ENTRIES_PER_SEC * REPLAY_MAX_AGE_DEFAULT.as_secs() * 5 / 4) as usize;
 
-/// Bytes one indexed certificate costs, measured at [`CERT_INDEX_ENTRIES_MAX`] by
-/// `api::cert_index::tests::memory_per_entry_is_what_limits_says` (a 48-byte record and two
-/// hash-table slots of 17 bytes at hashbrown's load factor). Sizing only: ≈ 160 MiB per
-/// executor for a full index.
-pub const CERT_INDEX_BYTES_PER_ENTRY: usize = 88;
+/// Bytes one indexed certificate costs, measured after eviction churn by
+/// `api::cert_index::tests::memory_per_entry_is_what_limits_says` (at a sixteenth of
+/// [`CERT_INDEX_ENTRIES_MAX`]: the same table buckets per entry): a 48-byte record and two
+/// hash tables of `u32` keys and values (9 bytes a slot), which double once under churn and
+/// then stay. Sizing only: ≈ 160 MB per executor for a full index.
+pub const CERT_INDEX_BYTES_PER_ENTRY: usize = 90;
 
 /// Entries of the index one executor keeps for a store whose age bound is `max_age`: the
 /// certificates of that window at [`REPLAY_SIZING_ENTRIES_PER_SEC`], with a quarter of

@@ -4,16 +4,21 @@
 //!
 //! # Shape
 //!
-//! Records sit in a ring in publishing order, each with a sequence number (never reused). Two
-//! maps send the first 8 bytes of a SHA-256 and of a SHA-1 to the NEWEST record with that
-//! prefix; each record links to the previous record with the same prefix (as a distance
-//! back), so every appearance of a certificate is a walk from its newest. Evicting the oldest
-//! record removes a map entry only when that record is still the newest of its prefix: a link
-//! to an evicted record is recognised by its sequence number falling before the ring's first.
+//! Records sit in a ring in publishing order, each with a sequence number (never reused) and
+//! the first 8 bytes of its SHA-256 and SHA-1. Two maps send the first 4 of those bytes to the
+//! NEWEST record with that key; each record links to the previous record with the same key
+//! (as a distance back), so every appearance of a certificate is a walk from the newest record
+//! of its key, keeping the records whose 8 bytes match. Evicting the oldest record removes a
+//! map entry only when that record is still the newest of its key: a link to an evicted record
+//! is recognised by its sequence number falling before the ring's first. Map keys and values
+//! are `u32` (a sequence number is stored modulo 2^32: live ones span less than the capacity),
+//! which halves the tables, the larger part of the memory under eviction churn.
 //!
 //! Lookups match on 64 bits of the hash: the caller verifies the entry it returns against the
 //! full hash read from the store; the other positions listed are matched on those 64 bits
-//! (a wrong one among a million entries has odds of about 1 in 10^13).
+//! (a wrong one among a million entries has odds of about 1 in 10^13). A walk visits at most
+//! [`WALK_STEPS_PER_POSITION`] records per position it may return, so certificates crafted to
+//! share a 4-byte key cannot make a lookup walk the whole index.
 
 use std::{
     cell::RefCell,
@@ -117,6 +122,14 @@ pub struct Position {
     pub seen_us: u64,
 }
 
+/// Records a walk may visit per position it may return (see the module docs).
+pub const WALK_STEPS_PER_POSITION: usize = 4;
+
+/// The map key of an 8-byte prefix: its first 4 bytes.
+fn key_of(prefix: u64) -> u32 {
+    (prefix >> 32) as u32
+}
+
 /// One indexed appearance; 48 bytes.
 #[derive(Debug, Clone, Copy)]
 struct Record {
@@ -125,9 +138,9 @@ struct Record {
     log_key: [u8; 8],
     index: u64,
     seen_us: u64,
-    /// Distance back to the previous record with the same SHA-256 prefix (0: none).
+    /// Distance back to the previous record with the same SHA-256 key (0: none).
     prev_sha256: u32,
-    /// The same for the SHA-1 prefix.
+    /// The same for the SHA-1 key.
     prev_sha1: u32,
 }
 
@@ -136,8 +149,9 @@ struct Inner {
     records: VecDeque<Record>,
     /// Sequence number of `records[0]`.
     first_seq: u64,
-    by_sha256: HashMap<u64, u64>,
-    by_sha1: HashMap<u64, u64>,
+    /// Key → the newest record's sequence number modulo 2^32.
+    by_sha256: HashMap<u32, u32>,
+    by_sha1: HashMap<u32, u32>,
 }
 
 /// See the module docs.
@@ -179,15 +193,19 @@ impl CertIndex {
         let seq = inner.first_seq + inner.records.len() as u64;
         let sha256 = prefix_of(&meta.leaf_sha256);
         let sha1 = prefix_of(&meta.leaf_sha1);
-        let link = |prev: Option<u64>| prev.map_or(0, |p| (seq - p) as u32);
+        // Map values are live (an evicted newest is removed), so the distance is below the
+        // capacity.
+        let newest_256 = inner.by_sha256.insert(key_of(sha256), seq as u32);
+        let newest_1 = inner.by_sha1.insert(key_of(sha1), seq as u32);
+        let link = |prev: Option<u32>| prev.map_or(0, |p| (seq as u32).wrapping_sub(p));
         let record = Record {
             sha256,
             sha1,
             log_key: meta.log_key,
             index: meta.index,
             seen_us: meta.seen_us,
-            prev_sha256: link(inner.by_sha256.insert(sha256, seq)),
-            prev_sha1: link(inner.by_sha1.insert(sha1, seq)),
+            prev_sha256: link(newest_256),
+            prev_sha1: link(newest_1),
         };
         inner.records.push_back(record);
     }
@@ -201,31 +219,37 @@ impl CertIndex {
             CertHash::Sha1(_) => (&inner.by_sha1, false),
         };
         let mut out: Vec<Position> = Vec::new();
-        let mut seq = map.get(&prefix).copied();
-        while let Some(s) = seq.filter(|_| out.len() < max) {
+        let mut seq = map.get(&key_of(prefix)).map(|&v| inner.seq_of(v));
+        let mut steps = max.saturating_mul(WALK_STEPS_PER_POSITION);
+        while let Some(s) = seq.filter(|_| out.len() < max && steps > 0) {
+            steps -= 1;
             let Some(record) = s
                 .checked_sub(inner.first_seq)
                 .and_then(|at| inner.records.get(at as usize))
             else {
                 break;
             };
-            let (key, back) = if is_sha256 {
+            let (record_prefix, back) = if is_sha256 {
                 (record.sha256, record.prev_sha256)
             } else {
                 (record.sha1, record.prev_sha1)
             };
-            debug_assert_eq!(key, prefix, "a chain links records of one prefix");
+            seq = (back != 0).then(|| s - u64::from(back));
+            debug_assert_eq!(
+                key_of(record_prefix),
+                key_of(prefix),
+                "a chain links one key"
+            );
             let seen = out
                 .iter()
                 .any(|p| p.log_key == record.log_key && p.index == record.index);
-            if !seen {
+            if record_prefix == prefix && !seen {
                 out.push(Position {
                     log_key: record.log_key,
                     index: record.index,
                     seen_us: record.seen_us,
                 });
             }
-            seq = (back != 0).then(|| s - u64::from(back));
         }
         out
     }
@@ -233,7 +257,7 @@ impl CertIndex {
     /// Heap bytes the index holds now (records and both maps' tables), for sizing.
     pub fn heap_bytes(&self) -> usize {
         let inner = self.inner.borrow();
-        let slot = std::mem::size_of::<(u64, u64)>() + 1;
+        let slot = std::mem::size_of::<(u32, u32)>() + 1;
         inner.records.capacity() * std::mem::size_of::<Record>()
             + (table_buckets(inner.by_sha256.capacity()) + table_buckets(inner.by_sha1.capacity()))
                 * slot
@@ -252,19 +276,26 @@ fn table_buckets(capacity: usize) -> usize {
 }
 
 impl Inner {
+    /// The sequence number of a live record from its value modulo 2^32.
+    fn seq_of(&self, value: u32) -> u64 {
+        self.first_seq + u64::from(value.wrapping_sub(self.first_seq as u32))
+    }
+
     fn evict_oldest(&mut self) {
         let Some(old) = self.records.pop_front() else {
             return;
         };
-        let seq = self.first_seq;
+        let seq = self.first_seq as u32;
         self.first_seq += 1;
-        // Only the newest record of a prefix is in a map; an older one is reached by links,
+        // Only the newest record of a key is in a map; an older one is reached by links,
         // which now end before the ring's start.
-        if self.by_sha256.get(&old.sha256) == Some(&seq) {
-            self.by_sha256.remove(&old.sha256);
-        }
-        if self.by_sha1.get(&old.sha1) == Some(&seq) {
-            self.by_sha1.remove(&old.sha1);
+        for (map, key) in [
+            (&mut self.by_sha256, key_of(old.sha256)),
+            (&mut self.by_sha1, key_of(old.sha1)),
+        ] {
+            if map.get(&key) == Some(&seq) {
+                map.remove(&key);
+            }
         }
     }
 
@@ -369,6 +400,36 @@ mod tests {
         assert_eq!(index.find(&CertHash::Sha256([4; 32]), 10), vec![at(1, 999)]);
     }
 
+    /// Certificates whose hashes share the 4-byte map key are told apart by their 8 bytes,
+    /// and a walk through many of them stops at its step bound.
+    #[test]
+    fn certificates_sharing_a_key_are_told_apart() {
+        let index = CertIndex::new(1000);
+        let with_tail = |tail: u8, index: u64| {
+            let mut m = meta(9, 1, index);
+            m.leaf_sha256[4] = tail;
+            m
+        };
+        index.record(&with_tail(1, 1));
+        index.record(&with_tail(2, 2));
+        index.record(&with_tail(1, 3));
+        let mut one = [9; 32];
+        one[4] = 1;
+        assert_eq!(
+            index.find(&CertHash::Sha256(one), 10),
+            vec![at(1, 3), at(1, 1)]
+        );
+        for i in 10..500 {
+            index.record(&with_tail(2, i));
+        }
+        // 490 newer records of the same key: more than a walk for 10 positions may visit.
+        assert_eq!(index.find(&CertHash::Sha256(one), 10), vec![]);
+        assert_eq!(index.find(&CertHash::Sha256(one), 1000).len(), 2);
+        let mut two = one;
+        two[4] = 2;
+        assert_eq!(index.find(&CertHash::Sha256(two), 10).len(), 10);
+    }
+
     impl CertIndex {
         fn maps_hold_at_most_the_records(&self) -> bool {
             let inner = self.inner.borrow();
@@ -378,14 +439,17 @@ mod tests {
     }
 
     /// The figure in `limits::CERT_INDEX_BYTES_PER_ENTRY`, measured on a full index of
-    /// distinct certificates (the common case: most appear in two or three logs, which only
-    /// makes the maps smaller).
+    /// distinct certificates after every record was replaced once (eviction churn leaves
+    /// tombstones that make the maps double once, then they stay). Most certificates appear
+    /// in two or three logs, which only makes the maps smaller.
     #[test]
     fn memory_per_entry_is_what_limits_says() {
-        let n = crate::limits::CERT_INDEX_ENTRIES_MAX;
+        // A sixteenth of the bound has the same table buckets per entry (their counts are
+        // powers of two) and takes a sixteenth of the time.
+        let n = crate::limits::CERT_INDEX_ENTRIES_MAX / 16;
         let index = CertIndex::new(n);
         let mut m = meta(0, 1, 0);
-        for i in 0..n as u64 + 10 {
+        for i in 0..2 * n as u64 {
             m.index = i;
             m.leaf_sha256[..8].copy_from_slice(&i.to_le_bytes());
             m.leaf_sha1[..8].copy_from_slice(&(!i).to_le_bytes());
