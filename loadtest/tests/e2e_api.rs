@@ -229,3 +229,40 @@ fn check_logs(server: &Server, n_logs: usize) {
         }
     }
 }
+
+/// Without `--replay-dir` (and without a token): stats and logs still answer, with no store
+/// sections; a lookup says why it cannot answer.
+#[test]
+fn without_a_store_the_api_says_so() {
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 1,
+        static_logs: 0,
+        rate_per_sec: 10.0,
+        initial_entries: 0,
+        seed: 1415,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let server = Server::following(&sim.log_list_url, &[]);
+    let (code, body) = server.http_get(&format!("/api/cert/{}", "AB".repeat(20)));
+    assert_eq!(code, 404, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("--replay-dir")),
+        "{v}"
+    );
+    let (code, stats) = get_until(&server, "/api/stats", Duration::from_secs(10), |_, v| {
+        v["totals"]["certificates"].as_u64() > Some(0)
+    });
+    assert_eq!(code, 200);
+    assert!(
+        stats["store"].is_null() && stats["cert_index"].is_null(),
+        "{stats}"
+    );
+    let (code, logs) = get_until(&server, "/api/logs", Duration::ZERO, |_, _| true);
+    assert_eq!(code, 200);
+    assert_eq!(logs["logs"].as_array().map(Vec::len), Some(1), "{logs}");
+    assert!(logs["logs"][0]["store"].is_null(), "{logs}");
+}
