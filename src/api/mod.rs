@@ -41,7 +41,7 @@
 //! pair per pair of cores. It costs 1× the index memory instead of one index per executor,
 //! but needs 2·n·(n−1) more rings, request ids, a gather with a deadline and its failure
 //! modes. With the index at ≈ [`crate::limits::CERT_INDEX_BYTES_PER_ENTRY`] bytes per
-//! certificate (≈ 160 MiB for an hour of the firehose) the per-executor copy is the simpler
+//! certificate (≈ 160 MB for an hour of the firehose) the per-executor copy is the simpler
 //! choice on the few-core machines this server targets; past ~8 executors the owner-only
 //! index with a gather becomes worth its complexity.
 //!
