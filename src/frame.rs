@@ -36,6 +36,10 @@ pub struct EntryMeta {
     pub seen_us: u64,
     /// SHA-256 of the leaf DER (the `sha256` the messages print).
     pub leaf_sha256: [u8; 32],
+    /// SHA-1 of the leaf DER (the `sha1` and `fingerprint` the messages print), for lookup by
+    /// SHA-1 (`/api/cert`). The replay store's records keep only the SHA-256; a lookup checks
+    /// a SHA-1 against the stored message.
+    pub leaf_sha1: [u8; 20],
     /// What subscription filters and dedup match on (see [`EntryFacts`]).
     pub facts: Arc<EntryFacts>,
 }

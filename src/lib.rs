@@ -18,6 +18,7 @@
 //! | [`cert`] | DER certificate → certstream JSON fields, and the three encoded frames |
 //! | [`ws`] | the client side: listener, TLS (rustls), HTTP endpoints and the live page for browsers, WebSocket handshake, sessions, per-core hub, reloadable access settings (tokens, limits, certificate), per-core connection-rate buckets |
 //! | [`runtime`] | pinned executors (one per CPU at most), the cross-core rings, the log list sources (each loaded and refreshed on its own: [`runtime::log_sources`]), log ownership, and a server's life as messages: [`runtime::start`] → [`runtime::Server`] (`addr`, `stop`, `reload`, `wait`), several per process if wanted |
+//! | [`api`] | the HTTP API's data (issue #14): per-core rates, store summaries and the certificate index ([`api::CertIndex`]), carried in each core's snapshot; the `/api/stats` and `/api/logs` JSON (served by `ws/api.rs`) |
 //! | [`replay`] | resume and replay: [`replay::token`], the resume cursor (per-log positions as a URL-safe token that outlives the server); [`replay::store`], the on-disk store of every streamed entry per log (segments, recovery, retention, readers on any executor). The session side is `ws::resume` and `ws::session::replay`; the writing side `runtime::store_feed` |
 //! | [`state`] | the saved per-log cursors (`--state-file`): resume after a restart |
 //! | [`systemd`] | sd_notify READY/STOPPING/WATCHDOG, no-op outside systemd |
@@ -108,12 +109,17 @@
 //!   newer one exists, and a short or bad record at the end of the newest is "not written
 //!   yet", never served. Stored indexes strictly increase per log, so a page re-fetched after
 //!   a crash is never stored twice.
+//! - Every executor indexes each certificate it publishes into its hub ([`api::CertIndex`],
+//!   bounded by count, only with a replay store), so `/api/cert/{hash}` is answered by the
+//!   executor that took the request, with no cross-core message; the entry itself is read from
+//!   the replay store's files (see [`api`] for what this costs and misses).
 //! - Imports run one way: `cli` → `runtime` → (`ws`, `ct`, `cert`, `config`); `ct` → `metrics`
-//!   → `ws`'s snapshot type; everything → `limits`, `frame`. No two files import each other
-//!   (the coordinator reaches its executor through the narrow `runtime::coordinator::Host`
+//!   → `ws`'s snapshot type and `api`'s facts; `ws` → `api`; everything → `limits`, `frame`.
+//!   No two files import each other (the coordinator reaches its executor through the narrow `runtime::coordinator::Host`
 //!   trait; the TLS codec and hashing the CT decoders share sit in `ct::tls_codec` and
 //!   `ct::hash`).
 
+pub mod api;
 pub mod cert;
 pub mod cli;
 pub mod config;

@@ -472,6 +472,64 @@ pub const REPLAY_PEEK_BYTES: usize = 16 * 1024;
 /// reader takes a larger length field for damage.
 pub const REPLAY_RECORD_BYTES_MAX: usize = 4 << 20;
 
+// ---- HTTP API (`/api/stats`, `/api/logs`, `/api/cert/{hash}`) -------------------------------------
+
+/// `/api/stats` rates are the difference of counters over this many snapshot intervals
+/// ([`METRICS_SNAPSHOT_INTERVAL`]): smooth enough to read, recent enough to follow a burst.
+pub const API_RATE_WINDOW_SAMPLES: usize = 5;
+
+/// Most certificates one executor's certificate index holds (it evicts the oldest past it):
+/// [`REPLAY_MAX_AGE_DEFAULT`] of the firehose ([`REPLAY_SIZING_ENTRIES_PER_SEC`]) with a
+/// quarter of headroom. A store kept longer than that is still served, but lookups then reach
+/// back this many entries only. Every executor indexes every certificate (see
+/// [`crate::api`]), so the memory is this × [`CERT_INDEX_BYTES_PER_ENTRY`] per executor.
+pub const CERT_INDEX_ENTRIES_MAX: usize =
+    (REPLAY_SIZING_ENTRIES_PER_SEC * REPLAY_MAX_AGE_DEFAULT.as_secs() * 5 / 4) as usize;
+
+/// Bytes one indexed certificate costs, measured after eviction churn by
+/// `api::cert_index::tests::memory_per_entry_is_what_limits_says` (at a sixteenth of
+/// [`CERT_INDEX_ENTRIES_MAX`]: the same table buckets per entry): a 48-byte record and two
+/// hash tables of `u32` keys and values (9 bytes a slot), which double once under churn and
+/// then stay. Sizing only: ≈ 160 MB per executor for a full index.
+pub const CERT_INDEX_BYTES_PER_ENTRY: usize = 90;
+
+/// Entries of the index one executor keeps for a store whose age bound is `max_age`: the
+/// certificates of that window at [`REPLAY_SIZING_ENTRIES_PER_SEC`], with a quarter of
+/// headroom, at most [`CERT_INDEX_ENTRIES_MAX`].
+pub fn cert_index_entries(max_age: Duration) -> usize {
+    let window = max_age
+        .as_secs()
+        .saturating_mul(REPLAY_SIZING_ENTRIES_PER_SEC)
+        .saturating_mul(5)
+        / 4;
+    usize::try_from(window)
+        .unwrap_or(usize::MAX)
+        .clamp(1024, CERT_INDEX_ENTRIES_MAX)
+}
+
+/// Positions of one certificate a lookup reports (newest first); a certificate seen in more
+/// places than this (re-submitted again and again) lists its newest ones.
+pub const API_CERT_POSITIONS_MAX: usize = 64;
+
+/// Store reads one lookup makes to find the newest position still held (each reads at most
+/// one segment up to the entry): positions retention already deleted are skipped this way.
+pub const API_CERT_READS_MAX: usize = 4;
+
+/// Lookups one executor runs at once; more get 503 (each may read up to a segment, in the
+/// replay task queue, below live fan-out).
+pub const API_CERT_LOOKUPS_MAX: u64 = 8;
+
+/// `/api/logs`: a log whose oldest unstreamed entry has been public longer than this is
+/// `degraded` (the lag of a log that keeps up stays near the poll interval).
+pub const LOG_DEGRADED_LAG: Duration = Duration::from_secs(60);
+
+/// `/api/logs`: ... and `unhealthy` past this (ten minutes behind: consumers notice).
+pub const LOG_UNHEALTHY_LAG: Duration = Duration::from_secs(600);
+
+/// `/api/logs`: a log without a verified tree head is `degraded` during this long after the
+/// start (its first head is on its way), `unhealthy` after.
+pub const LOG_FIRST_HEAD_GRACE: Duration = Duration::from_secs(60);
+
 const _: () = assert!(
     SHUTDOWN_PUBLISHERS_WAIT.as_millis()
         + SHUTDOWN_RING_DRAIN.as_millis()
@@ -484,3 +542,6 @@ const _: () =
 const _: () = assert!(SNAPSHOT_RING_DEPTH >= 1 && RELOAD_REQUESTS_PENDING_MAX >= 1);
 const _: () = assert!(CONFIG_WATCH_SETTLE.as_millis() < CONFIG_WATCH_SETTLE_MAX.as_millis());
 const _: () = assert!(REPLAY_RECORD_BYTES_MAX as u64 <= REPLAY_SEGMENT_BYTES);
+const _: () = assert!(API_RATE_WINDOW_SAMPLES >= 2);
+const _: () = assert!(LOG_DEGRADED_LAG.as_secs() < LOG_UNHEALTHY_LAG.as_secs());
+const _: () = assert!(CERT_INDEX_ENTRIES_MAX < u32::MAX as usize);

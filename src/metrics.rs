@@ -175,6 +175,16 @@ impl LogSnapshot {
         }
         now_ms.saturating_sub(self.pending_since_ms) as f64 / 1000.0
     }
+
+    /// The state `/health/deep` prints: `waiting_for_head` until the first verified tree
+    /// head, then `caught_up` or `catching_up`.
+    pub fn state(&self) -> &'static str {
+        match (self.head_timestamp_ms, self.lag_entries()) {
+            (0, _) => "waiting_for_head",
+            (_, 0) => "caught_up",
+            _ => "catching_up",
+        }
+    }
 }
 
 /// Plain copy of one executor's counters: what crosses cores for `/metrics`.
@@ -187,6 +197,8 @@ pub struct CoreSnapshot {
     pub ring_dropped_frames: u64,
     /// The WebSocket side of this core.
     pub ws: crate::ws::WsMetricsSnapshot,
+    /// What `/api/stats` and `/api/logs` add: rates, the replay store, the certificate index.
+    pub api: crate::api::CoreApi,
 }
 
 impl CoreSnapshot {
@@ -203,6 +215,7 @@ impl CoreSnapshot {
             ring_drops: core_stats.ring_drops.get(),
             ring_dropped_frames: core_stats.ring_dropped_frames.get(),
             ws: Default::default(),
+            api: Default::default(),
         }
     }
 }
@@ -258,6 +271,39 @@ struct HealthLog<'a> {
     entries_skipped: u64,
     skipped_recent: &'a [SkippedEntry],
     lists: &'a [Arc<str>],
+    /// The log's replay store (`--replay-dir`), once its first page is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replay_store: Option<HealthStore>,
+}
+
+/// What the replay store holds of a log, for `/health/deep`.
+#[derive(serde::Serialize)]
+struct HealthStore {
+    first_index: Option<u64>,
+    next_index: Option<u64>,
+    bytes: u64,
+    segments: usize,
+    /// `[first, end)` index ranges lost to damage found when the store was opened: never
+    /// served; a resuming client gets a `gap` for them.
+    corrupt: Vec<[u64; 2]>,
+}
+
+impl HealthStore {
+    fn of(snaps: &[CoreSnapshot], log_id: &[u8; 32]) -> Option<HealthStore> {
+        let held = snaps
+            .iter()
+            .filter_map(|s| s.api.store.as_ref())
+            .flat_map(|store| store.logs.iter())
+            .find(|l| l.log_id == *log_id)
+            .map(|l| &l.held)?;
+        Some(HealthStore {
+            first_index: held.first_index,
+            next_index: held.next_index,
+            bytes: held.bytes,
+            segments: held.segments,
+            corrupt: held.corrupt.iter().map(|r| [r.start, r.end]).collect(),
+        })
+    }
 }
 
 #[derive(serde::Serialize)]
@@ -275,30 +321,23 @@ pub fn health_json(snaps: &[CoreSnapshot], facts: ProcessFacts) -> String {
     let logs = snaps
         .iter()
         .flat_map(|s| s.logs.iter())
-        .map(|l| {
-            let lag = l.lag_entries();
-            let state = match (l.head_timestamp_ms, lag) {
-                (0, _) => "waiting_for_head",
-                (_, 0) => "caught_up",
-                _ => "catching_up",
-            };
-            HealthLog {
-                name: &l.name,
-                url: &l.url,
-                kind: l.kind,
-                state,
-                tree_size: l.tree_size,
-                cursor: l.cursor,
-                lag_entries: lag,
-                lag_seconds: l.lag_seconds(facts.now_ms),
-                head_age_seconds: (l.head_timestamp_ms > 0)
-                    .then(|| facts.now_ms.saturating_sub(l.head_timestamp_ms) as f64 / 1000.0),
-                fetches: l.fetches,
-                errors: l.errors.iter().sum(),
-                entries_skipped: l.entries_skipped,
-                skipped_recent: &l.skipped_recent,
-                lists: &l.lists,
-            }
+        .map(|l| HealthLog {
+            name: &l.name,
+            url: &l.url,
+            kind: l.kind,
+            state: l.state(),
+            tree_size: l.tree_size,
+            cursor: l.cursor,
+            lag_entries: l.lag_entries(),
+            lag_seconds: l.lag_seconds(facts.now_ms),
+            head_age_seconds: (l.head_timestamp_ms > 0)
+                .then(|| facts.now_ms.saturating_sub(l.head_timestamp_ms) as f64 / 1000.0),
+            fetches: l.fetches,
+            errors: l.errors.iter().sum(),
+            entries_skipped: l.entries_skipped,
+            skipped_recent: &l.skipped_recent,
+            lists: &l.lists,
+            replay_store: HealthStore::of(snaps, &l.log_id),
         })
         .collect();
     let clients = snaps.iter().map(|s| s.ws.clients_total()).sum();

@@ -524,5 +524,18 @@ fn a_flipped_byte_in_the_store_is_never_served_and_the_lost_range_is_a_gap() {
     let got = &s.committed[&url];
     let want: Vec<u64> = (0..missing).chain(sent..size).collect();
     assert_eq!(got, &want);
+    // /health/deep names the damaged range the store found.
+    let (code, body) = second.http_get("/health/deep");
+    assert_eq!(code, 200);
+    let health: Value = serde_json::from_str(&body).unwrap();
+    let log = health["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["url"] == url.as_str())
+        .unwrap();
+    let corrupt = &log["replay_store"]["corrupt"][0];
+    assert_eq!(corrupt[0].as_u64(), Some(missing), "{log}");
+    assert!(corrupt[1].as_u64().unwrap() <= sent, "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }

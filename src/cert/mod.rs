@@ -83,6 +83,7 @@ struct CertInfo<'a> {
     sha1: String,
     sha256: String,
     sha256_raw: [u8; 32],
+    sha1_raw: [u8; 20],
     /// `None` when the DER could not be decoded (only possible for chain elements).
     parsed: Option<Parsed>,
 }
@@ -100,11 +101,13 @@ impl<'a> CertInfo<'a> {
 
     fn hashed(der: &'a [u8], parsed: Option<Parsed>) -> Self {
         let sha256_raw: [u8; 32] = sha2::Sha256::digest(der).into();
+        let sha1_raw: [u8; 20] = sha1::Sha1::digest(der).into();
         CertInfo {
             der,
-            sha1: text::hex_colon(&sha1::Sha1::digest(der)),
+            sha1: text::hex_colon(&sha1_raw),
             sha256: text::hex_colon(&sha256_raw),
             sha256_raw,
+            sha1_raw,
             parsed,
         }
     }
@@ -145,6 +148,7 @@ pub fn encode_entry(
         seen_us: (seen * 1e6).round() as u64,
         leaf_sha256: leaf.sha256_raw,
         facts: facts_of(entry, source, &leaf),
+        leaf_sha1: leaf.sha1_raw,
     };
     Ok(Frames {
         lite,

@@ -26,6 +26,7 @@ use super::{
     BootError, ExecutorBoot,
 };
 use crate::{
+    api::{CertIndex, CoreApi, IndexFacts, RateCounters, RateSampler},
     cert,
     config::Config,
     ct::{
@@ -60,6 +61,8 @@ pub struct Publisher {
     store: Option<Rc<StoreFeed>>,
     /// What the store records about each log (its URL above all), made once per log.
     store_about: RefCell<HashMap<[u8; 32], Rc<LogAbout>>>,
+    /// `/api/cert`: every certificate published into this core's hub (with a store only).
+    certs: Option<Rc<CertIndex>>,
 }
 
 impl EntrySink for Publisher {
@@ -140,8 +143,18 @@ impl Publisher {
         for frames in batch.iter() {
             self.hub.publish(frames.clone());
         }
+        index_certs(self.certs.as_deref(), batch);
         add(&self.stats.frames_published, batch.len() as u64);
         self.hub.flush();
+    }
+}
+
+/// Adds a batch published into this core's hub to its certificate index, if it keeps one.
+fn index_certs(certs: Option<&CertIndex>, batch: &FrameBatch) {
+    if let Some(certs) = certs {
+        for frames in batch.iter() {
+            certs.record(&frames.meta);
+        }
     }
 }
 
@@ -222,6 +235,10 @@ pub struct Shard {
     /// The replay store's writer, when `--replay-dir` is set: saved cursors never pass what
     /// it holds.
     store: Option<Rc<StoreFeed>>,
+    /// `/api/cert`'s index of this core (with a store only); see [`crate::api`].
+    certs: Option<Rc<CertIndex>>,
+    /// `/api/stats` rates: this core's counters over the last seconds.
+    rates: RefCell<RateSampler>,
 }
 
 impl Shard {
@@ -343,7 +360,52 @@ impl Shard {
         if let Some(ctx) = self.ws_ctx.borrow().as_ref() {
             snap.ws = ctx.snapshot();
         }
+        snap.api = self.api_facts();
         snap
+    }
+
+    /// What `/api/stats` and `/api/logs` need of this core beyond its counters.
+    fn api_facts(&self) -> CoreApi {
+        CoreApi {
+            rates: self.rates.borrow().rates(),
+            store: self.store.as_ref().map(|s| s.facts()),
+            cert_index: self.certs.as_ref().map(|c| IndexFacts {
+                entries: c.len() as u64,
+                capacity: c.capacity() as u64,
+            }),
+        }
+    }
+
+    /// Reads the counters `/api/stats` rates are made of (once per snapshot interval).
+    fn sample_rates(&self) {
+        let ws = self.ws_ctx.borrow().as_ref().map(|c| c.snapshot());
+        let counters = RateCounters {
+            certificates: self
+                .pollers
+                .borrow()
+                .values()
+                .map(|p| p.stats.entries.get())
+                .sum(),
+            messages: ws.as_ref().map_or(0, |w| w.frames_sent),
+            bytes: ws.as_ref().map_or(0, |w| w.bytes_written),
+        };
+        self.rates.borrow_mut().sample(Instant::now(), counters);
+    }
+
+    /// `/api/stats`: the whole process, from this core's fresh snapshot and the others' latest.
+    pub fn api_stats(&self) -> String {
+        crate::api::stats_json(
+            &self.all_snapshots(),
+            metrics::ProcessFacts::read(self.started),
+        )
+    }
+
+    /// `/api/logs`: every log's health and store range.
+    pub fn api_logs(&self) -> String {
+        crate::api::logs_json(
+            &self.all_snapshots(),
+            metrics::ProcessFacts::read(self.started),
+        )
     }
 
     /// `/health/deep`: per-log state and lag, clients and uptime, as JSON.
@@ -434,6 +496,9 @@ async fn start(boot: ExecutorBoot) -> Result<Option<Running>, BootError> {
     }
     let store_config = replay_store_config(&config);
     let store = store_config.clone().map(StoreFeed::start);
+    let certs = store_config
+        .as_ref()
+        .map(|s| Rc::new(CertIndex::new(limits::cert_index_entries(s.max_age))));
     let publisher = Rc::new(Publisher {
         closed: std::cell::Cell::new(false),
         hub: hub.clone(),
@@ -441,6 +506,7 @@ async fn start(boot: ExecutorBoot) -> Result<Option<Running>, BootError> {
         stats: stats.clone(),
         store: store.clone(),
         store_about: RefCell::default(),
+        certs: certs.clone(),
     });
     let env = Rc::new(PollerEnv {
         http: Rc::new(HttpClient::with_timeouts(tls, config.http_timeouts())),
@@ -464,6 +530,8 @@ async fn start(boot: ExecutorBoot) -> Result<Option<Running>, BootError> {
         ws_ctx: RefCell::new(None),
         state,
         store,
+        certs,
+        rates: RefCell::default(),
     });
     for rx in ends.frames_in {
         spawn_local(pump(rx, shard.clone())).detach();
@@ -584,6 +652,7 @@ fn ws_context(
 ) -> ws::ServerContext {
     let weak = Rc::downgrade(shard);
     let weak_deep = weak.clone();
+    let api = api_hooks(shard);
     let ctx = ws::ServerContext::new(shard.hub.clone(), ws::WsConfig::default());
     let ctx = match store {
         // Each executor takes its share of the cap (rounded up: at least one each).
@@ -594,6 +663,7 @@ fn ws_context(
         None => ctx,
     };
     ctx.with_access(access)
+        .with_api(api)
         .with_metrics_text(move |_| weak.upgrade().map(|s| s.metrics_text()).unwrap_or_default())
         .with_health_deep(move || {
             weak_deep
@@ -601,6 +671,21 @@ fn ws_context(
                 .map(|s| s.health_deep())
                 .unwrap_or_default()
         })
+}
+
+/// `/api/stats` and `/api/logs` rendered by the shard; its certificate index.
+fn api_hooks(shard: &Rc<Shard>) -> ws::ApiHooks {
+    let (for_stats, for_logs) = (Rc::downgrade(shard), Rc::downgrade(shard));
+    ws::ApiHooks::new(
+        move || {
+            for_stats
+                .upgrade()
+                .map(|s| s.api_stats())
+                .unwrap_or_default()
+        },
+        move || for_logs.upgrade().map(|s| s.api_logs()).unwrap_or_default(),
+        shard.certs.clone(),
+    )
 }
 
 /// Waits for the server's stop; wakes in the executor's next scheduling round after it.
@@ -644,6 +729,7 @@ fn publish_batch(shard: &Shard, batch: &FrameBatch) -> u64 {
     for frames in batch.iter() {
         shard.hub.publish(frames.clone());
     }
+    index_certs(shard.certs.as_deref(), batch);
     batch.len() as u64
 }
 
@@ -694,6 +780,7 @@ fn start_snapshots(
                 // Full only when the watchdog thread is stuck; then a lost beat is moot.
                 let _ = beats.try_send(shard.core);
             }
+            shard.sample_rates();
             let snap = Arc::new(shard.snapshot());
             for tx in &senders {
                 let _ = tx.try_send(snap.clone());

@@ -25,8 +25,9 @@ use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
 
 use super::mesh::FrameBatch;
 use crate::{
+    api::{StoreFacts, StoreLog},
     limits,
-    replay::store::{LogAbout, LogWriter, StoreConfig},
+    replay::store::{Held, LogAbout, LogWriter, StoreConfig},
 };
 
 /// One page on its way to the store.
@@ -45,6 +46,9 @@ pub struct StoreFeed {
     pages_dropped: Cell<u64>,
     /// Pages whose write failed (streamed, not stored).
     write_failures: Cell<u64>,
+    /// What the store holds of each log, as its writer said after its last page (`/api/stats`,
+    /// `/api/logs`).
+    held: RefCell<HashMap<[u8; 32], StoreLog>>,
 }
 
 impl std::fmt::Debug for StoreFeed {
@@ -65,6 +69,7 @@ impl StoreFeed {
             unwritten: RefCell::new(HashMap::new()),
             pages_dropped: Cell::new(0),
             write_failures: Cell::new(0),
+            held: RefCell::new(HashMap::new()),
         });
         glommio::spawn_local(write_pages(receiver, config, Rc::downgrade(&feed))).detach();
         feed
@@ -106,6 +111,24 @@ impl StoreFeed {
         self.pages_dropped.get() + self.write_failures.get()
     }
 
+    /// Each written log's store (held range, bytes, damage) and the pages not stored.
+    pub fn facts(&self) -> StoreFacts {
+        StoreFacts {
+            logs: self.held.borrow().values().cloned().collect(),
+            pages_not_stored: self.pages_not_stored(),
+        }
+    }
+
+    fn note_held(&self, log_id: [u8; 32], url: &str, held: Held) {
+        let mut logs = self.held.borrow_mut();
+        let log = logs.entry(log_id).or_insert_with(|| StoreLog {
+            log_id,
+            url: url.to_owned(),
+            held: Held::default(),
+        });
+        log.held = held;
+    }
+
     fn written(&self, log_id: &[u8; 32], failed: bool) {
         if failed {
             self.write_failures.set(self.write_failures.get() + 1);
@@ -130,9 +153,12 @@ async fn write_pages(
     let mut writers: HashMap<[u8; 32], LogWriter> = HashMap::new();
     while let Some(page) = receiver.recv().await {
         let failed = append(&mut writers, &config, &page).await.is_err();
-        match feed.upgrade() {
-            Some(feed) => feed.written(&page.log_id, failed),
-            None => return,
+        let Some(feed) = feed.upgrade() else {
+            return;
+        };
+        feed.written(&page.log_id, failed);
+        if let Some(writer) = writers.get(&page.log_id) {
+            feed.note_held(page.log_id, &page.about.url, writer.held());
         }
     }
 }

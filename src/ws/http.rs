@@ -210,6 +210,8 @@ pub(crate) enum Route {
         filter: Option<Arc<FilterSpec>>,
     },
     Page(Page),
+    /// `/api/...` (see `api.rs`).
+    Api(super::api::ApiRequest),
     Reject(Reject),
     /// 400 naming the filter parameter and why (before any upgrade).
     BadFilter(FilterError),
@@ -262,6 +264,9 @@ pub(crate) fn route(head: &RequestHead) -> Route {
             },
             Err(err) => Route::BadFilter(err),
         };
+    }
+    if let Some(request) = super::api::ApiRequest::from_path(path) {
+        return Route::Api(request);
     }
     match path {
         "/example.json" => Route::Page(Page::Example(StreamKind::Lite)),

@@ -12,6 +12,7 @@
 //! | `metrics.rs` | per-core counters and their `Send` snapshot / Prometheus text |
 //! | `stream.rs` | one glommio socket shared by a session's reader and writer tasks; `Conn`: plain or TLS |
 //! | `tls.rs` | `--tls-cert`/`--tls-key`: PEM loading, handshake, the TLS layer of a connection |
+//! | `api.rs` | `/api/stats`, `/api/logs`, `/api/cert/{hash}`: routing, JSON errors, the lookup in the replay store ([`ApiHooks`]: what the runtime plugs in) |
 //! | `live.rs` | the live page for browsers (`GET /`, `live.html` compiled in) |
 //! | `rate.rs` | connection-rate limiting per address: a token bucket per core, no shared state |
 //! | `access.rs` | [`AccessSettings`] (tokens, connection limits, TLS certificate): reloadable, per connection |
@@ -40,6 +41,7 @@
 
 mod access;
 mod admission;
+mod api;
 mod conn;
 mod heartbeat;
 mod http;
@@ -62,6 +64,7 @@ use futures_lite::{future, AsyncReadExt, AsyncWriteExt};
 use glommio::net::{TcpListener, TcpStream};
 
 pub use access::{AccessSettings, AccessSource};
+pub use api::ApiHooks;
 pub use heartbeat::{heartbeat_bytes, run_heartbeat};
 pub use hub::Hub;
 pub use metrics::{CloseReason, DropReason, HandshakeFailure, WsMetrics, WsMetricsSnapshot};
@@ -218,6 +221,8 @@ pub struct ServerContext {
     health_deep: Box<dyn Fn() -> String>,
     /// The replay store, when `--replay-dir` is set: what resuming clients replay from.
     replay: Option<Rc<resume::ReplayAccess>>,
+    /// `/api/*`: the runtime's documents and this core's certificate index.
+    api: Option<ApiHooks>,
 }
 
 impl std::fmt::Debug for ServerContext {
@@ -249,7 +254,14 @@ impl ServerContext {
             health: Box::new(|| Ok(())),
             health_deep: Box::new(|| "{\"status\":\"ok\"}".to_owned()),
             replay: None,
+            api: None,
         }
+    }
+
+    /// Serves `/api/stats`, `/api/logs` and `/api/cert/{hash}` from `hooks`.
+    pub fn with_api(mut self, hooks: ApiHooks) -> Self {
+        self.api = Some(hooks);
+        self
     }
 
     /// Serves `?since=` from the replay store in `config`; this core runs at most
@@ -409,6 +421,13 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
         Route::Page(page) => {
             let response = render_page(page, &ctx);
             Box::pin(respond(conn, &ctx, response)).await;
+        }
+        Route::Api(request) => {
+            Box::pin(async {
+                let response = api::answer(request, &ctx).await;
+                respond(conn, &ctx, response).await;
+            })
+            .await;
         }
         Route::Reject(reject) => {
             count_reject(reject, &ctx.metrics);
