@@ -88,8 +88,8 @@ pub fn summary_md(res: &RunResults) -> String {
 }
 
 /// The pictures `charts` draws beside summary.md.
-const CHARTS_MD: &str = "## Charts\n\n![Delivered messages/s vs R](throughput.svg)\n\n\
-![Latency percentiles per workload](latency.svg)\n\n";
+const CHARTS_MD: &str = "\n## Charts\n\n![Delivered messages/s vs R](throughput.svg)\n\n\
+![Latency percentiles per workload](latency.svg)\n";
 
 /// Title, machine, host settings, commit, command line, and the TLS note.
 fn header_md(res: &RunResults) -> String {
