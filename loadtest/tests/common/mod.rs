@@ -34,11 +34,16 @@ impl Server {
 
     /// [`Server::start`] with extra environment variables.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        Server::start_listening(args, env, "127.0.0.1:0")
+    }
+
+    /// [`Server::start_with_env`] on `listen` (a restart on the port its clients know).
+    pub fn start_listening(args: &[&str], env: &[(&str, &str)], listen: &str) -> Server {
         let exe = env!("CARGO_BIN_EXE_certstream-server");
         let mut child = Command::new(exe)
             .args(args)
             .envs(env.iter().copied())
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", listen])
             .env("RUST_LOG", "info")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
