@@ -93,6 +93,12 @@ pub const REPLAY_TASK_QUEUE_SHARES: usize = 10;
 /// resuming client that needs it gets a `gap` message.
 pub const REPLAY_WRITE_QUEUE_PAGES: usize = 256;
 
+/// Bytes of frames each core keeps in the replay store's memory tier (`replay::recent`): at
+/// ~11.5 KB per entry for the three forms, 256 MiB is about a minute of a 400 entries/s
+/// firehose, the reconnect after a blip or a deploy; older positions are read from disk.
+/// Held only with `--replay-dir`; the frames are the hub's own (shared, not copied).
+pub const REPLAY_MEMORY_BYTES: usize = 256 << 20;
+
 /// Control replies (pongs, close) a session may have queued before its reader stops reading
 /// the socket: a client flooding pings without reading our replies is slowed by TCP, not by
 /// our memory.

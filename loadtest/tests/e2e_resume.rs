@@ -220,6 +220,10 @@ fn a_client_that_reconnects_with_its_cursor_misses_nothing_and_sees_nothing_twic
     );
     join(&mut joined, &last);
     assert_exactly_once(&joined, &sizes);
+    // Away for a second or two: the replays came from the store's memory tier.
+    let (_, metrics) = server.http_get("/metrics");
+    let from_memory = common::metric(&metrics, "certstream_replayed_from_memory_frames_total");
+    assert!(from_memory > 0, "{metrics}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -370,7 +370,7 @@ mod tests {
                     index.record(&appearance(log, i));
                 }
                 let hooks = ApiHooks::new(String::new, String::new, Some(Rc::new(index)));
-                let replay = ReplayAccess::new(Rc::new(cfg), 1);
+                let replay = ReplayAccess::new(Rc::new(cfg), Rc::default(), 1);
                 for hash in [CertHash::Sha256(cert), CertHash::Sha1([15; 20])] {
                     let response = lookup(hash, &hooks, Some(&replay)).await;
                     assert_eq!(response.code, 200, "{hash:?}");

@@ -39,6 +39,7 @@ use crate::{
     filter::{CoreFilters, Routing, Subscription},
     frame::{self, Frames, StreamKind},
     limits::HUB_WAITING_COMPACT_MIN as WAITING_COMPACT_MIN,
+    replay::recent::RecentFrames,
 };
 
 /// One entry of the history ring.
@@ -146,6 +147,9 @@ pub struct Hub {
     sessions: RefCell<Vec<Rc<WriterSignal>>>,
     /// This core's client filters, matched once per published certificate.
     filters: Rc<CoreFilters>,
+    /// The replay store's memory tier, when there is a store: every certificate published here
+    /// is kept there too (shared, bounded by bytes).
+    recent: RefCell<Option<Rc<RecentFrames>>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -175,6 +179,7 @@ impl Hub {
             latest_messages,
             sessions: RefCell::new(Vec::new()),
             filters: Rc::default(),
+            recent: RefCell::new(None),
         }
     }
 
@@ -197,6 +202,9 @@ impl Hub {
             "a published certificate frame is not one whole WebSocket frame"
         );
         let routing = self.filters.route(&frames.meta);
+        if let Some(recent) = self.recent.borrow().as_ref() {
+            recent.record(&frames);
+        }
         self.push(Entry::Cert(frames, routing));
     }
 
@@ -266,6 +274,12 @@ impl Hub {
     /// This core's client filters (register a client's with [`crate::filter::subscribe`]).
     pub fn filters(&self) -> &Rc<CoreFilters> {
         &self.filters
+    }
+
+    /// Keeps every certificate published from now on in `recent` too (the replay store's
+    /// memory tier).
+    pub fn keep_recent(&self, recent: Rc<RecentFrames>) {
+        *self.recent.borrow_mut() = Some(recent);
     }
 
     /// Sessions being tracked (dead ones included until the next trim).

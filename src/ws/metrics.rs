@@ -174,6 +174,7 @@ pub struct WsMetrics {
     replayed_frames: Cell<u64>,
     resume_holes: Cell<u64>,
     resume_gaps: Cell<u64>,
+    replayed_from_memory: Cell<u64>,
 }
 
 impl WsMetrics {
@@ -236,6 +237,10 @@ impl WsMetrics {
         add(&self.replayed_frames, frames);
     }
 
+    pub(crate) fn replayed_from_memory(&self, frames: u64) {
+        add(&self.replayed_from_memory, frames);
+    }
+
     pub(crate) fn resume_hole(&self) {
         add(&self.resume_holes, 1);
     }
@@ -275,6 +280,7 @@ impl WsMetrics {
             self.replayed_frames.get(),
             self.resume_holes.get(),
             self.resume_gaps.get(),
+            self.replayed_from_memory.get(),
         ];
         snap
     }
@@ -299,8 +305,9 @@ pub struct WsMetricsSnapshot {
     pub hub_published: u64,
     /// Entries held in the hub history(ies) now.
     pub hub_history: u64,
-    /// Replays started, replays running, frames replayed, live holes met, gaps reported.
-    pub resume: [u64; 5],
+    /// Replays started, replays running, frames replayed, live holes met, gaps reported,
+    /// frames replayed from the store's memory tier.
+    pub resume: [u64; 6],
     /// Frames not sent to clients that asked for `dedup=`: [same certificate, same issuance].
     pub dedup_suppressed: [u64; 2],
 }
@@ -503,11 +510,12 @@ impl WsMetricsSnapshot {
     }
 
     fn write_resume(&self, out: &mut String) {
-        let [started, active, frames, holes, gaps] = self.resume;
+        let [started, active, frames, holes, gaps, from_memory] = self.resume;
         for (name, kind, help, v) in [
             ("certstream_replays_total", "counter", "Replays from the store started by resuming clients.", started),
             ("certstream_replays_active", "gauge", "Replays running now.", active),
             ("certstream_replayed_frames_total", "counter", "Frames sent from the replay store.", frames),
+            ("certstream_replayed_from_memory_frames_total", "counter", "Frames of those sent from the store's memory tier (no disk read).", from_memory),
             ("certstream_resume_holes_total", "counter", "Holes in the live stream a resuming client filled from the store.", holes),
             ("certstream_resume_gaps_total", "counter", "Gap messages sent: entries a resuming client asked for that the store no longer holds.", gaps),
         ] {

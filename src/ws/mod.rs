@@ -271,7 +271,11 @@ impl ServerContext {
         config: Rc<crate::replay::store::StoreConfig>,
         max_active: u64,
     ) -> Self {
-        self.replay = Some(Rc::new(resume::ReplayAccess::new(config, max_active)));
+        let recent = Rc::new(crate::replay::recent::RecentFrames::default());
+        self.hub.keep_recent(Rc::clone(&recent));
+        self.replay = Some(Rc::new(resume::ReplayAccess::new(
+            config, recent, max_active,
+        )));
         self
     }
 

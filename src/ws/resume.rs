@@ -19,6 +19,7 @@ use std::{
     cell::{Cell, RefCell},
     collections::HashMap,
     rc::Rc,
+    sync::Arc,
     time::Instant,
 };
 
@@ -30,6 +31,7 @@ use crate::{
     frame::{self, Frames, OPCODE_TEXT},
     limits,
     replay::{
+        recent::RecentFrames,
         store::{self, LogReader, StoreConfig, StoredEntry},
         token::{self, Cursor, LogKey, Since, TokenError},
     },
@@ -208,6 +210,8 @@ impl Resume {
 /// task queue, and concurrent replays are capped.
 pub(crate) struct ReplayAccess {
     config: Rc<StoreConfig>,
+    /// The store's memory tier on this core: recent positions are served from it.
+    recent: Rc<RecentFrames>,
     /// The queue store reads run in: below the live fan-out (default queue) in CPU shares.
     queue: TaskQueueHandle,
     /// Replays this core runs at once (its share of `--replay-max-clients`).
@@ -227,7 +231,7 @@ impl std::fmt::Debug for ReplayAccess {
 
 impl ReplayAccess {
     /// On the executor that will use it (it creates the executor's replay task queue).
-    pub(crate) fn new(config: Rc<StoreConfig>, max_active: u64) -> Self {
+    pub(crate) fn new(config: Rc<StoreConfig>, recent: Rc<RecentFrames>, max_active: u64) -> Self {
         let queue = glommio::executor().create_task_queue(
             Shares::Static(limits::REPLAY_TASK_QUEUE_SHARES),
             Latency::NotImportant,
@@ -235,6 +239,7 @@ impl ReplayAccess {
         );
         ReplayAccess {
             config,
+            recent,
             queue,
             max_active,
             urls: RefCell::new(HashMap::new()),
@@ -309,6 +314,12 @@ impl ReplayAccess {
             (reader, first.ok().flatten())
         })
         .await
+    }
+
+    /// Entries of `key` from `from` on held in memory, contiguous; empty when memory does not
+    /// hold `from` (the disk store does).
+    pub(crate) fn recent(&self, key: &LogKey, from: u64, bytes_max: usize) -> Vec<Arc<Frames>> {
+        self.recent.read_from(key, from, bytes_max)
     }
 
     pub(crate) fn url_of(&self, key: &LogKey) -> Option<String> {

@@ -4,11 +4,11 @@
 //! Store reads run in the executor's low-share replay task queue, so a replaying client never
 //! delays the live fan-out of its core (glommio gives each queue CPU by its shares).
 
-use std::time::Instant;
+use std::{sync::Arc, time::Instant};
 
 use super::{CloseReason, Writer};
 use crate::{
-    frame::StreamKind,
+    frame::{Frames, StreamKind},
     replay::{
         store::{LogReader, StoredEntry},
         token::LogKey,
@@ -67,6 +67,21 @@ impl Writer<'_> {
             let mut i = 0;
             while i < sources.len() {
                 let source = &mut sources[i];
+                let key = source.key;
+                // Recent positions come from memory; older ones (and anything past a hole in
+                // memory) from the disk store.
+                let recent = replay.recent(&key, source.next, chunk_bytes);
+                if let Some(last) = recent.last() {
+                    source.next = last.meta.index + 1;
+                    let url = replay.url_of(&key);
+                    self.session
+                        .ctx
+                        .metrics
+                        .replayed_from_memory(recent.len() as u64);
+                    self.send_stored(key, url.as_deref(), &recent).await?;
+                    i += 1;
+                    continue;
+                }
                 let Some(reader) = source.reader.take() else {
                     sources.swap_remove(i);
                     continue;
@@ -76,7 +91,6 @@ impl Writer<'_> {
                 match entries {
                     Ok(entries) if !entries.is_empty() => {
                         source.next = entries.last().map_or(source.next, |e| e.index + 1);
-                        let key = source.key;
                         let url = replay.url_of(&key);
                         self.send_stored(key, url.as_deref(), &entries).await?;
                         i += 1;
@@ -135,11 +149,11 @@ impl Writer<'_> {
 
     /// Writes one chunk of stored entries (this stream's form) and a cursor message after it,
     /// with any control frames the reader queued, in one send.
-    async fn send_stored(
+    async fn send_stored<E: Replayed>(
         &mut self,
         key: LogKey,
         url: Option<&str>,
-        entries: &[StoredEntry],
+        entries: &[E],
     ) -> Result<(), CloseReason> {
         let resume = self
             .session
@@ -151,11 +165,11 @@ impl Writer<'_> {
         let mut gaps: Vec<(usize, Vec<u8>)> = Vec::new();
         for (i, entry) in entries.iter().enumerate() {
             let next = resume.cursor().next.get(&key).copied();
-            if let Some(next) = next.filter(|&n| entry.index > n) {
-                gaps.push((i, gap_frame(&key, url, next, entry.index)));
+            if let Some(next) = next.filter(|&n| entry.index() > n) {
+                gaps.push((i, gap_frame(&key, url, next, entry.index())));
                 self.session.ctx.metrics.resume_gap();
             }
-            resume.sent_from_store(key, entry.index);
+            resume.sent_from_store(key, entry.index());
         }
         let cursor_frame = resume.cursor_frame(Instant::now());
         self.buf.clear();
@@ -168,7 +182,7 @@ impl Writer<'_> {
             while let Some((_, gap)) = gaps_at.next_if(|(at, _)| *at == i) {
                 slices.push(gap);
             }
-            slices.push(form_of(entry, kind));
+            slices.push(entry.form(kind));
         }
         slices.push(&cursor_frame);
         self.session.ctx.metrics.frames_sent(entries.len() as u64);
@@ -185,10 +199,32 @@ impl Writer<'_> {
     }
 }
 
-fn form_of(entry: &StoredEntry, kind: StreamKind) -> &[u8] {
-    match kind {
-        StreamKind::Lite => &entry.lite,
-        StreamKind::Full => &entry.full,
-        StreamKind::Domains => &entry.domains,
+/// An entry a replay sends: read from the disk store, or held in memory.
+trait Replayed {
+    fn index(&self) -> u64;
+    fn form(&self, kind: StreamKind) -> &[u8];
+}
+
+impl Replayed for StoredEntry {
+    fn index(&self) -> u64 {
+        self.index
+    }
+
+    fn form(&self, kind: StreamKind) -> &[u8] {
+        match kind {
+            StreamKind::Lite => &self.lite,
+            StreamKind::Full => &self.full,
+            StreamKind::Domains => &self.domains,
+        }
+    }
+}
+
+impl Replayed for Arc<Frames> {
+    fn index(&self) -> u64 {
+        self.meta.index
+    }
+
+    fn form(&self, kind: StreamKind) -> &[u8] {
+        self.for_stream(kind)
     }
 }
