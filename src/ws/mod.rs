@@ -43,6 +43,9 @@ mod admission;
 mod conn;
 mod heartbeat;
 mod http;
+mod http_stream;
+#[cfg(test)]
+mod http_stream_tests;
 mod hub;
 mod live;
 mod metrics;
@@ -400,6 +403,31 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
             let subscription = session::Subscription { filter, resume };
             Box::pin(upgrade(conn, ctx, kind, &accept, subscription, leftover)).await;
         }
+        Route::Stream {
+            kind,
+            protocol,
+            filter,
+        } => {
+            let query = head.as_ref().map_or("", |h| h.query.as_str());
+            let resume = match admit_resume(query, filter.is_some(), &ctx) {
+                Ok(resume) => resume,
+                Err(response) => return Box::pin(respond(conn, &ctx, response)).await,
+            };
+            let subscription = session::Subscription { filter, resume };
+            Box::pin(http_stream::serve(
+                conn,
+                ctx,
+                (kind, protocol),
+                subscription,
+            ))
+            .await;
+        }
+        Route::BadStream(why) => {
+            ctx.metrics
+                .handshake_failed(HandshakeFailure::MalformedRequest);
+            let response = Response::new(400, http::TEXT_PLAIN, why.as_bytes().to_vec());
+            Box::pin(respond(conn, &ctx, response)).await;
+        }
         Route::BadFilter(err) => {
             ctx.metrics.handshake_failed(HandshakeFailure::BadFilter);
             let body = format!("{err}\n").into_bytes();
@@ -563,7 +591,8 @@ async fn upgrade(
         return;
     }
     ctx.metrics.http_response(101);
-    session::run(stream, ctx, kind, subscription, leftover).await;
+    let protocol = http_stream::Protocol::WebSocket;
+    session::run(stream, ctx, (kind, protocol), subscription, leftover).await;
 }
 
 fn render_page(page: Page, ctx: &ServerContext) -> Response {
