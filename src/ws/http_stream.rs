@@ -18,11 +18,13 @@
 //! last chunk (`0\r\n\r\n`). Sessions of these protocols read their socket only to notice the
 //! client leaving: nothing a client sends after its request head is interpreted.
 
-use std::rc::Rc;
+use std::{borrow::Cow, rc::Rc};
 
 use futures_lite::AsyncWriteExt;
 
-use super::{conn::Conn, session, with_deadline, HandshakeFailure, ServerContext};
+use super::{
+    conn::Conn, http::RequestHead, session, with_deadline, HandshakeFailure, ServerContext,
+};
 use crate::frame::{self, StreamKind};
 
 /// Answers a stream request with the 200 head, then runs the session (the same writer as a
@@ -135,6 +137,11 @@ impl Protocol {
                 out.push(b": heartbeat\n\n");
             }
             Protocol::Sse => {
+                // A resuming client's cursor message carries its token as the event's id: an
+                // EventSource sends it back as `Last-Event-ID` when it reconnects.
+                if let Some(token) = cursor_token(payload) {
+                    out.extend_from_slice(&[b"id: ", token, b"\n"]);
+                }
                 out.extend_from_slice(&[b"data: ", payload, b"\n\n"]);
             }
             Protocol::Ndjson => out.extend_from_slice(&[payload, b"\n"]),
@@ -166,8 +173,40 @@ impl Protocol {
     }
 }
 
+/// The token of a cursor message (`{"message_type":"cursor","data":{"cursor":"<token>"}}`,
+/// see `resume.rs`), borrowed from the payload; `None` for every other message.
+fn cursor_token(payload: &[u8]) -> Option<&[u8]> {
+    let rest = payload.strip_prefix(CURSOR_PREFIX)?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    let token = &rest[..end];
+    // Tokens are base64url; anything else must not reach an SSE field line.
+    token
+        .iter()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'=' | b'+' | b'/'))
+        .then_some(token)
+}
+
+/// The query a stream request resumes with: its own, plus `since=<Last-Event-ID>` when an
+/// EventSource reconnects with the id (a cursor token) of the last event it received and the
+/// query names no `since` itself.
+pub(crate) fn resume_query(head: &RequestHead) -> Cow<'_, str> {
+    let query = head.query.as_str();
+    let Some(id) = head.last_event_id.as_deref().filter(|id| !id.is_empty()) else {
+        return Cow::Borrowed(query);
+    };
+    if query.split('&').any(|kv| kv.starts_with("since=")) {
+        return Cow::Borrowed(query);
+    }
+    // Escaped so the header cannot add parameters of its own.
+    let id = id.replace('%', "%25").replace('&', "%26");
+    Cow::Owned(format!("{query}&since={id}"))
+}
+
 /// Opcode of a close frame (RFC 6455 §5.5.1).
 const OPCODE_CLOSE: u8 = 0x8;
+
+/// How a cursor message starts, up to its token.
+const CURSOR_PREFIX: &[u8] = b"{\"message_type\":\"cursor\",\"data\":{\"cursor\":\"";
 
 /// How the heartbeat's JSON starts (see `heartbeat.rs`): it becomes an SSE comment.
 const HEARTBEAT_PREFIX: &[u8] = b"{\"message_type\":\"heartbeat\"";
@@ -297,6 +336,35 @@ mod tests {
         let (only, ended) = framed(Protocol::Sse, &[&close]);
         assert!(ended);
         assert_eq!(only, LAST_CHUNK);
+    }
+
+    #[test]
+    fn cursor_messages_carry_their_token_as_the_event_id() {
+        let cursor = br#"{"message_type":"cursor","data":{"cursor":"AQID-_x"}}"#;
+        let f = frame::encode(frame::OPCODE_TEXT, cursor);
+        let (sse, _) = framed(Protocol::Sse, &[&f]);
+        let want = format!(
+            "id: AQID-_x\ndata: {}\n\n",
+            std::str::from_utf8(cursor).unwrap()
+        );
+        assert_eq!(dechunk(&sse).0, want.as_bytes());
+        let (nd, _) = framed(Protocol::Ndjson, &[&f]);
+        assert_eq!(dechunk(&nd).0, [&cursor[..], b"\n"].concat());
+        let hostile = br#"{"message_type":"cursor","data":{"cursor":"a\nb"}}"#;
+        assert_eq!(cursor_token(hostile), None);
+    }
+
+    #[test]
+    fn last_event_id_resumes_as_since() {
+        let head = |raw: &str| crate::ws::http::parse_head(raw.as_bytes(), 8).unwrap();
+        let h = head("GET /sse?resume HTTP/1.1\r\nLast-Event-ID: AQID\r\n\r\n");
+        assert_eq!(resume_query(&h), "resume&since=AQID");
+        let h = head("GET /sse?since=X HTTP/1.1\r\nLast-Event-ID: AQID\r\n\r\n");
+        assert_eq!(resume_query(&h), "since=X");
+        let h = head("GET /sse HTTP/1.1\r\nLast-Event-ID: a&domain=x%\r\n\r\n");
+        assert_eq!(resume_query(&h), "&since=a%26domain=x%25");
+        let h = head("GET /sse?stream=full HTTP/1.1\r\n\r\n");
+        assert_eq!(resume_query(&h), "stream=full");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::{
     io::{Read, Write},
     net::TcpStream as StdStream,
+    sync::Arc,
     time::Duration,
 };
 
@@ -172,6 +173,10 @@ fn heartbeats_are_sse_comments_and_ndjson_lines() {
         line.starts_with("{\"message_type\":\"heartbeat\",\"timestamp\":"),
         "{line}"
     );
+    assert!(
+        line.starts_with("{\"message_type\":\"heartbeat\",\"timestamp\":"),
+        "{line}"
+    );
 }
 
 #[test]
@@ -198,4 +203,52 @@ fn bad_stream_requests_are_refused_before_any_stream() {
     let r = refused("GET /sse?regex=( HTTP/1.1\r\n\r\n");
     assert!(r.starts_with("HTTP/1.1 400") && r.contains("regex"), "{r}");
     assert_eq!(srv.snapshot().clients_total(), 0);
+}
+
+#[test]
+fn resuming_sse_clients_get_cursor_ids_and_last_event_id_is_a_since() {
+    let srv = start(quiet_config());
+    let mut sse = ChunkedReader::get(srv.port, "/sse?stream=full&resume", "");
+    let mut nd = ChunkedReader::get(srv.port, "/full-stream?format=ndjson&resume", "");
+    srv.wait_for("2 clients", |s| s.clients_total() == 2);
+    let mut frames = batch(0..3, 10);
+    for (i, f) in frames.iter_mut().enumerate() {
+        Arc::get_mut(f).unwrap().meta.index = i as u64;
+    }
+    srv.publish(frames);
+    for i in 0..3 {
+        assert_eq!(sse.next_event(), payload("full", i, 10));
+        assert_eq!(nd.next_line(), payload("full", i, 10));
+    }
+    // The batch ends with a cursor message: its token is the event's id.
+    let event = sse.next(b"\n\n");
+    let id = event
+        .strip_prefix("id: ")
+        .expect("an id line")
+        .split('\n')
+        .next()
+        .unwrap();
+    let data = event.split('\n').nth(1).unwrap();
+    assert_eq!(
+        data,
+        format!(r#"data: {{"message_type":"cursor","data":{{"cursor":"{id}"}}}}"#)
+    );
+    // Each session's token is its own (its own watermark); the message is the same JSON.
+    let line = nd.next_line();
+    assert!(
+        line.starts_with(r#"{"message_type":"cursor","data":{"cursor":""#),
+        "{line}"
+    );
+    // A reconnect with Last-Event-ID asks for `since=<id>`: this server keeps no replay
+    // store, so it says so (with one, the replay starts after the id).
+    let mut stream = StdStream::connect(("127.0.0.1", srv.port)).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let request = format!("GET /sse?stream=full&resume HTTP/1.1\r\nLast-Event-ID: {id}\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = String::new();
+    stream.read_to_string(&mut raw).unwrap();
+    assert!(
+        raw.starts_with("HTTP/1.1 400") && raw.contains("replay store"),
+        "{raw}"
+    );
 }

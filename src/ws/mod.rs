@@ -408,8 +408,8 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
             protocol,
             filter,
         } => {
-            let query = head.as_ref().map_or("", |h| h.query.as_str());
-            let resume = match admit_resume(query, filter.is_some(), &ctx) {
+            let query = head.as_ref().map_or("".into(), http_stream::resume_query);
+            let resume = match admit_resume(&query, filter.is_some(), &ctx) {
                 Ok(resume) => resume,
                 Err(response) => return Box::pin(respond(conn, &ctx, response)).await,
             };
