@@ -1,0 +1,127 @@
+//! SSE and NDJSON with real clients: `curl -N` (alone and piped into `jq`) against the server
+//! fed by the simulator, each message compared with what a WebSocket client of the same
+//! stream received. (Python `httpx` readers: loadtest/python/test_http_streams.py.)
+
+mod common;
+
+use std::{
+    process::Command,
+    thread,
+    time::{Duration, Instant},
+};
+
+use common::{Collector, Server};
+use loadtest::sim::{self, SimConfig};
+use serde_json::Value;
+
+/// Runs `curl -sN` with `args` for `secs` seconds and returns what it printed.
+fn curl(args: &[&str], secs: u32) -> String {
+    let out = Command::new("curl")
+        .args(["-sN", "--max-time", &secs.to_string()])
+        .args(args)
+        .output()
+        .expect("curl is required for the SSE/NDJSON tests");
+    String::from_utf8(out.stdout).expect("the stream is UTF-8")
+}
+
+/// Every message a collector has received so far.
+fn drain(collector: &Collector) -> Vec<Value> {
+    collector.rx.try_iter().collect()
+}
+
+/// Waits until the collector has seen a message of `message_type`.
+fn wait_for_traffic(collector: &Collector, message_type: &str, seen: &mut Vec<Value>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !seen.iter().any(|v| v["message_type"] == message_type) {
+        assert!(
+            Instant::now() < deadline,
+            "no {message_type} on the WebSocket"
+        );
+        seen.extend(collector.rx.recv_timeout(Duration::from_secs(30)));
+    }
+}
+
+/// Every certificate message of `got` is one the WebSocket client received too; returns how
+/// many there were.
+fn assert_all_on_the_websocket(got: &[Value], websocket: &[Value], what: &str) -> usize {
+    let certs: Vec<&Value> = got
+        .iter()
+        .filter(|v| v["message_type"] != "heartbeat")
+        .collect();
+    for v in &certs {
+        assert!(websocket.contains(v), "{what}: not on the WebSocket: {v}");
+    }
+    assert!(certs.len() >= 5, "{what}: only {} messages", certs.len());
+    certs.len()
+}
+
+#[test]
+fn curl_ndjson_and_sse_carry_the_websocket_messages() {
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 2,
+        static_logs: 1,
+        rate_per_sec: 40.0,
+        initial_entries: 20,
+        seed: 16,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let server = Server::following(&sim.log_list_url, &[]);
+    let domains_ws = Collector::connect(&server.ws_url("/domains-only"));
+    let lite_ws = Collector::connect(&server.ws_url("/"));
+    let mut domains_seen = Vec::new();
+    wait_for_traffic(&domains_ws, "dns_entries", &mut domains_seen);
+    let base = format!("http://{}", server.addr);
+    let ndjson_url = format!("{base}/domains-only?format=ndjson");
+    let ndjson = thread::spawn(move || curl(&[&ndjson_url], 4));
+    let sse_url = format!("{base}/sse");
+    let sse = thread::spawn(move || curl(&[&sse_url], 4));
+    let jq_cmd = format!("curl -sN --max-time 4 '{base}/?format=ndjson' | jq -c .data.cert_index");
+    let jq = thread::spawn(move || Command::new("sh").args(["-c", &jq_cmd]).output());
+    thread::sleep(Duration::from_secs(2));
+    let (_, metrics) = server.http_get("/metrics");
+    assert_eq!(
+        common::metric(&metrics, "certstream_clients{protocol=\"sse\"}"),
+        1
+    );
+    assert_eq!(
+        common::metric(&metrics, "certstream_clients{protocol=\"ndjson\"}"),
+        2
+    );
+    assert_eq!(
+        common::metric(&metrics, "certstream_clients{protocol=\"websocket\"}"),
+        2
+    );
+
+    let ndjson = ndjson.join().unwrap();
+    let sse = sse.join().unwrap();
+    let jq = jq.join().unwrap().expect("sh runs");
+    thread::sleep(Duration::from_millis(500));
+    domains_seen.extend(drain(&domains_ws));
+    let lite_seen = drain(&lite_ws);
+
+    let lines: Vec<Value> = ndjson
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(lines
+        .iter()
+        .all(|v| v["message_type"] != "certificate_update"));
+    assert_all_on_the_websocket(&lines, &domains_seen, "NDJSON");
+
+    let events: Vec<Value> = sse
+        .split("\n\n")
+        .filter(|e| !e.is_empty() && !e.starts_with(':'))
+        .map(|e| {
+            let data = e
+                .strip_prefix("data: ")
+                .unwrap_or_else(|| panic!("event {e:?}"));
+            serde_json::from_str(data).unwrap_or_else(|err| panic!("{err}: {data}"))
+        })
+        .collect();
+    assert_all_on_the_websocket(&events, &lite_seen, "SSE");
+
+    let indices = String::from_utf8(jq.stdout).unwrap();
+    let parsed = indices.lines().filter(|l| l.parse::<u64>().is_ok()).count();
+    assert!(parsed >= 5, "curl | jq printed {indices:?}");
+}
