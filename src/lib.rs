@@ -43,7 +43,9 @@
 //!                history (no copy); only what the kernel did not take is copied and sent
 //!                with an awaited write. Syscalls per client are the cost, not bytes.
 //!                Over TLS (`--tls-cert`) the same frames go through rustls in one vectored
-//!                write and the ciphertext leaves with one send the same way.
+//!                write and the ciphertext leaves with one send the same way. SSE and NDJSON
+//!                sessions send the same frames' payloads between static per-protocol
+//!                bytes, one HTTP chunk per wake (`ws::http_stream`).
 //!
 //! lifecycle (per server, no process-wide flag, no polling loop):
 //! signal thread ── ServerControl::stop ──▶ the stop channel closes: every executor task waiting

@@ -8,6 +8,7 @@
 //! | [`hub`](Hub) | per-core bounded history of frames; wakes sleeping writers on flush |
 //! | `session.rs` | one client after the 101: coalescing writer with the lag policy, sans-IO reader |
 //! | `http.rs` | request head bounds, parsing, upgrade validation, routing, responses |
+//! | `http_stream.rs` | SSE and NDJSON: a session whose writer wraps the same shared payloads in its protocol's bytes, one chunk per wake |
 //! | `heartbeat.rs` | the 30 s JSON heartbeat + ping, published through the hub |
 //! | `metrics.rs` | per-core counters and their `Send` snapshot / Prometheus text |
 //! | `stream.rs` | one glommio socket shared by a session's reader and writer tasks; `Conn`: plain or TLS |
