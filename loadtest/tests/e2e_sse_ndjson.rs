@@ -5,6 +5,7 @@
 mod common;
 
 use std::{
+    collections::BTreeMap,
     process::Command,
     thread,
     time::{Duration, Instant},
@@ -124,4 +125,99 @@ fn curl_ndjson_and_sse_carry_the_websocket_messages() {
     let indices = String::from_utf8(jq.stdout).unwrap();
     let parsed = indices.lines().filter(|l| l.parse::<u64>().is_ok()).count();
     assert!(parsed >= 5, "curl | jq printed {indices:?}");
+}
+
+/// What one SSE connection received up to its last event with an `id:` (a cursor message):
+/// `source.url` → indices in arrival order, and that id.
+fn sse_session(events: &str) -> (BTreeMap<String, Vec<u64>>, Option<String>) {
+    let mut committed: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut pending: Vec<(String, u64)> = Vec::new();
+    let mut last_id = None;
+    for event in events.split("\n\n").filter(|e| !e.starts_with(':')) {
+        let mut id = None;
+        let mut data = None;
+        for line in event.lines() {
+            if let Some(v) = line.strip_prefix("id: ") {
+                id = Some(v.to_owned());
+            } else if let Some(v) = line.strip_prefix("data: ") {
+                data = Some(v);
+            }
+        }
+        // The last event may be cut by curl's --max-time.
+        let Some(Ok(v)) = data.map(serde_json::from_str::<Value>) else {
+            continue;
+        };
+        match v["message_type"].as_str() {
+            Some("certificate_update") => {
+                let url = v["data"]["source"]["url"].as_str().unwrap().to_owned();
+                pending.push((url, v["data"]["cert_index"].as_u64().unwrap()));
+            }
+            Some("cursor") => {
+                assert_eq!(
+                    id.as_deref(),
+                    v["data"]["cursor"].as_str(),
+                    "id is the token"
+                );
+                last_id = id;
+                for (url, index) in pending.drain(..) {
+                    committed.entry(url).or_default().push(index);
+                }
+            }
+            other => panic!("unexpected {other:?}: {v}"),
+        }
+    }
+    (committed, last_id)
+}
+
+#[test]
+fn an_sse_client_reconnecting_with_last_event_id_misses_nothing_and_sees_nothing_twice() {
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 2,
+        static_logs: 1,
+        rate_per_sec: 100.0,
+        initial_entries: 0,
+        seed: 17,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let dir = std::env::temp_dir().join(format!("certstream-sse-resume-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let replay_dir = dir.join("replay");
+    let server = Server::following(
+        &sim.log_list_url,
+        &["--replay-dir", replay_dir.to_str().unwrap()],
+    );
+    thread::sleep(Duration::from_secs(1));
+    // What an EventSource does: the same URL each time, the last id as Last-Event-ID.
+    let url = format!("http://{}/sse?resume", server.addr);
+    let mut joined: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let mut last_id: Option<String> = None;
+    for round in 0..4 {
+        if round == 3 {
+            sim.pause_growth();
+            thread::sleep(Duration::from_millis(1500));
+        }
+        let header = last_id.as_ref().map(|id| format!("Last-Event-ID: {id}"));
+        let mut args = vec![url.as_str()];
+        if let Some(h) = &header {
+            args.extend(["-H", h.as_str()]);
+        }
+        let (committed, id) = sse_session(&curl(&args, 2));
+        assert!(id.is_some(), "round {round}: no event with an id");
+        for (log, indices) in committed {
+            joined.entry(log).or_default().extend(indices);
+        }
+        last_id = id;
+        // Away for a while: the logs grow meanwhile.
+        thread::sleep(Duration::from_millis(800));
+    }
+    let logs = sim.logs();
+    assert_eq!(joined.len(), logs.len(), "every log streamed: {joined:?}");
+    for log in &logs {
+        let size = sim.tree_size(log.idx);
+        let got = &joined[&log.listed_url];
+        let want: Vec<u64> = (got[0]..size).collect();
+        assert_eq!(got, &want, "{}: every index once, in order", log.listed_url);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
