@@ -2,6 +2,7 @@
 of the same stream received (the same JSON text)."""
 import asyncio
 import json
+import ssl
 
 import httpx
 import websockets
@@ -58,5 +59,27 @@ def test_sse_events_equal_the_websocket_messages(server_addr):
                             break
             assert all(json.loads(e)["message_type"] == "certificate_update" for e in events)
             await websocket_messages(ws, events)
+
+    asyncio.run(main())
+
+
+def test_ndjson_and_sse_over_https_verify_against_the_test_ca(tls_server):
+    addr, ca = tls_server
+
+    async def main():
+        async with httpx.AsyncClient(timeout=60, verify=ssl.create_default_context(cafile=ca)) as client:
+            for path, prefix in [("/?format=ndjson", ""), ("/sse?stream=domains", "data: ")]:
+                got = []
+                async with client.stream("GET", f"https://{addr}{path}") as r:
+                    assert r.status_code == 200
+                    async for line in r.aiter_lines():
+                        if line.startswith(prefix) and line[len(prefix):].startswith("{"):
+                            message = json.loads(line[len(prefix):])
+                            if message["message_type"] != "heartbeat":
+                                got.append(message)
+                        if len(got) >= 5:
+                            break
+                kind = "dns_entries" if "domains" in path else "certificate_update"
+                assert all(m["message_type"] == kind for m in got), got
 
     asyncio.run(main())

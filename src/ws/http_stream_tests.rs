@@ -49,6 +49,17 @@ impl ChunkedReader {
         me
     }
 
+    /// The whole answer to a request the server refuses (it closes after it).
+    fn get_raw(port: u16, target: &str, headers: &str) -> String {
+        let mut stream = StdStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let request = format!("GET {target} HTTP/1.1\r\nHost: t\r\n{headers}\r\n");
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut raw = String::new();
+        stream.read_to_string(&mut raw).unwrap();
+        raw
+    }
+
     fn fill(&mut self) {
         let mut chunk = [0u8; 4096];
         let n = self.stream.read(&mut chunk).unwrap();
@@ -251,4 +262,63 @@ fn resuming_sse_clients_get_cursor_ids_and_last_event_id_is_a_since() {
         raw.starts_with("HTTP/1.1 400") && raw.contains("replay store"),
         "{raw}"
     );
+}
+
+#[test]
+fn streams_take_the_token_from_the_header_or_the_query() {
+    let access = AccessSource::new(AccessSettings {
+        auth_tokens: vec!["0123456789abcdef".to_owned()],
+        ..AccessSettings::default()
+    });
+    let srv = TestServer::start_with_access(0, quiet_config(), limits::HUB_HISTORY_FRAMES, access);
+    let none = ChunkedReader::get_raw(srv.port, "/sse", "");
+    assert!(none.starts_with("HTTP/1.1 401"), "{none}");
+    let mut query = ChunkedReader::get(srv.port, "/?format=ndjson&token=0123456789abcdef", "");
+    let bearer = "Authorization: Bearer 0123456789abcdef\r\n";
+    let mut header = ChunkedReader::get(srv.port, "/sse", bearer);
+    srv.wait_for("2 clients", |s| s.clients_total() == 2);
+    srv.publish(batch(0..1, 1));
+    assert_eq!(query.next_line(), payload("lite", 0, 1));
+    assert_eq!(header.next_event(), payload("lite", 0, 1));
+}
+
+#[test]
+fn a_stream_client_that_never_reads_is_skipped_then_dropped_while_others_get_everything() {
+    let config = WsConfig {
+        client_queue_frames_max: 256,
+        client_lagging_close_after: Duration::from_millis(300),
+        // Longer than one round of the loop below (publish, read it all): each check sees the
+        // head moved, so the slow client's lag is continuous, as under a steady stream.
+        lag_check_interval: Duration::from_millis(100),
+        ..quiet_config()
+    };
+    let srv = TestServer::start_with_access(
+        0,
+        config,
+        1024,
+        AccessSource::new(AccessSettings::default()),
+    );
+    // Never reads (its socket buffers fill up), while a reading one keeps pace.
+    let mut slow = StdStream::connect(("127.0.0.1", srv.port)).unwrap();
+    slow.write_all(b"GET /sse?stream=full HTTP/1.1\r\n\r\n")
+        .unwrap();
+    let mut fast = ChunkedReader::get(srv.port, "/full-stream?format=ndjson", "");
+    srv.wait_for("2 clients", |s| s.clients_total() == 2);
+    let mut published = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while srv.snapshot().closed(CloseReason::Lagging) == 0 {
+        assert!(std::time::Instant::now() < deadline, "{:?}", srv.snapshot());
+        srv.publish(batch(published..published + 32, 16 * 1024));
+        for i in published..published + 32 {
+            assert_eq!(fast.next_line(), payload("full", i, 16 * 1024));
+        }
+        published += 32;
+    }
+    let snap = srv.snapshot();
+    assert_eq!(
+        snap.protocol_connected,
+        [0, 0, 1],
+        "the slow SSE client is gone"
+    );
+    assert!(snap.dropped(DropReason::ClientQueueFull) > 0, "{snap:?}");
 }
