@@ -221,3 +221,30 @@ fn an_sse_client_reconnecting_with_last_event_id_misses_nothing_and_sees_nothing
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_server_shutting_down_ends_stream_bodies_cleanly() {
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 1,
+        static_logs: 0,
+        rate_per_sec: 20.0,
+        seed: 20,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let mut server = Server::following(&sim.log_list_url, &[]);
+    let url = format!("http://{}/?format=ndjson", server.addr);
+    let curl = thread::spawn(move || {
+        Command::new("curl")
+            .args(["-sN", "--max-time", "30", &url])
+            .output()
+            .expect("curl runs")
+    });
+    thread::sleep(Duration::from_secs(2));
+    server.terminate();
+    let out = curl.join().unwrap();
+    // curl exits 0 only when the chunked body ended with its last chunk (18: cut short).
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.lines().count() >= 5, "{text}");
+}

@@ -495,6 +495,8 @@ pub(crate) const INDEX_HTML: &str = "<!doctype html>\n<html><head><meta charset=
 <li><code>ws://HOST/</code>: certificate_update (lite)</li>\n\
 <li><code>ws://HOST/full-stream</code>: certificate_update with as_der and chain</li>\n\
 <li><code>ws://HOST/domains-only</code>: dns_entries</li>\n\
+<li><code>http://HOST/sse</code> (<code>?stream=full</code>, <code>?stream=domains</code>): \
+the same as Server-Sent Events; <code>?format=ndjson</code> on a stream path: NDJSON</li>\n\
 <li><a href=\"/example.json\">/example.json</a>, \
 <a href=\"/full-stream/example.json\">/full-stream/example.json</a>, \
 <a href=\"/domains-only/example.json\">/domains-only/example.json</a></li>\n\
