@@ -25,7 +25,10 @@ use futures_lite::AsyncWriteExt;
 use super::{
     conn::Conn, http::RequestHead, session, with_deadline, HandshakeFailure, ServerContext,
 };
-use crate::frame::{self, StreamKind};
+use crate::{
+    frame::{self, StreamKind},
+    limits,
+};
 
 /// Answers a stream request with the 200 head, then runs the session (the same writer as a
 /// WebSocket client's) on the connection.
@@ -73,6 +76,16 @@ impl Protocol {
             Protocol::WebSocket => 0,
             Protocol::Sse => 1,
             Protocol::Ndjson => 2,
+        }
+    }
+
+    /// Frames one vectored send may gather: the protocol's slices per frame, plus its chunk
+    /// framing, stay within the kernel's IOV_MAX.
+    pub(crate) fn frames_per_send_max(self) -> usize {
+        match self {
+            Protocol::WebSocket => limits::CLIENT_WRITE_FRAMES_MAX,
+            Protocol::Sse => limits::CLIENT_WRITE_FRAMES_MAX_SSE,
+            Protocol::Ndjson => limits::CLIENT_WRITE_FRAMES_MAX_NDJSON,
         }
     }
 
@@ -365,6 +378,25 @@ mod tests {
         assert_eq!(resume_query(&h), "&since=a%26domain=x%25");
         let h = head("GET /sse?stream=full HTTP/1.1\r\n\r\n");
         assert_eq!(resume_query(&h), "stream=full");
+    }
+
+    #[test]
+    fn a_full_send_of_either_protocol_fits_in_iov_max() {
+        let f = frame::encode(frame::OPCODE_TEXT, b"{}");
+        let cursor = frame::encode(
+            frame::OPCODE_TEXT,
+            br#"{"message_type":"cursor","data":{"cursor":"AQ"}}"#,
+        );
+        for protocol in [Protocol::Sse, Protocol::Ndjson] {
+            let mut frames: Vec<&[u8]> = vec![&f; protocol.frames_per_send_max()];
+            frames.push(&cursor);
+            let close = frame::encode(OPCODE_CLOSE, b"");
+            frames.push(&close);
+            let mut head = ChunkHead::default();
+            let mut out: Vec<&[u8]> = vec![b"control"];
+            protocol.frame_into(&frames, &mut head, &mut out);
+            assert!(out.len() <= 1024, "{protocol:?}: {} slices", out.len());
+        }
     }
 
     #[test]

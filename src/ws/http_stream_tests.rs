@@ -322,3 +322,18 @@ fn a_stream_client_that_never_reads_is_skipped_then_dropped_while_others_get_eve
     );
     assert!(snap.dropped(DropReason::ClientQueueFull) > 0, "{snap:?}");
 }
+
+#[test]
+fn a_burst_of_small_frames_reaches_sse_and_ndjson_clients_whole() {
+    let srv = start(quiet_config());
+    let mut sse = ChunkedReader::get(srv.port, "/sse?stream=domains", "");
+    let mut nd = ChunkedReader::get(srv.port, "/domains-only?format=ndjson", "");
+    srv.wait_for("2 clients", |s| s.clients_total() == 2);
+    // More frames than one send may gather: several sends, none over IOV_MAX.
+    srv.publish(batch(0..3000, 0));
+    for i in 0..3000 {
+        assert_eq!(sse.next_event(), payload("domains", i, 0));
+        assert_eq!(nd.next_line(), payload("domains", i, 0));
+    }
+    assert_eq!(srv.snapshot().clients_total(), 2);
+}

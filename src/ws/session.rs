@@ -149,7 +149,7 @@ impl Session {
     fn with_batch<R>(&self, cursor: u64, f: impl FnOnce(&[&[u8]]) -> R) -> (R, u64, u64) {
         let hub = &self.ctx.hub;
         let bytes_max = self.ctx.config.client_write_bytes_max;
-        let count_max = limits::CLIENT_WRITE_FRAMES_MAX;
+        let count_max = self.protocol.frames_per_send_max();
         let mut sent = 0;
         let Some(resume) = &self.resume else {
             let filter = self.filter.as_ref();
@@ -184,7 +184,11 @@ impl Session {
         frames: &[&'a [u8]],
         head: &'a mut ChunkHead,
     ) -> Vec<&'a [u8]> {
-        let mut slices: Vec<&[u8]> = Vec::with_capacity(3 * frames.len() + 3);
+        let per_frame = match self.protocol {
+            Protocol::WebSocket => 1,
+            Protocol::Sse | Protocol::Ndjson => 3,
+        };
+        let mut slices: Vec<&[u8]> = Vec::with_capacity(per_frame * frames.len() + 4);
         if !control.is_empty() {
             slices.push(control);
         }
