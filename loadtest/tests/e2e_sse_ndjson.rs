@@ -248,3 +248,51 @@ fn a_server_shutting_down_ends_stream_bodies_cleanly() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.lines().count() >= 5, "{text}");
 }
+
+#[test]
+fn sse_and_ndjson_filters_parse_and_match_as_on_the_websocket() {
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 2,
+        static_logs: 1,
+        rate_per_sec: 60.0,
+        seed: 21,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let server = Server::following(&sim.log_list_url, &[]);
+    let ws = Collector::connect(&server.ws_url("/full-stream?update_type=PrecertLogEntry"));
+    let mut seen = Vec::new();
+    wait_for_traffic(&ws, "certificate_update", &mut seen);
+    let base = format!("http://{}", server.addr);
+    let sse_url = format!("{base}/sse?stream=full&update_type=PrecertLogEntry");
+    let sse = thread::spawn(move || curl(&[&sse_url], 3));
+    let nd = curl(
+        &[&format!("{base}/?format=ndjson&update_type=X509LogEntry")],
+        3,
+    );
+    let sse = sse.join().unwrap();
+    thread::sleep(Duration::from_millis(500));
+    seen.extend(drain(&ws));
+    let events: Vec<Value> = sse
+        .split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .filter_map(|d| serde_json::from_str(d).ok())
+        .collect();
+    assert_all_on_the_websocket(&events, &seen, "filtered SSE");
+    for v in events.iter().filter(|v| v["message_type"] != "heartbeat") {
+        assert_eq!(v["data"]["update_type"], "PrecertLogEntry", "{v}");
+    }
+    let lines: Vec<Value> = nd
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let x509 = lines
+        .iter()
+        .filter(|v| v["message_type"] == "certificate_update");
+    assert!(x509.clone().count() >= 3, "{nd}");
+    for v in x509 {
+        assert_eq!(v["data"]["update_type"], "X509LogEntry", "{v}");
+    }
+    let (code, body) = server.http_get("/sse?update_type=nope");
+    assert_eq!(code, 400, "{body}");
+}
