@@ -47,7 +47,9 @@
 //!                history (no copy); only what the kernel did not take is copied and sent
 //!                with an awaited write. Syscalls per client are the cost, not bytes.
 //!                Over TLS (`--tls-cert`) the same frames go through rustls in one vectored
-//!                write and the ciphertext leaves with one send the same way.
+//!                write and the ciphertext leaves with one send the same way. SSE and NDJSON
+//!                sessions send the same frames' payloads between static per-protocol
+//!                bytes, one HTTP chunk per wake (`ws::http_stream`).
 //!         resuming session (`?resume`, `?since=`): replays from the store (reads in a
 //!                low-share task queue; any core reads any log's files), then picks live
 //!                entries by log index (skips what it sent; a hole sends it back to the

@@ -62,6 +62,11 @@ pub const CLIENT_WRITE_BUFFER_RETAIN_BYTES: usize = 4 * 1024;
 /// Frames one vectored send gathers (the kernel's IOV_MAX is 1024; one slot is for control
 /// frames).
 pub const CLIENT_WRITE_FRAMES_MAX: usize = 1023;
+/// Frames one send gathers for an SSE client: each takes three slices (`data: `, payload,
+/// `\n\n`), and the chunk framing and a cursor event (six) must fit in IOV_MAX too.
+pub const CLIENT_WRITE_FRAMES_MAX_SSE: usize = 330;
+/// Frames one send gathers for an NDJSON client: two slices each (payload, `\n`).
+pub const CLIENT_WRITE_FRAMES_MAX_NDJSON: usize = 500;
 
 /// Logs one resume token may list. Google's and Apple's lists together hold about 150 logs,
 /// usable or not; at the widest (10-byte indexes) 256 logs still fit a request head.

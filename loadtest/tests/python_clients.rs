@@ -12,7 +12,7 @@ use loadtest::sim::{self, SimConfig};
 /// Installs loadtest/python/requirements.txt when the packages are missing.
 fn ensure_python_packages(dir: &Path) {
     let probe = Command::new("python3")
-        .args(["-c", "import certstream, websockets, pytest"])
+        .args(["-c", "import certstream, websockets, pytest, httpx"])
         .status();
     if matches!(probe, Ok(s) if s.success()) {
         return;

@@ -10,7 +10,7 @@ use futures_lite::AsyncReadExt;
 
 use std::sync::Arc;
 
-use super::{conn::Conn, metrics::HandshakeFailure};
+use super::{conn::Conn, http_stream::Protocol, metrics::HandshakeFailure};
 use crate::{
     filter::{FilterError, FilterSpec},
     frame::StreamKind,
@@ -87,6 +87,11 @@ pub(crate) struct RequestHead {
     pub(crate) tokens: Vec<String>,
     /// `Accept` lists `text/html`: a browser asking for a page.
     pub(crate) accepts_html: bool,
+    /// `Accept` lists `text/event-stream` (an `EventSource`) or `application/x-ndjson`.
+    pub(crate) accepts_event_stream: bool,
+    pub(crate) accepts_ndjson: bool,
+    /// `Last-Event-ID`: the `id:` of the last SSE event a reconnecting client received.
+    pub(crate) last_event_id: Option<String>,
 }
 
 /// Why a complete head could not be used.
@@ -154,13 +159,20 @@ fn apply_header(out: &mut RequestHead, name: &str, value: &[u8]) {
             out.tokens.push(token.trim().to_owned());
         }
     } else if name.eq_ignore_ascii_case("accept") {
-        out.accepts_html |= value.split(',').any(|t| {
-            t.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("text/html")
-        });
+        let lists = |media: &str| {
+            value.split(',').any(|t| {
+                t.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .eq_ignore_ascii_case(media)
+            })
+        };
+        out.accepts_html |= lists("text/html");
+        out.accepts_event_stream |= lists("text/event-stream");
+        out.accepts_ndjson |= lists("application/x-ndjson");
+    } else if name.eq_ignore_ascii_case("last-event-id") {
+        out.last_event_id = Some(value.trim().to_owned());
     } else if name.eq_ignore_ascii_case("sec-websocket-version") {
         out.duplicate_ws_header |= out.ws_version.is_some();
         out.ws_version = Some(value.trim().to_owned());
@@ -202,6 +214,12 @@ pub(crate) enum Reject {
 /// What to do with a parsed request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Route {
+    /// Stream `kind` over plain HTTP (SSE or NDJSON), a chunked 200.
+    Stream {
+        kind: StreamKind,
+        protocol: Protocol,
+        filter: Option<Arc<FilterSpec>>,
+    },
     /// Switch to WebSocket on `kind` with this `Sec-WebSocket-Accept`.
     Upgrade {
         kind: StreamKind,
@@ -215,6 +233,8 @@ pub(crate) enum Route {
     Reject(Reject),
     /// 400 naming the filter parameter and why (before any upgrade).
     BadFilter(FilterError),
+    /// 400 for an SSE/NDJSON request that cannot be served, and why.
+    BadStream(&'static str),
 }
 
 /// Whether the request may proceed: auth off, `/health`, or one offered token equals one
@@ -247,8 +267,17 @@ pub(crate) fn route(head: &RequestHead) -> Route {
         return Route::Reject(Reject::MethodNotAllowed);
     }
     let path = head.path.as_str();
+    if path == "/sse" {
+        return match sse_stream_kind(&head.query) {
+            Some(kind) => http_stream(head, kind, Protocol::Sse),
+            None => Route::BadStream("stream: expected lite, full or domains\n"),
+        };
+    }
     if let Some(kind) = stream_for_path(path) {
         if !head.upgrade_websocket {
+            if let Some(protocol) = http_stream_protocol(head) {
+                return http_stream(head, kind, protocol);
+            }
             let live = path == "/" && head.accepts_html;
             return Route::Page(if live { Page::Live } else { Page::Index });
         }
@@ -277,6 +306,58 @@ pub(crate) fn route(head: &RequestHead) -> Route {
         "/health/deep" => Route::Page(Page::HealthDeep),
         "/metrics" => Route::Page(Page::Metrics),
         _ => Route::Reject(Reject::NotFound),
+    }
+}
+
+/// The plain-HTTP protocol a GET of a stream path asks for: `?format=ndjson|sse`, else its
+/// `Accept` (an `EventSource` sends `text/event-stream`); `None`: the page.
+fn http_stream_protocol(head: &RequestHead) -> Option<Protocol> {
+    match query_value(&head.query, "format") {
+        Some("ndjson") => return Some(Protocol::Ndjson),
+        Some("sse") => return Some(Protocol::Sse),
+        _ => {}
+    }
+    if head.accepts_event_stream {
+        Some(Protocol::Sse)
+    } else if head.accepts_ndjson {
+        Some(Protocol::Ndjson)
+    } else {
+        None
+    }
+}
+
+/// The stream form of `/sse`: `?stream=` lite (the default), `full` or `domains`.
+fn sse_stream_kind(query: &str) -> Option<StreamKind> {
+    match query_value(query, "stream") {
+        None | Some("lite") => Some(StreamKind::Lite),
+        Some("full") => Some(StreamKind::Full),
+        Some("domains") => Some(StreamKind::Domains),
+        Some(_) => None,
+    }
+}
+
+/// The raw value of the first `key=` in `query`.
+fn query_value<'q>(query: &'q str, key: &str) -> Option<&'q str> {
+    query
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == key)
+        .map(|(_, v)| v)
+}
+
+/// An SSE or NDJSON stream of `kind`, with the filter of the query (parsed as for upgrades).
+/// Chunked bodies need HTTP/1.1.
+fn http_stream(head: &RequestHead, kind: StreamKind, protocol: Protocol) -> Route {
+    if !head.http11 {
+        return Route::BadStream("SSE and NDJSON streams need HTTP/1.1 (chunked)\n");
+    }
+    match crate::filter::parse_query(&head.query) {
+        Ok(filter) => Route::Stream {
+            kind,
+            protocol,
+            filter: filter.map(Arc::new),
+        },
+        Err(err) => Route::BadFilter(err),
     }
 }
 
@@ -419,6 +500,8 @@ pub(crate) const INDEX_HTML: &str = "<!doctype html>\n<html><head><meta charset=
 <li><code>ws://HOST/</code>: certificate_update (lite)</li>\n\
 <li><code>ws://HOST/full-stream</code>: certificate_update with as_der and chain</li>\n\
 <li><code>ws://HOST/domains-only</code>: dns_entries</li>\n\
+<li><code>http://HOST/sse</code> (<code>?stream=full</code>, <code>?stream=domains</code>): \
+the same as Server-Sent Events; <code>?format=ndjson</code> on a stream path: NDJSON</li>\n\
 <li><a href=\"/example.json\">/example.json</a>, \
 <a href=\"/full-stream/example.json\">/full-stream/example.json</a>, \
 <a href=\"/domains-only/example.json\">/domains-only/example.json</a></li>\n\
@@ -602,6 +685,74 @@ mod tests {
         assert_eq!(get("/example.json/"), Route::Reject(Reject::NotFound));
         let post = route_of(b"POST /health HTTP/1.1\r\nContent-Length: 0\r\n\r\n");
         assert_eq!(post, Route::Reject(Reject::MethodNotAllowed));
+    }
+
+    #[test]
+    fn sse_and_ndjson_routes_by_path_query_and_accept() {
+        let get = |target: &str, headers: &str| {
+            route_of(format!("GET {target} HTTP/1.1\r\n{headers}\r\n").as_bytes())
+        };
+        let stream = |kind, protocol| Route::Stream {
+            kind,
+            protocol,
+            filter: None,
+        };
+        let sse = "Accept: text/event-stream\r\n";
+        let nd = "Accept: application/x-ndjson; q=1\r\n";
+        assert_eq!(get("/sse", ""), stream(StreamKind::Lite, Protocol::Sse));
+        assert_eq!(
+            get("/sse?stream=lite", ""),
+            stream(StreamKind::Lite, Protocol::Sse)
+        );
+        assert_eq!(
+            get("/sse?stream=full", ""),
+            stream(StreamKind::Full, Protocol::Sse)
+        );
+        assert_eq!(
+            get("/sse?token=t&stream=domains", ""),
+            stream(StreamKind::Domains, Protocol::Sse)
+        );
+        assert!(matches!(get("/sse?stream=x", ""), Route::BadStream(_)));
+        assert_eq!(get("/", sse), stream(StreamKind::Lite, Protocol::Sse));
+        assert_eq!(
+            get("/full-stream/", sse),
+            stream(StreamKind::Full, Protocol::Sse)
+        );
+        assert_eq!(
+            get("/domains-only", nd),
+            stream(StreamKind::Domains, Protocol::Ndjson)
+        );
+        assert_eq!(
+            get("/domains-only?format=ndjson", ""),
+            stream(StreamKind::Domains, Protocol::Ndjson)
+        );
+        assert_eq!(
+            get("/?format=sse", ""),
+            stream(StreamKind::Lite, Protocol::Sse)
+        );
+        // A browser's EventSource wins over the page; a plain browser GET is still the page.
+        let both = "Accept: text/html, text/event-stream\r\n";
+        assert_eq!(get("/", both), stream(StreamKind::Lite, Protocol::Sse));
+        assert_eq!(get("/", "Accept: text/html\r\n"), Route::Page(Page::Live));
+        assert_eq!(get("/?format=xml", ""), Route::Page(Page::Index));
+        assert!(matches!(
+            route_of(b"GET /?format=ndjson HTTP/1.0\r\n\r\n"),
+            Route::BadStream(_)
+        ));
+        // Filters parse as for an upgrade.
+        match get("/sse?stream=full&domain=example.com", "") {
+            Route::Stream {
+                filter: Some(filter),
+                ..
+            } => assert_eq!(filter.domains[0].name, "example.com"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            get("/?format=ndjson&regex=(", ""),
+            Route::BadFilter(_)
+        ));
+        let head = parse_head(b"GET /sse HTTP/1.1\r\nLast-Event-ID: abc \r\n\r\n", 8).unwrap();
+        assert_eq!(head.last_event_id.as_deref(), Some("abc"));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 
 use std::{cell::Cell, fmt::Write as _};
 
+use super::http_stream::Protocol;
 use crate::frame::StreamKind;
 
 /// Why frames were not delivered to a client.
@@ -159,6 +160,9 @@ fn add(cell: &Cell<u64>, n: u64) {
 pub struct WsMetrics {
     clients_connected: [Cell<u64>; 3],
     clients_accepted: [Cell<u64>; 3],
+    /// The same sessions by protocol (see [`Protocol::index`]).
+    protocol_connected: [Cell<u64>; 3],
+    protocol_accepted: [Cell<u64>; 3],
     frames_sent: Cell<u64>,
     frames_dropped: [Cell<u64>; DropReason::ALL.len()],
     clients_closed: [Cell<u64>; CloseReason::ALL.len()],
@@ -178,14 +182,20 @@ pub struct WsMetrics {
 }
 
 impl WsMetrics {
-    pub(crate) fn session_opened(&self, kind: StreamKind) {
+    pub(crate) fn session_opened(&self, kind: StreamKind, protocol: Protocol) {
         add(&self.clients_connected[stream_index(kind)], 1);
         add(&self.clients_accepted[stream_index(kind)], 1);
+        add(&self.protocol_connected[protocol.index()], 1);
+        add(&self.protocol_accepted[protocol.index()], 1);
     }
 
-    pub(crate) fn session_closed(&self, kind: StreamKind, reason: CloseReason) {
-        let gauge = &self.clients_connected[stream_index(kind)];
-        gauge.set(gauge.get().saturating_sub(1));
+    pub(crate) fn session_closed(&self, kind: StreamKind, protocol: Protocol, reason: CloseReason) {
+        for gauge in [
+            &self.clients_connected[stream_index(kind)],
+            &self.protocol_connected[protocol.index()],
+        ] {
+            gauge.set(gauge.get().saturating_sub(1));
+        }
         add(&self.clients_closed[reason.index()], 1);
     }
 
@@ -262,6 +272,10 @@ impl WsMetrics {
             .copy_from_slice(&get(&self.clients_connected));
         snap.clients_accepted
             .copy_from_slice(&get(&self.clients_accepted));
+        snap.protocol_connected
+            .copy_from_slice(&get(&self.protocol_connected));
+        snap.protocol_accepted
+            .copy_from_slice(&get(&self.protocol_accepted));
         snap.frames_sent = self.frames_sent.get();
         snap.frames_dropped
             .copy_from_slice(&get(&self.frames_dropped));
@@ -291,6 +305,9 @@ impl WsMetrics {
 pub struct WsMetricsSnapshot {
     pub clients_connected: [u64; 3],
     pub clients_accepted: [u64; 3],
+    /// Connected clients and sessions ever opened, by protocol: WebSocket, SSE, NDJSON.
+    pub protocol_connected: [u64; 3],
+    pub protocol_accepted: [u64; 3],
     pub frames_sent: u64,
     pub frames_dropped: [u64; DropReason::ALL.len()],
     pub clients_closed: [u64; CloseReason::ALL.len()],
@@ -355,6 +372,8 @@ impl WsMetricsSnapshot {
         }
         sum(&mut self.clients_connected, &other.clients_connected);
         sum(&mut self.clients_accepted, &other.clients_accepted);
+        sum(&mut self.protocol_connected, &other.protocol_connected);
+        sum(&mut self.protocol_accepted, &other.protocol_accepted);
         self.frames_sent = self.frames_sent.wrapping_add(other.frames_sent);
         sum(&mut self.frames_dropped, &other.frames_dropped);
         sum(&mut self.clients_closed, &other.clients_closed);
@@ -367,6 +386,32 @@ impl WsMetricsSnapshot {
         self.hub_history = self.hub_history.wrapping_add(other.hub_history);
         sum(&mut self.resume, &other.resume);
         sum(&mut self.dedup_suppressed, &other.dedup_suppressed);
+    }
+
+    /// The per-protocol client families (WebSocket, SSE, NDJSON).
+    fn write_protocols(&self, out: &mut String) {
+        let families = [
+            (
+                "certstream_clients",
+                "gauge",
+                "Connected stream clients, by protocol.",
+                &self.protocol_connected,
+            ),
+            (
+                "certstream_clients_accepted_total",
+                "counter",
+                "Stream sessions opened, by protocol.",
+                &self.protocol_accepted,
+            ),
+        ];
+        for (name, kind, help, values) in families {
+            family(out, name, kind, help);
+            for protocol in Protocol::ALL {
+                let v = values[protocol.index()];
+                let label = protocol.label();
+                let _ = writeln!(out, "{name}{{protocol=\"{label}\"}} {v}");
+            }
+        }
     }
 
     /// Appends the Prometheus text exposition (format 0.0.4) of these counters to `out`.
@@ -399,6 +444,7 @@ impl WsMetricsSnapshot {
                 "certstream_ws_clients_accepted_total{{stream=\"{label}\"}} {v}"
             );
         }
+        self.write_protocols(out);
         family(
             out,
             "certstream_ws_clients_closed_total",
@@ -547,9 +593,9 @@ mod tests {
     #[test]
     fn snapshot_merge_and_render() {
         let m = WsMetrics::default();
-        m.session_opened(StreamKind::Full);
-        m.session_opened(StreamKind::Full);
-        m.session_closed(StreamKind::Full, CloseReason::Lagging);
+        m.session_opened(StreamKind::Full, Protocol::Sse);
+        m.session_opened(StreamKind::Full, Protocol::WebSocket);
+        m.session_closed(StreamKind::Full, Protocol::WebSocket, CloseReason::Lagging);
         m.frames_dropped(DropReason::ClientQueueFull, 7);
         m.wrote(100);
         m.http_response(404);
@@ -568,6 +614,12 @@ mod tests {
         );
         assert!(text.contains("certstream_ws_clients_closed_total{reason=\"lagging\"} 2\n"));
         assert!(text.contains("certstream_ws_bytes_written_total 200\n"));
+        assert!(
+            text.contains("certstream_clients{protocol=\"sse\"} 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("certstream_clients{protocol=\"websocket\"} 0\n"));
+        assert!(text.contains("certstream_clients_accepted_total{protocol=\"websocket\"} 2\n"));
         assert!(text.contains("certstream_http_responses_total{code=\"404\"} 2\n"));
     }
 }

@@ -8,6 +8,7 @@
 //! | [`hub`](Hub) | per-core bounded history of frames; wakes sleeping writers on flush |
 //! | `session.rs` | one client after the 101: coalescing writer with the lag policy, sans-IO reader |
 //! | `http.rs` | request head bounds, parsing, upgrade validation, routing, responses |
+//! | `http_stream.rs` | SSE and NDJSON: a session whose writer wraps the same shared payloads in its protocol's bytes, one chunk per wake |
 //! | `heartbeat.rs` | the 30 s JSON heartbeat + ping, published through the hub |
 //! | `metrics.rs` | per-core counters and their `Send` snapshot / Prometheus text |
 //! | `stream.rs` | one glommio socket shared by a session's reader and writer tasks; `Conn`: plain or TLS |
@@ -45,6 +46,9 @@ mod api;
 mod conn;
 mod heartbeat;
 mod http;
+mod http_stream;
+#[cfg(test)]
+mod http_stream_tests;
 mod hub;
 mod live;
 mod metrics;
@@ -401,6 +405,18 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
     // What follows the head is boxed: an async fn's state is the largest of its awaits, and a
     // session's is ~13 KB, which every connection still waiting for its head (a burst of
     // thousands, slowloris) would otherwise pay too.
+    let leftover = buf.split_off(head_len);
+    Box::pin(serve_route(route, head.ok(), conn, ctx, leftover)).await;
+}
+
+/// Serves a routed request: a session (WebSocket, SSE, NDJSON), a page, the API, or an error.
+async fn serve_route(
+    route: Route,
+    head: Option<http::RequestHead>,
+    conn: Conn,
+    ctx: Rc<ServerContext>,
+    leftover: Vec<u8>,
+) {
     match route {
         Route::Upgrade {
             kind,
@@ -410,32 +426,47 @@ async fn handle_connection(stream: TcpStream, ctx: Rc<ServerContext>) {
             let query = head.as_ref().map_or("", |h| h.query.as_str());
             let resume = match admit_resume(query, filter.is_some(), &ctx) {
                 Ok(resume) => resume,
-                Err(response) => return Box::pin(respond(conn, &ctx, response)).await,
+                Err(response) => return respond(conn, &ctx, response).await,
             };
-            let leftover = buf.split_off(head_len);
             let subscription = session::Subscription { filter, resume };
-            Box::pin(upgrade(conn, ctx, kind, &accept, subscription, leftover)).await;
+            upgrade(conn, ctx, kind, &accept, subscription, leftover).await;
+        }
+        Route::Stream {
+            kind,
+            protocol,
+            filter,
+        } => {
+            let query = head.as_ref().map_or("".into(), http_stream::resume_query);
+            let resume = match admit_resume(&query, filter.is_some(), &ctx) {
+                Ok(resume) => resume,
+                Err(response) => return respond(conn, &ctx, response).await,
+            };
+            let subscription = session::Subscription { filter, resume };
+            http_stream::serve(conn, ctx, (kind, protocol), subscription).await;
+        }
+        Route::BadStream(why) => {
+            ctx.metrics
+                .handshake_failed(HandshakeFailure::MalformedRequest);
+            let response = Response::new(400, http::TEXT_PLAIN, why.as_bytes().to_vec());
+            respond(conn, &ctx, response).await;
         }
         Route::BadFilter(err) => {
             ctx.metrics.handshake_failed(HandshakeFailure::BadFilter);
             let body = format!("{err}\n").into_bytes();
             let response = Response::new(400, http::TEXT_PLAIN, body);
-            Box::pin(respond(conn, &ctx, response)).await;
+            respond(conn, &ctx, response).await;
         }
         Route::Page(page) => {
             let response = render_page(page, &ctx);
-            Box::pin(respond(conn, &ctx, response)).await;
+            respond(conn, &ctx, response).await;
         }
         Route::Api(request) => {
-            Box::pin(async {
-                let response = api::answer(request, &ctx).await;
-                respond(conn, &ctx, response).await;
-            })
-            .await;
+            let response = api::answer(request, &ctx).await;
+            respond(conn, &ctx, response).await;
         }
         Route::Reject(reject) => {
             count_reject(reject, &ctx.metrics);
-            Box::pin(respond(conn, &ctx, Response::reject(reject))).await;
+            respond(conn, &ctx, Response::reject(reject)).await;
         }
     }
 }
@@ -586,7 +617,8 @@ async fn upgrade(
         return;
     }
     ctx.metrics.http_response(101);
-    session::run(stream, ctx, kind, subscription, leftover).await;
+    let protocol = http_stream::Protocol::WebSocket;
+    session::run(stream, ctx, (kind, protocol), subscription, leftover).await;
 }
 
 fn render_page(page: Page, ctx: &ServerContext) -> Response {

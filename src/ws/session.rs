@@ -59,6 +59,7 @@ use tungstenite::{
 
 use super::{
     conn::Conn,
+    http_stream::{ChunkHead, Protocol},
     hub::WriterSignal,
     metrics::{CloseReason, DropReason},
     stream::SharedStream,
@@ -134,6 +135,10 @@ struct Session {
     resume: Option<Resume>,
     /// The client's filter (`?domain=…`, `?dedup=…`), registered with this core's hub.
     filter: Option<filter::Subscription>,
+    /// How frames go on the wire: WebSocket, or SSE/NDJSON around the same payloads.
+    protocol: Protocol,
+    /// An SSE/NDJSON body was ended (the server going away): nothing more may be written.
+    body_ended: Cell<bool>,
 }
 
 impl Session {
@@ -144,7 +149,7 @@ impl Session {
     fn with_batch<R>(&self, cursor: u64, f: impl FnOnce(&[&[u8]]) -> R) -> (R, u64, u64) {
         let hub = &self.ctx.hub;
         let bytes_max = self.ctx.config.client_write_bytes_max;
-        let count_max = limits::CLIENT_WRITE_FRAMES_MAX;
+        let count_max = self.protocol.frames_per_send_max();
         let mut sent = 0;
         let Some(resume) = &self.resume else {
             let filter = self.filter.as_ref();
@@ -156,6 +161,8 @@ impl Session {
             return (r, consumed, sent);
         };
         let pick = |frames: Option<&frame::Frames>| resume.pick(frames);
+        // One frame less: the cursor frame may follow, and the send stays within IOV_MAX.
+        let count_max = count_max.saturating_sub(1).max(1);
         let (r, consumed) =
             hub.with_picked_since(self.kind, cursor, bytes_max, count_max, pick, |frames| {
                 sent = frames.len() as u64;
@@ -169,6 +176,28 @@ impl Session {
                 }
             });
         (r, consumed, sent)
+    }
+
+    /// The slices that carry `frames` in this session's protocol, after `control` (already
+    /// on the wire's terms) when it holds anything. `head` holds an HTTP chunk header.
+    fn wire_slices<'a>(
+        &self,
+        control: &'a [u8],
+        frames: &[&'a [u8]],
+        head: &'a mut ChunkHead,
+    ) -> Vec<&'a [u8]> {
+        let per_frame = match self.protocol {
+            Protocol::WebSocket => 1,
+            Protocol::Sse | Protocol::Ndjson => 3,
+        };
+        let mut slices: Vec<&[u8]> = Vec::with_capacity(per_frame * frames.len() + 4);
+        if !control.is_empty() {
+            slices.push(control);
+        }
+        if !self.body_ended.get() && self.protocol.frame_into(frames, head, &mut slices) {
+            self.body_ended.set(true);
+        }
+        slices
     }
 
     fn has_work(&self, cursor: u64) -> bool {
@@ -230,11 +259,11 @@ impl Session {
 pub(crate) async fn run(
     stream: Conn,
     ctx: Rc<ServerContext>,
-    kind: StreamKind,
+    (kind, protocol): (StreamKind, Protocol),
     subscription: Subscription,
     leftover: Vec<u8>,
 ) {
-    ctx.metrics.session_opened(kind);
+    ctx.metrics.session_opened(kind, protocol);
     let Subscription { filter, resume } = subscription;
     // Registered before the writer takes its cursor: every entry it will read was matched.
     let filter = filter.map(|spec| filter::subscribe(ctx.hub.filters(), spec));
@@ -250,8 +279,17 @@ pub(crate) async fn run(
         tls: stream.tls().cloned(),
         resume,
         filter,
+        protocol,
+        body_ended: Cell::new(false),
     });
-    let reader = glommio::spawn_local(read_loop(Rc::clone(&session), stream.clone(), leftover));
+    let reader = match protocol {
+        Protocol::WebSocket => {
+            glommio::spawn_local(read_loop(Rc::clone(&session), stream.clone(), leftover))
+        }
+        Protocol::Sse | Protocol::Ndjson => {
+            glommio::spawn_local(watch_for_close(Rc::clone(&session), stream.clone()))
+        }
+    };
     let mut writer = Writer::new(&session, stream.socket().clone(), since.is_some());
     let reason = match since {
         Some(_) => match writer.replay(replay::Start::Since).await {
@@ -264,7 +302,7 @@ pub(crate) async fn run(
     // The filter's slot is released with the session; a batched rebuild forgets its patterns.
     drop(session);
     filter::schedule_rebuild(ctx.hub.filters());
-    ctx.metrics.session_closed(kind, reason);
+    ctx.metrics.session_closed(kind, protocol, reason);
     tracing::debug!(stream = ?kind, reason = reason.label(), "session ended");
     match reason {
         CloseReason::Disconnected | CloseReason::IoError => {}
@@ -351,7 +389,12 @@ impl<'a> Writer<'a> {
             self.buf.clear();
             self.session.take_control_into(&mut self.buf);
             if let Err(reason) = self.police(Instant::now(), false) {
-                push_close_frame(&mut self.buf, CLOSE_POLICY_VIOLATION, "client too slow");
+                match self.session.protocol {
+                    Protocol::WebSocket => {
+                        push_close_frame(&mut self.buf, CLOSE_POLICY_VIOLATION, "client too slow");
+                    }
+                    http => http.push_too_slow(&mut self.buf),
+                }
                 let _ = self.send_control().await;
                 return reason;
             }
@@ -416,11 +459,8 @@ impl<'a> Writer<'a> {
             ..
         } = self;
         let (outcome, frames, sent) = session.with_batch(*cursor, |frames| {
-            let mut slices: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
-            if !buf.is_empty() {
-                slices.push(buf);
-            }
-            slices.extend_from_slice(frames);
+            let mut head = ChunkHead::default();
+            let slices = session.wire_slices(buf, frames, &mut head);
             try_send_all(stream, &slices)
         });
         *cursor += frames;
@@ -458,9 +498,8 @@ impl<'a> Writer<'a> {
         } = self;
         sealed.clear();
         let (outcome, frames, sent) = session.with_batch(*cursor, |frames| {
-            let mut parts: Vec<&[u8]> = Vec::with_capacity(frames.len() + 1);
-            parts.push(buf.as_slice());
-            parts.extend_from_slice(frames);
+            let mut head = ChunkHead::default();
+            let parts = session.wire_slices(buf, frames, &mut head);
             tls.seal(&parts, sealed)
         });
         *cursor += frames;
@@ -803,6 +842,23 @@ async fn read_loop(session: Rc<Session>, mut stream: Conn, leftover: Vec<u8>) {
                 session.finish(io_close_reason(&err), None);
                 return;
             }
+        }
+    }
+}
+
+/// The reader of an SSE or NDJSON session: nothing a client sends after its request head
+/// means anything, so its bytes are read and dropped (never buffered) until the client leaves.
+async fn watch_for_close(session: Rc<Session>, mut stream: Conn) {
+    let mut chunk = [0u8; 256];
+    loop {
+        let read = stream.read(&mut chunk).await;
+        if session.tls_records_queued() {
+            session.signal.wake();
+        }
+        match read {
+            Ok(0) => return session.finish(CloseReason::Disconnected, None),
+            Ok(_) => {}
+            Err(err) => return session.finish(io_close_reason(&err), None),
         }
     }
 }

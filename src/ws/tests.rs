@@ -185,7 +185,7 @@ fn connect_raw(port: u16) -> StdStream {
     stream
 }
 
-fn ws_client(port: u16, path: &str) -> WebSocket<StdStream> {
+pub(super) fn ws_client(port: u16, path: &str) -> WebSocket<StdStream> {
     let url = format!("ws://127.0.0.1:{port}{path}");
     let (ws, response) = tungstenite::client(url.as_str(), connect_raw(port)).unwrap();
     assert_eq!(response.status(), 101);

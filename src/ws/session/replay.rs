@@ -6,7 +6,7 @@
 
 use std::{sync::Arc, time::Instant};
 
-use super::{CloseReason, Writer};
+use super::{ChunkHead, CloseReason, Writer};
 use crate::{
     frame::{Frames, StreamKind},
     replay::{
@@ -176,7 +176,6 @@ impl Writer<'_> {
         self.session.take_control_into(&mut self.buf);
         let kind = self.session.kind;
         let mut slices: Vec<&[u8]> = Vec::with_capacity(entries.len() + gaps.len() + 2);
-        slices.push(&self.buf);
         let mut gaps_at = gaps.iter().peekable();
         for (i, entry) in entries.iter().enumerate() {
             while let Some((_, gap)) = gaps_at.next_if(|(at, _)| *at == i) {
@@ -187,6 +186,8 @@ impl Writer<'_> {
         slices.push(&cursor_frame);
         self.session.ctx.metrics.frames_sent(entries.len() as u64);
         self.session.ctx.metrics.replayed(entries.len() as u64);
+        let mut head = ChunkHead::default();
+        let slices = self.session.wire_slices(&self.buf, &slices, &mut head);
         let rest = super::remainder(&slices, 0);
         self.buf = rest;
         if let Some(tls) = self.session.tls.as_ref() {
