@@ -46,7 +46,10 @@ fn connect(url: &str) -> WebSocket<MaybeTlsStream<TcpStream>> {
             Err(tungstenite::Error::Http(r)) if r.status() == 503 && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(200));
             }
-            Err(tungstenite::Error::Io(_)) if Instant::now() < deadline => {
+            // Connection refused comes as a URL error ("unable to connect") from tungstenite.
+            Err(tungstenite::Error::Io(_) | tungstenite::Error::Url(_))
+                if Instant::now() < deadline =>
+            {
                 std::thread::sleep(Duration::from_millis(200));
             }
             Err(e) => panic!("{url}: {e}"),
