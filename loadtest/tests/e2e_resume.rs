@@ -607,3 +607,40 @@ fn a_flipped_byte_in_the_store_is_never_served_and_the_lost_range_is_a_gap() {
     assert!(corrupt[1].as_u64().unwrap() <= sent, "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_kill_9_during_a_full_speed_backfill_leaves_a_store_that_serves_every_entry_once() {
+    // The logs hold 6000 entries; the server backfills them at full speed, writing the store
+    // as fast as it can, and is killed mid-way (twice), then restarted on the same state file
+    // and store.
+    let sim = sim::start(SimConfig {
+        rfc6962_logs: 2,
+        static_logs: 1,
+        rate_per_sec: 0.0,
+        initial_entries: 2000,
+        seed: 79,
+        ..SimConfig::default()
+    })
+    .expect("simulator starts");
+    let dir = temp_dir("backfill-kill");
+    let mut args = start_args(&dir, &sim);
+    args.extend(["--backfill".to_owned(), "all".to_owned()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    for after_ms in [700, 900] {
+        let mut server = Server::start(&args);
+        std::thread::sleep(Duration::from_millis(after_ms));
+        server.signal(9);
+    }
+    let server = Server::start(&args);
+    let sizes = sizes(&sim);
+    let s = read_session(
+        &server.ws_url("/?since=2020-01-01T00:00:00Z"),
+        Duration::from_secs(60),
+        |s| caught_up(&s.committed, &sizes),
+    );
+    assert!(s.gaps.is_empty(), "{:?}", s.gaps);
+    for (url, size) in &sizes {
+        assert_eq!(s.committed[url], (0..*size).collect::<Vec<_>>(), "{url}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
