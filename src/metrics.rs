@@ -176,6 +176,12 @@ impl LogSnapshot {
         now_ms.saturating_sub(self.pending_since_ms) as f64 / 1000.0
     }
 
+    /// Seconds since the latest verified tree head was made (`None` before the first one).
+    pub fn head_age_seconds(&self, now_ms: u64) -> Option<f64> {
+        (self.head_timestamp_ms > 0)
+            .then(|| now_ms.saturating_sub(self.head_timestamp_ms) as f64 / 1000.0)
+    }
+
     /// The state `/health/deep` prints: `waiting_for_head` until the first verified tree
     /// head, then `caught_up` or `catching_up`.
     pub fn state(&self) -> &'static str {
@@ -330,8 +336,7 @@ pub fn health_json(snaps: &[CoreSnapshot], facts: ProcessFacts) -> String {
             cursor: l.cursor,
             lag_entries: l.lag_entries(),
             lag_seconds: l.lag_seconds(facts.now_ms),
-            head_age_seconds: (l.head_timestamp_ms > 0)
-                .then(|| facts.now_ms.saturating_sub(l.head_timestamp_ms) as f64 / 1000.0),
+            head_age_seconds: l.head_age_seconds(facts.now_ms),
             fetches: l.fetches,
             errors: l.errors.iter().sum(),
             entries_skipped: l.entries_skipped,
@@ -478,11 +483,7 @@ fn render_logs(out: &mut String, snaps: &[CoreSnapshot], facts: ProcessFacts) {
         "Age of the latest verified tree head.",
     );
     for l in &logs {
-        let age = if l.head_timestamp_ms == 0 {
-            0.0
-        } else {
-            facts.now_ms.saturating_sub(l.head_timestamp_ms) as f64 / 1000.0
-        };
+        let age = l.head_age_seconds(facts.now_ms).unwrap_or(0.0);
         let _ = writeln!(
             out,
             "certstream_log_head_age_seconds{{{}}} {age:.3}",

@@ -348,8 +348,7 @@ fn log_out<'a>(l: &'a LogSnapshot, facts: &ProcessFacts, held: Option<&Held>) ->
         cursor: l.cursor,
         lag_entries: l.lag_entries(),
         lag_seconds: l.lag_seconds(facts.now_ms),
-        head_age_seconds: (l.head_timestamp_ms > 0)
-            .then(|| facts.now_ms.saturating_sub(l.head_timestamp_ms) as f64 / 1000.0),
+        head_age_seconds: l.head_age_seconds(facts.now_ms),
         fetches: l.fetches,
         errors: FetchErrorKind::ALL
             .iter()

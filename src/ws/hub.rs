@@ -378,19 +378,8 @@ impl Hub {
         f: impl FnOnce(&[&[u8]]) -> R,
     ) -> (R, u64) {
         let history = self.history.borrow();
-        let oldest = self.head_seq.get() - history.len() as u64;
-        // A writer's cursor comes from this hub's head: one past it means two hubs were mixed
-        // up or a cursor was made up, and the bytes sent would not be what the client expects.
-        assert!(
-            cursor <= self.head_seq.get(),
-            "session cursor {cursor} is past the hub head {}",
-            self.head_seq.get()
-        );
-        let start = cursor
-            .checked_sub(oldest)
-            .and_then(|s| usize::try_from(s).ok())
-            .filter(|&s| s <= history.len())
-            .unwrap_or(history.len());
+        // A cursor below the oldest entry held (its writer polices it first) reads nothing.
+        let start = self.position_of(&history, cursor).unwrap_or(history.len());
         let mut slices: Vec<&[u8]> = Vec::new();
         let mut bytes = 0;
         let mut passed = 0u64;
@@ -413,6 +402,20 @@ impl Hub {
         (f(&slices), n)
     }
 
+    /// Where sequence number `cursor` sits in `history` (`None`: released already). A writer's
+    /// cursor comes from this hub's head: one past it means two hubs were mixed up or a cursor
+    /// was made up, and the bytes sent would not be what the client expects, so it stops the
+    /// process.
+    fn position_of(&self, history: &VecDeque<Entry>, cursor: u64) -> Option<usize> {
+        let head = self.head_seq.get();
+        assert!(
+            cursor <= head,
+            "session cursor {cursor} is past the hub head {head}"
+        );
+        let oldest = head - history.len() as u64;
+        usize::try_from(cursor.checked_sub(oldest)?).ok()
+    }
+
     /// [`Hub::with_frames_since`] for a session that chooses entry by entry: `pick` sees each
     /// certificate's frames (`None` for broadcasts) and says whether to send it, skip it, or
     /// stop before it. Returns `f`'s result and how many entries were consumed (sent or
@@ -427,15 +430,9 @@ impl Hub {
         f: impl FnOnce(&[&[u8]]) -> R,
     ) -> (R, u64) {
         let history = self.history.borrow();
-        let oldest = self.head_seq.get() - history.len() as u64;
-        assert!(
-            cursor <= self.head_seq.get(),
-            "session cursor {cursor} is past the hub head {}",
-            self.head_seq.get()
-        );
-        let start = usize::try_from(cursor.saturating_sub(oldest))
-            .unwrap_or(usize::MAX)
-            .min(history.len());
+        // A cursor below the oldest entry held starts at the oldest: the session skips by log
+        // index what it already has, and a hole sends it to the replay store.
+        let start = self.position_of(&history, cursor).unwrap_or(0);
         let mut slices: Vec<&[u8]> = Vec::new();
         let (mut bytes, mut consumed) = (0, 0u64);
         for entry in history.range(start..).take(count_max.max(1)) {
